@@ -1,0 +1,1 @@
+//! Examples and benches of the voipkit workspace live in examples/ and benches/.
