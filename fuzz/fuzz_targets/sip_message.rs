@@ -1,0 +1,7 @@
+#![no_main]
+//! Fuzz target sip_message (placeholder until written).
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = data;
+});
