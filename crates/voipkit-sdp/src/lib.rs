@@ -1,4 +1,8 @@
-//! voipkit-sdp (placeholder).
+//! voipkit-sdp: the SDP model and RFC 3264 offer/answer (being written).
+//!
+//! Owns: SDP parse/print and the offer/answer negotiation of a call's audio
+//! stream, and the SDES keying types ([`CryptoSuite`], [`SrtpKeyingMaterial`])
+//! that `voipkit-media` keys SRTP from.
 #![warn(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -9,3 +13,7 @@
         clippy::indexing_slicing
     )
 )]
+
+mod crypto;
+
+pub use crypto::{CryptoSuite, SrtpKeyingMaterial};
