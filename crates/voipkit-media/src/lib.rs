@@ -1,4 +1,4 @@
-//! voipkit-media (placeholder).
+//! voipkit-media: the sans-IO media session of one call's audio stream.
 #![warn(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -9,3 +9,11 @@
         clippy::indexing_slicing
     )
 )]
+
+pub mod demux;
+mod error;
+pub mod rtp;
+pub mod srtp;
+mod wire;
+
+pub use error::{DropCounters, DropReason, MediaError};
