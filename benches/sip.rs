@@ -1,7 +1,105 @@
-//! Criterion benches: sip (placeholder until written).
-use criterion::{Criterion, criterion_group, criterion_main};
+//! Criterion benches of SIP message parse and print, with rsip parsing the
+//! same bytes in the same run for comparison.
+//!
+//! Run: `cargo bench --bench sip`
+use std::hint::black_box;
 
-fn placeholder(_c: &mut Criterion) {}
+use bytes::Bytes;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use voipkit_sip::{Message, SipMessage};
 
-criterion_group!(benches, placeholder);
+/// A typical INVITE with SDP, as a softphone sends it.
+pub const INVITE: &str = "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds;rport\r\n\
+Max-Forwards: 70\r\n\
+To: Bob <sip:bob@biloxi.example.com>\r\n\
+From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n\
+CSeq: 314159 INVITE\r\n\
+Contact: <sip:alice@192.0.2.10:5060;transport=udp>\r\n\
+Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, REFER, NOTIFY, INFO\r\n\
+Supported: replaces, 100rel, timer\r\n\
+User-Agent: voipkit/0.1\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 339\r\n\
+\r\n\
+v=0\r\n\
+o=alice 2890844526 2890844526 IN IP4 192.0.2.10\r\n\
+s=-\r\n\
+c=IN IP4 192.0.2.10\r\n\
+t=0 0\r\n\
+m=audio 49170 RTP/SAVP 111 0 8 101\r\n\
+a=rtpmap:111 opus/48000/2\r\n\
+a=fmtp:111 useinbandfec=1\r\n\
+a=rtpmap:0 PCMU/8000\r\n\
+a=rtpmap:8 PCMA/8000\r\n\
+a=rtpmap:101 telephone-event/8000\r\n\
+a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n\
+a=ptime:20\r\n\
+a=sendrecv\r\n";
+
+/// A 200 OK to a REGISTER.
+pub const OK: &str = "SIP/2.0 200 OK\r\n\
+Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKnashds7;received=192.0.2.10;rport=5060\r\n\
+To: Alice <sip:alice@atlanta.example.com>;tag=2493k59kd\r\n\
+From: Alice <sip:alice@atlanta.example.com>;tag=456248\r\n\
+Call-ID: 843817637684230@998sdasdh09\r\n\
+CSeq: 1826 REGISTER\r\n\
+Contact: <sip:alice@192.0.2.10:5060>;expires=3600\r\n\
+Date: Sat, 28 Nov 2026 08:00:00 GMT\r\n\
+Content-Length: 0\r\n\
+\r\n";
+
+fn bench(c: &mut Criterion) {
+    let invite = Bytes::from_static(INVITE.as_bytes());
+    let ok = Bytes::from_static(OK.as_bytes());
+    assert!(Message::parse(invite.clone()).is_ok());
+    assert!(Message::parse(ok.clone()).is_ok());
+
+    let mut g = c.benchmark_group("sip_parse");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("invite/voipkit", |b| {
+        b.iter(|| black_box(Message::parse(black_box(invite.clone()))))
+    });
+    g.bench_function("invite/voipkit+key_headers", |b| {
+        b.iter(|| {
+            let m = Message::parse(black_box(invite.clone())).unwrap();
+            black_box((
+                m.top_via().is_ok(),
+                m.cseq().is_ok(),
+                m.call_id().is_ok(),
+                m.from().is_ok(),
+                m.to().is_ok(),
+            ))
+        })
+    });
+    g.bench_function("invite/rsip", |b| {
+        b.iter(|| black_box(rsip::SipMessage::try_from(black_box(INVITE.as_bytes()))))
+    });
+    g.bench_function("200ok/voipkit", |b| {
+        b.iter(|| black_box(Message::parse(black_box(ok.clone()))))
+    });
+    g.bench_function("200ok/rsip", |b| {
+        b.iter(|| black_box(rsip::SipMessage::try_from(black_box(OK.as_bytes()))))
+    });
+    g.finish();
+
+    let parsed_invite = Message::parse(invite.clone()).unwrap();
+    let parsed_ok = Message::parse(ok.clone()).unwrap();
+    let rsip_invite = rsip::SipMessage::try_from(INVITE.as_bytes()).unwrap();
+    let mut g = c.benchmark_group("sip_print");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("invite/voipkit", |b| {
+        b.iter(|| black_box(parsed_invite.to_bytes()))
+    });
+    g.bench_function("invite/rsip", |b| {
+        b.iter(|| black_box(rsip_invite.to_string()))
+    });
+    g.bench_function("200ok/voipkit", |b| {
+        b.iter(|| black_box(parsed_ok.to_bytes()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
 criterion_main!(benches);

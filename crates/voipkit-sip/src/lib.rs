@@ -1,4 +1,17 @@
-//! voipkit-sip (placeholder).
+//! voipkit-sip: sans-IO SIP signalling.
+//!
+//! Owns: the SIP message model, its parser and printer ([`message`]), stream
+//! framing for TCP/TLS, and (being built) transactions (RFC 3261 §17,
+//! RFC 6026), dialogs and INVITE sessions, and the registration client with
+//! digest authentication.
+//!
+//! Does not own: sockets, clocks, tasks (the driver in the `voipkit` crate
+//! does that), SDP (`voipkit-sdp`), media.
+//!
+//! Why our own parser: rsip 0.4 (measured, see the workspace notes) drops
+//! compact header forms, fails on folded lines and on IPv6 hosts, rejects
+//! `algorithm=SHA-256`, loses comma-joined Via hops and does not enforce
+//! Content-Length. It is kept as a dev-dependency to cross-check.
 #![warn(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -9,3 +22,11 @@
         clippy::indexing_slicing
     )
 )]
+
+pub mod message;
+
+pub use message::{
+    CSeq, Framing, Header, HeaderName, Headers, Host, Limits, Message, Method, NameAddr, Param,
+    Params, ParseError, Request, Response, SipMessage, SipStr, SipUri, StatusCode, StreamFramer,
+    StreamItem, Uri, Via,
+};

@@ -1,0 +1,735 @@
+//! Header names (with RFC 3261 compact forms) and the typed values a user
+//! agent reads: Via, name-addr (From/To/Contact/Route/...), CSeq.
+
+use std::fmt;
+
+use super::method::Method;
+use super::text::{Params, SipStr, find_top_level, split_top_level, sub, trim_lws, unquote};
+use super::uri::{Host, Uri, parse_hostport};
+
+macro_rules! header_names {
+    ($( $(#[$doc:meta])* $variant:ident = $canon:literal, $($lower:literal)|+ ;)*) => {
+        /// A header field name. Known names (and their compact forms) map to
+        /// a variant; anything else is kept as written.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum HeaderName {
+            $( $(#[$doc])* $variant, )*
+            /// Any other header, name as received.
+            Other(SipStr),
+        }
+
+        impl HeaderName {
+            /// The canonical (long-form) name.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( HeaderName::$variant => $canon, )*
+                    HeaderName::Other(s) => s,
+                }
+            }
+
+            /// Looks up a name given lower-cased.
+            fn from_lower(lower: &[u8]) -> Option<HeaderName> {
+                // `match` on byte strings compiles to a switch on length and
+                // then compares: far cheaper than scanning a table.
+                let lower = std::str::from_utf8(lower).ok()?;
+                Some(match lower {
+                    $( $($lower)|+ => HeaderName::$variant, )*
+                    _ => return None,
+                })
+            }
+        }
+    };
+}
+
+header_names! {
+    /// `Via` (`v`)
+    Via = "Via", "via" | "v";
+    /// `From` (`f`)
+    From = "From", "from" | "f";
+    /// `To` (`t`)
+    To = "To", "to" | "t";
+    /// `Call-ID` (`i`)
+    CallId = "Call-ID", "call-id" | "i";
+    /// `CSeq`
+    CSeq = "CSeq", "cseq";
+    /// `Contact` (`m`)
+    Contact = "Contact", "contact" | "m";
+    /// `Max-Forwards`
+    MaxForwards = "Max-Forwards", "max-forwards";
+    /// `Route`
+    Route = "Route", "route";
+    /// `Record-Route`
+    RecordRoute = "Record-Route", "record-route";
+    /// `Content-Type` (`c`)
+    ContentType = "Content-Type", "content-type" | "c";
+    /// `Content-Length` (`l`)
+    ContentLength = "Content-Length", "content-length" | "l";
+    /// `Content-Encoding` (`e`)
+    ContentEncoding = "Content-Encoding", "content-encoding" | "e";
+    /// `Content-Disposition`
+    ContentDisposition = "Content-Disposition", "content-disposition";
+    /// `Expires`
+    Expires = "Expires", "expires";
+    /// `Min-Expires`
+    MinExpires = "Min-Expires", "min-expires";
+    /// `WWW-Authenticate`
+    WwwAuthenticate = "WWW-Authenticate", "www-authenticate";
+    /// `Proxy-Authenticate`
+    ProxyAuthenticate = "Proxy-Authenticate", "proxy-authenticate";
+    /// `Authorization`
+    Authorization = "Authorization", "authorization";
+    /// `Proxy-Authorization`
+    ProxyAuthorization = "Proxy-Authorization", "proxy-authorization";
+    /// `Require`
+    Require = "Require", "require";
+    /// `Proxy-Require`
+    ProxyRequire = "Proxy-Require", "proxy-require";
+    /// `Supported` (`k`)
+    Supported = "Supported", "supported" | "k";
+    /// `Unsupported`
+    Unsupported = "Unsupported", "unsupported";
+    /// `Allow`
+    Allow = "Allow", "allow";
+    /// `Accept`
+    Accept = "Accept", "accept";
+    /// `Accept-Encoding`
+    AcceptEncoding = "Accept-Encoding", "accept-encoding";
+    /// `Accept-Language`
+    AcceptLanguage = "Accept-Language", "accept-language";
+    /// `RSeq` (RFC 3262)
+    RSeq = "RSeq", "rseq";
+    /// `RAck` (RFC 3262)
+    RAck = "RAck", "rack";
+    /// `Event` (`o`, RFC 6665)
+    Event = "Event", "event" | "o";
+    /// `Allow-Events` (`u`)
+    AllowEvents = "Allow-Events", "allow-events" | "u";
+    /// `Subscription-State`
+    SubscriptionState = "Subscription-State", "subscription-state";
+    /// `Refer-To` (`r`, RFC 3515)
+    ReferTo = "Refer-To", "refer-to" | "r";
+    /// `Referred-By` (`b`, RFC 3892)
+    ReferredBy = "Referred-By", "referred-by" | "b";
+    /// `Replaces` (RFC 3891)
+    Replaces = "Replaces", "replaces";
+    /// `Reason` (RFC 3326)
+    Reason = "Reason", "reason";
+    /// `Session-Expires` (`x`, RFC 4028)
+    SessionExpires = "Session-Expires", "session-expires" | "x";
+    /// `Min-SE` (RFC 4028)
+    MinSe = "Min-SE", "min-se";
+    /// `User-Agent`
+    UserAgent = "User-Agent", "user-agent";
+    /// `Server`
+    Server = "Server", "server";
+    /// `Subject` (`s`)
+    Subject = "Subject", "subject" | "s";
+    /// `Date`
+    Date = "Date", "date";
+    /// `Timestamp`
+    Timestamp = "Timestamp", "timestamp";
+    /// `Warning`
+    Warning = "Warning", "warning";
+    /// `Retry-After`
+    RetryAfter = "Retry-After", "retry-after";
+    /// `Organization`
+    Organization = "Organization", "organization";
+    /// `Priority`
+    Priority = "Priority", "priority";
+    /// `MIME-Version`
+    MimeVersion = "MIME-Version", "mime-version";
+    /// `P-Asserted-Identity` (RFC 3325)
+    PAssertedIdentity = "P-Asserted-Identity", "p-asserted-identity";
+    /// `Path` (RFC 3327)
+    Path = "Path", "path";
+    /// `Service-Route` (RFC 3608)
+    ServiceRoute = "Service-Route", "service-route";
+    /// `In-Reply-To`
+    InReplyTo = "In-Reply-To", "in-reply-to";
+    /// `Reply-To`
+    ReplyTo = "Reply-To", "reply-to";
+    /// `Alert-Info`
+    AlertInfo = "Alert-Info", "alert-info";
+    /// `Call-Info`
+    CallInfo = "Call-Info", "call-info";
+    /// `Error-Info`
+    ErrorInfo = "Error-Info", "error-info";
+    /// `Authentication-Info`
+    AuthenticationInfo = "Authentication-Info", "authentication-info";
+}
+
+impl HeaderName {
+    /// Resolves a received name (any case, compact forms too).
+    pub fn parse(name: &SipStr, s: &str) -> HeaderName {
+        let bytes = s.as_bytes();
+        let mut buf = [0u8; 24];
+        if let Some(dst) = buf.get_mut(..bytes.len()) {
+            for (d, b) in dst.iter_mut().zip(bytes) {
+                *d = b.to_ascii_lowercase();
+            }
+            if let Some(known) = HeaderName::from_lower(dst) {
+                return known;
+            }
+        }
+        HeaderName::Other(sub(name, s))
+    }
+
+    /// Whether two names are the same header (case-insensitive for others).
+    pub fn is(&self, other: &HeaderName) -> bool {
+        match (self, other) {
+            (HeaderName::Other(a), HeaderName::Other(b)) => a.eq_ignore_ascii_case(b),
+            (a, b) => a == b,
+        }
+    }
+}
+
+impl From<&str> for HeaderName {
+    fn from(s: &str) -> Self {
+        let owned = SipStr::from(s);
+        HeaderName::parse(&owned, &owned)
+    }
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One header field: a name and its value (folding already unfolded when
+/// printed; the value as received otherwise).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The name.
+    pub name: HeaderName,
+    /// The raw value, without the leading/trailing white space.
+    pub value: SipStr,
+}
+
+impl Header {
+    /// A header from a name and a value.
+    pub fn new(name: impl Into<HeaderName>, value: impl Into<SipStr>) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// Header names whose values are secret in part (credentials): never shown
+/// by Debug.
+fn is_secret(name: &HeaderName) -> bool {
+    matches!(
+        name,
+        HeaderName::Authorization | HeaderName::ProxyAuthorization
+    )
+}
+
+impl fmt::Debug for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if is_secret(&self.name) {
+            write!(f, "{}: <redacted>", self.name)
+        } else {
+            write!(f, "{}: {}", self.name, self.value)
+        }
+    }
+}
+
+/// The header fields of a message, in order.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    list: Vec<Header>,
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.list).finish()
+    }
+}
+
+impl Headers {
+    /// No headers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With room for `n` headers.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            list: Vec::with_capacity(n),
+        }
+    }
+
+    /// All headers in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Header> {
+        self.list.iter()
+    }
+
+    /// Number of header lines.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &HeaderName) -> Option<&SipStr> {
+        self.list.iter().find(|h| h.name.is(name)).map(|h| &h.value)
+    }
+
+    /// Every value of `name`, in order (each may hold comma-joined items).
+    pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a SipStr> + 'a {
+        self.list
+            .iter()
+            .filter(move |h| h.name.is(name))
+            .map(|h| &h.value)
+    }
+
+    /// How many header lines are named `name`.
+    pub fn count(&self, name: &HeaderName) -> usize {
+        self.list.iter().filter(|h| h.name.is(name)).count()
+    }
+
+    /// Whether `name` is present.
+    pub fn contains(&self, name: &HeaderName) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Every comma-separated item of every `name` header, in order.
+    pub fn items<'a>(
+        &'a self,
+        name: &'a HeaderName,
+    ) -> impl Iterator<Item = (&'a SipStr, &'a str)> + 'a {
+        self.get_all(name)
+            .flat_map(|v| split_top_level(v, b',').map(move |item| (v, item)))
+    }
+
+    /// Appends a header.
+    pub fn push(&mut self, name: impl Into<HeaderName>, value: impl Into<SipStr>) {
+        self.list.push(Header::new(name, value));
+    }
+
+    /// Inserts a header before all others.
+    pub fn push_front(&mut self, name: impl Into<HeaderName>, value: impl Into<SipStr>) {
+        self.list.insert(0, Header::new(name, value));
+    }
+
+    /// Replaces all `name` headers by one with `value` (at the first one's
+    /// position, or at the end).
+    pub fn set(&mut self, name: impl Into<HeaderName>, value: impl Into<SipStr>) {
+        let name = name.into();
+        let value = value.into();
+        match self.list.iter().position(|h| h.name.is(&name)) {
+            Some(i) => {
+                if let Some(h) = self.list.get_mut(i) {
+                    h.value = value;
+                }
+                let mut idx = 0;
+                self.list.retain(|h| {
+                    let keep = idx <= i || !h.name.is(&name);
+                    idx += 1;
+                    keep
+                });
+            }
+            None => self.list.push(Header { name, value }),
+        }
+    }
+
+    /// Removes every `name` header; returns how many were removed.
+    pub fn remove(&mut self, name: &HeaderName) -> usize {
+        let before = self.list.len();
+        self.list.retain(|h| !h.name.is(name));
+        before - self.list.len()
+    }
+
+    /// Removes the first item of the first `name` header (the top Via, the
+    /// first Route): the whole line if it held one item.
+    pub fn remove_first_item(&mut self, name: &HeaderName) -> bool {
+        let Some(i) = self.list.iter().position(|h| h.name.is(name)) else {
+            return false;
+        };
+        let Some(h) = self.list.get_mut(i) else {
+            return false;
+        };
+        match find_top_level(&h.value, b',') {
+            Some(comma) => {
+                let rest = trim_lws(h.value.get(comma + 1..).unwrap_or(""));
+                h.value = sub(&h.value, rest);
+            }
+            None => {
+                self.list.remove(i);
+            }
+        }
+        true
+    }
+
+    pub(crate) fn push_header(&mut self, h: Header) {
+        self.list.push(h);
+    }
+}
+
+/// A `Via` header value: `SIP/2.0/UDP host:port;branch=...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Via {
+    /// Protocol version, normally `2.0`.
+    pub version: SipStr,
+    /// Transport (`UDP`, `TCP`, `TLS`, `WS`, ...), as written.
+    pub transport: SipStr,
+    /// Sent-by host.
+    pub host: Host,
+    /// Sent-by port.
+    pub port: Option<u16>,
+    /// Parameters (branch, received, rport, maddr, ttl, ...).
+    pub params: Params,
+}
+
+impl Via {
+    /// A Via for `transport` from `host:port` with a branch.
+    pub fn new(transport: &str, host: Host, port: Option<u16>, branch: &str) -> Self {
+        let mut params = Params::new();
+        params.set("branch", Some(branch));
+        Self {
+            version: SipStr::from_static("2.0"),
+            transport: SipStr::from(transport),
+            host,
+            port,
+            params,
+        }
+    }
+
+    /// Parses one Via item (not comma-joined).
+    pub fn parse_item(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
+        // sent-protocol: "SIP" LWS? "/" LWS? version LWS? "/" LWS? transport
+        let mut parts = s.splitn(3, '/');
+        let proto = trim_lws(parts.next().ok_or("bad Via")?);
+        let version = trim_lws(parts.next().ok_or("bad Via protocol")?);
+        let rest = trim_lws(parts.next().ok_or("bad Via protocol")?);
+        if !proto.eq_ignore_ascii_case("SIP") || version.is_empty() {
+            return Err("bad Via protocol");
+        }
+        let split = rest
+            .find(|c: char| c.is_ascii_whitespace())
+            .ok_or("Via without sent-by")?;
+        let (transport, sent_by) = rest.split_at_checked(split).ok_or("bad Via")?;
+        let sent_by = trim_lws(sent_by);
+        let (hostport, params) = match find_top_level(sent_by, b';') {
+            Some(i) => {
+                let (h, p) = sent_by.split_at_checked(i).ok_or("bad Via")?;
+                (trim_lws(h), Params::parse(parent, p)?)
+            }
+            None => (sent_by, Params::new()),
+        };
+        // white space is allowed around the ':' of sent-by
+        let hostport_compact: String;
+        let hostport = if hostport.bytes().any(|b| b.is_ascii_whitespace()) {
+            hostport_compact = hostport.split_ascii_whitespace().collect();
+            hostport_compact.as_str()
+        } else {
+            hostport
+        };
+        let (host, port) = parse_hostport(parent, hostport)?;
+        if !super::text::is_token(transport) {
+            return Err("bad Via transport");
+        }
+        Ok(Self {
+            version: sub(parent, version),
+            transport: sub(parent, transport),
+            host,
+            port,
+            params,
+        })
+    }
+
+    /// The branch parameter.
+    pub fn branch(&self) -> Option<&str> {
+        self.params.get("branch")
+    }
+
+    /// The `received` parameter as an address.
+    pub fn received(&self) -> Option<std::net::IpAddr> {
+        self.params
+            .get("received")
+            .and_then(|r| r.trim_matches(|c| c == '[' || c == ']').parse().ok())
+    }
+
+    /// The `rport` parameter: `None` absent, `Some(None)` requested
+    /// (valueless), `Some(Some(p))` filled in by the server.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        let p = self.params.find("rport")?;
+        Some(p.value.as_deref().and_then(|v| v.parse().ok()))
+    }
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SIP/{}/{} {}", self.version, self.transport, self.host)?;
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        write!(f, "{}", self.params)
+    }
+}
+
+/// A name-addr or addr-spec with header parameters: the value of From, To,
+/// Contact, Route, Record-Route, Refer-To, P-Asserted-Identity, ...
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameAddr {
+    /// Display name (unquoted), if any.
+    pub display_name: Option<SipStr>,
+    /// The URI.
+    pub uri: Uri,
+    /// Header parameters (tag, expires, q, +sip.instance, ...).
+    pub params: Params,
+    /// Whether it was written in angle brackets (printing keeps them when
+    /// needed anyway).
+    pub angle: bool,
+}
+
+impl NameAddr {
+    /// `<uri>` without display name or parameters.
+    pub fn new(uri: impl Into<Uri>) -> Self {
+        Self {
+            display_name: None,
+            uri: uri.into(),
+            params: Params::new(),
+            angle: true,
+        }
+    }
+
+    /// Parses one item (not comma-joined).
+    pub fn parse_item(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
+        let s = trim_lws(s);
+        if let Some(lt) = find_unquoted(s, b'<') {
+            let (display, rest) = s.split_at_checked(lt).ok_or("bad name-addr")?;
+            let display = trim_lws(display);
+            let display_name = if display.is_empty() {
+                None
+            } else if display.starts_with('"') {
+                if display.len() < 2 || !display.ends_with('"') {
+                    return Err("unterminated display name");
+                }
+                Some(sub(parent, unquote(display)))
+            } else {
+                // token *(LWS token)
+                if !display.split_ascii_whitespace().all(super::text::is_token) {
+                    return Err("bad display name");
+                }
+                Some(sub(parent, display))
+            };
+            let rest = rest.get(1..).unwrap_or("");
+            let gt = rest.find('>').ok_or("missing '>'")?;
+            let (uri, after) = rest.split_at_checked(gt).ok_or("bad name-addr")?;
+            let uri = Uri::parse_in(parent, trim_lws(uri))?;
+            let after = trim_lws(after.get(1..).unwrap_or(""));
+            if !after.is_empty() && !after.starts_with(';') {
+                return Err("junk after '>'");
+            }
+            let params = Params::parse(parent, after)?;
+            Ok(Self {
+                display_name,
+                uri,
+                params,
+                angle: true,
+            })
+        } else {
+            if s.starts_with('"') {
+                return Err("display name without <uri>");
+            }
+            // addr-spec: parameters after the URI are header parameters.
+            let (uri, params) = match s.find(';') {
+                Some(i) => {
+                    let (u, p) = s.split_at_checked(i).ok_or("bad addr-spec")?;
+                    (u, Params::parse(parent, p)?)
+                }
+                None => (s, Params::new()),
+            };
+            if uri.contains(['?', ',']) {
+                return Err("addr-spec with '?' or ',' must use <>");
+            }
+            Ok(Self {
+                display_name: None,
+                uri: Uri::parse_in(parent, uri)?,
+                params,
+                angle: false,
+            })
+        }
+    }
+
+    /// Parses a standalone value.
+    pub fn parse(s: &str) -> Result<Self, super::ParseError> {
+        let owned = SipStr::from(s);
+        Self::parse_item(&owned, &owned).map_err(super::ParseError::Invalid)
+    }
+
+    /// The `tag` parameter.
+    pub fn tag(&self) -> Option<&str> {
+        self.params.get("tag")
+    }
+
+    /// Sets the `tag` parameter.
+    pub fn set_tag(&mut self, tag: &str) {
+        self.params.set("tag", Some(tag));
+    }
+}
+
+impl fmt::Display for NameAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(d) = &self.display_name {
+            if super::text::is_token(d) {
+                write!(f, "{d} ")?;
+            } else {
+                write!(f, "{} ", super::text::quote(d))?;
+            }
+        }
+        write!(f, "<{}>{}", self.uri, self.params)
+    }
+}
+
+/// Byte offset of the first `b` outside double quotes.
+fn find_unquoted(s: &str, b: u8) -> Option<usize> {
+    let mut in_quotes = false;
+    let mut escaped = false;
+    for (i, c) in s.bytes().enumerate() {
+        if in_quotes {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_quotes = false;
+            }
+        } else if c == b'"' {
+            in_quotes = true;
+        } else if c == b {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// A `CSeq` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CSeq {
+    /// Sequence number (31 bits per RFC 3261 §8.1.1.5).
+    pub seq: u32,
+    /// Method.
+    pub method: Method,
+}
+
+impl CSeq {
+    /// Parses `1 INVITE`.
+    pub fn parse_value(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
+        let s = trim_lws(s);
+        let (n, m) = s
+            .split_once(|c: char| c.is_ascii_whitespace())
+            .ok_or("bad CSeq")?;
+        if n.is_empty() || n.len() > 10 || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("bad CSeq number");
+        }
+        let seq: u64 = n.parse().map_err(|_| "bad CSeq number")?;
+        if seq > u64::from(u32::MAX >> 1) {
+            return Err("CSeq number out of range");
+        }
+        let m = trim_lws(m);
+        if !super::text::is_token(m) {
+            return Err("bad CSeq method");
+        }
+        Ok(Self {
+            seq: seq as u32,
+            method: Method::parse(parent, m),
+        })
+    }
+}
+
+impl fmt::Display for CSeq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.seq, self.method)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(x: &str) -> SipStr {
+        SipStr::from(x)
+    }
+
+    #[test]
+    fn header_names() {
+        let n = s("v");
+        assert_eq!(HeaderName::parse(&n, &n), HeaderName::Via);
+        let n = s("cAlL-iD");
+        assert_eq!(HeaderName::parse(&n, &n), HeaderName::CallId);
+        let n = s("X-Custom");
+        assert!(HeaderName::parse(&n, &n).is(&HeaderName::from("x-custom")));
+        let n = s("a-very-long-header-name-beyond-the-buffer");
+        assert!(matches!(HeaderName::parse(&n, &n), HeaderName::Other(_)));
+    }
+
+    #[test]
+    fn via_forms() {
+        let v = s("SIP  /   2.0  /  UDP  192.0.2.1 : 5060 ; branch = z9hG4bK1 ;rport");
+        let via = Via::parse_item(&v, &v).unwrap();
+        assert_eq!(via.transport.as_ref() as &str, "UDP");
+        assert_eq!(via.port, Some(5060));
+        assert_eq!(via.branch(), Some("z9hG4bK1"));
+        assert_eq!(via.rport(), Some(None));
+        let v = s("SIP/2.0/TCP [2001:db8::9:1];branch=z9hG4bKas3;received=[2001:db8::9:255]");
+        let via = Via::parse_item(&v, &v).unwrap();
+        assert_eq!(via.received(), Some("2001:db8::9:255".parse().unwrap()));
+        assert!(Via::parse_item(&v, "SIP/2.0/UDP").is_err());
+    }
+
+    #[test]
+    fn name_addr_forms() {
+        let v = s(r#""Bob \"B\"" <sip:bob@biloxi.com>;tag=a6c85cf"#);
+        let na = NameAddr::parse_item(&v, &v).unwrap();
+        assert_eq!(na.tag(), Some("a6c85cf"));
+        assert_eq!(na.display_name.as_deref(), Some(r#"Bob \"B\""#));
+        let v = s("sip:alice@atlanta.com;tag=1928301774");
+        let na = NameAddr::parse_item(&v, &v).unwrap();
+        assert_eq!(na.tag(), Some("1928301774"));
+        assert!(na.uri.as_sip().unwrap().params.is_empty());
+        let v = s("Anonymous <sip:c8oqz84zk7z@privacy.org>;tag=hyh8");
+        assert!(NameAddr::parse_item(&v, &v).is_ok());
+        assert!(NameAddr::parse_item(&v, "<sip:a@b").is_err());
+        assert!(NameAddr::parse_item(&v, "\"x <sip:a@b>").is_err());
+    }
+
+    #[test]
+    fn headers_ops() {
+        let mut h = Headers::new();
+        h.push(
+            HeaderName::Via,
+            "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;branch=z9hG4bK2",
+        );
+        h.push(HeaderName::Via, "SIP/2.0/UDP c;branch=z9hG4bK3");
+        assert_eq!(h.items(&HeaderName::Via).count(), 3);
+        assert!(h.remove_first_item(&HeaderName::Via));
+        assert_eq!(h.items(&HeaderName::Via).count(), 2);
+        assert!(h.remove_first_item(&HeaderName::Via));
+        assert!(h.remove_first_item(&HeaderName::Via));
+        assert!(!h.contains(&HeaderName::Via));
+        h.push("X-A", "1");
+        h.push("x-a", "2");
+        h.set("X-A", "3");
+        assert_eq!(h.count(&"X-A".into()), 1);
+        h.push(HeaderName::Authorization, "Digest response=\"secret\"");
+        assert!(!format!("{h:?}").contains("secret"));
+    }
+
+    #[test]
+    fn cseq() {
+        let v = s("4711 INVITE");
+        let c = CSeq::parse_value(&v, &v).unwrap();
+        assert_eq!(c.seq, 4711);
+        assert_eq!(c.method, Method::Invite);
+        assert!(CSeq::parse_value(&v, "99999999999 INVITE").is_err());
+        assert!(CSeq::parse_value(&v, "1").is_err());
+    }
+}

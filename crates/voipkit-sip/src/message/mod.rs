@@ -1,0 +1,587 @@
+//! SIP messages: the model, the parser, the printer and stream framing.
+//!
+//! A parsed message keeps the received bytes: header values, URIs and the
+//! body are slices of that one buffer (reference-counted), so parsing does
+//! not copy them. Typed views (Via, From/To, CSeq, ...) are parsed on
+//! demand from the raw values. Messages built by the stack use owned
+//! strings through the same types.
+
+mod header;
+mod method;
+mod parse;
+mod stream;
+mod text;
+mod uri;
+
+use std::fmt;
+use std::io::Write as _;
+
+use bytes::Bytes;
+use thiserror::Error;
+
+pub use header::{CSeq, Header, HeaderName, Headers, NameAddr, Via};
+pub use method::{Method, StatusCode};
+pub use parse::{Framing, Limits, parse_message};
+pub use stream::{StreamFramer, StreamItem};
+pub use text::{Param, Params, SipStr, percent_decode};
+pub use uri::{Host, SipUri, Uri};
+
+pub(crate) use text::trim_lws;
+
+/// Why bytes are not a SIP message, or a header not what it should be.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Larger than the configured limit.
+    #[error("message larger than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// More header lines than the configured limit.
+    #[error("more than {limit} header lines")]
+    TooManyHeaders {
+        /// The limit.
+        limit: usize,
+    },
+    /// A header line longer than the configured limit.
+    #[error("header line longer than {limit} bytes")]
+    HeaderTooLong {
+        /// The limit.
+        limit: usize,
+    },
+    /// The header section does not end (no empty line).
+    #[error("incomplete message: no end of headers")]
+    Incomplete,
+    /// The header section is not UTF-8.
+    #[error("header section is not valid UTF-8")]
+    NotUtf8,
+    /// The start line is malformed.
+    #[error("malformed start line: {0}")]
+    BadStartLine(&'static str),
+    /// The Request-URI is malformed.
+    #[error("malformed Request-URI: {0}")]
+    BadRequestUri(&'static str),
+    /// Content-Length says more than was received.
+    #[error("Content-Length {declared} larger than the {actual} body bytes received")]
+    BodyTooShort {
+        /// Declared length.
+        declared: usize,
+        /// Bytes available.
+        actual: usize,
+    },
+    /// A required header is missing.
+    #[error("missing {0} header")]
+    Missing(&'static str),
+    /// A header value is malformed.
+    #[error("malformed {header} header: {reason}")]
+    BadHeader {
+        /// Header name.
+        header: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Something else is malformed.
+    #[error("malformed message: {0}")]
+    Invalid(&'static str),
+}
+
+/// A SIP request.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Method.
+    pub method: Method,
+    /// Request-URI.
+    pub uri: Uri,
+    /// Version after `SIP/`, normally `2.0`.
+    pub version: SipStr,
+    /// Header fields.
+    pub headers: Headers,
+    /// Body.
+    pub body: Bytes,
+}
+
+/// A SIP response.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Version after `SIP/`, normally `2.0`.
+    pub version: SipStr,
+    /// Status code.
+    pub status: StatusCode,
+    /// Reason phrase.
+    pub reason: SipStr,
+    /// Header fields.
+    pub headers: Headers,
+    /// Body.
+    pub body: Bytes,
+}
+
+/// A request or a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A request.
+    Request(Request),
+    /// A response.
+    Response(Response),
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("reason", &self.reason)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// Typed access to the headers every message has. Implemented by
+/// [`Request`], [`Response`] and [`Message`].
+pub trait SipMessage {
+    /// The header fields.
+    fn headers(&self) -> &Headers;
+    /// The header fields, mutably.
+    fn headers_mut(&mut self) -> &mut Headers;
+    /// The body.
+    fn body(&self) -> &Bytes;
+
+    /// The Call-ID.
+    fn call_id(&self) -> Result<&SipStr, ParseError> {
+        let v = self
+            .headers()
+            .get(&HeaderName::CallId)
+            .ok_or(ParseError::Missing("Call-ID"))?;
+        if v.is_empty() || v.bytes().any(|b| b.is_ascii_whitespace()) {
+            return Err(ParseError::BadHeader {
+                header: "Call-ID",
+                reason: "empty or contains white space",
+            });
+        }
+        Ok(v)
+    }
+
+    /// The CSeq.
+    fn cseq(&self) -> Result<CSeq, ParseError> {
+        let v = self
+            .headers()
+            .get(&HeaderName::CSeq)
+            .ok_or(ParseError::Missing("CSeq"))?;
+        CSeq::parse_value(v, v).map_err(|reason| ParseError::BadHeader {
+            header: "CSeq",
+            reason,
+        })
+    }
+
+    /// The From header.
+    fn from(&self) -> Result<NameAddr, ParseError> {
+        single_name_addr(self.headers(), &HeaderName::From, "From")
+    }
+
+    /// The To header.
+    fn to(&self) -> Result<NameAddr, ParseError> {
+        single_name_addr(self.headers(), &HeaderName::To, "To")
+    }
+
+    /// Every Via item, top first.
+    fn vias(&self) -> Result<Vec<Via>, ParseError> {
+        self.headers()
+            .items(&HeaderName::Via)
+            .map(|(parent, item)| {
+                Via::parse_item(parent, item).map_err(|reason| ParseError::BadHeader {
+                    header: "Via",
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// The topmost Via.
+    fn top_via(&self) -> Result<Via, ParseError> {
+        let (parent, item) = self
+            .headers()
+            .items(&HeaderName::Via)
+            .next()
+            .ok_or(ParseError::Missing("Via"))?;
+        Via::parse_item(parent, item).map_err(|reason| ParseError::BadHeader {
+            header: "Via",
+            reason,
+        })
+    }
+
+    /// Every item of a name-addr list header (Contact, Route,
+    /// Record-Route, Path, ...). A Contact of `*` yields an error here; see
+    /// [`SipMessage::is_contact_star`].
+    fn name_addrs(&self, name: &HeaderName) -> Result<Vec<NameAddr>, ParseError> {
+        self.headers()
+            .items(name)
+            .map(|(parent, item)| {
+                NameAddr::parse_item(parent, item).map_err(|reason| ParseError::BadHeader {
+                    header: header_label(name),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// The Contact items.
+    fn contacts(&self) -> Result<Vec<NameAddr>, ParseError> {
+        self.name_addrs(&HeaderName::Contact)
+    }
+
+    /// Whether the Contact is the wildcard `*` (un-REGISTER all).
+    fn is_contact_star(&self) -> bool {
+        self.headers()
+            .get(&HeaderName::Contact)
+            .is_some_and(|v| trim_lws(v) == "*")
+    }
+
+    /// A numeric header (Max-Forwards, Expires, Min-Expires, RSeq, ...).
+    fn u32_header(&self, name: &HeaderName) -> Result<Option<u32>, ParseError> {
+        let Some(v) = self.headers().get(name) else {
+            return Ok(None);
+        };
+        let v = trim_lws(v);
+        if v.is_empty() || v.len() > 10 || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::BadHeader {
+                header: header_label(name),
+                reason: "not a number",
+            });
+        }
+        // Values beyond u32 saturate (RFC 3261 §20.19 for Expires).
+        Ok(Some(v.parse::<u64>().map_or(u32::MAX, |n| {
+            u32::try_from(n).unwrap_or(u32::MAX)
+        })))
+    }
+
+    /// Every token of a token-list header (Require, Supported, Allow, ...).
+    fn tokens<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers().items(name).map(|(_, item)| item)
+    }
+
+    /// Whether a token-list header holds `token` (case-insensitive).
+    fn has_token(&self, name: &HeaderName, token: &str) -> bool {
+        self.tokens(name).any(|t| t.eq_ignore_ascii_case(token))
+    }
+
+    /// The Content-Type, without parameters, lower-cased.
+    fn content_type(&self) -> Option<String> {
+        self.headers().get(&HeaderName::ContentType).map(|v| {
+            let t = v.split(';').next().unwrap_or("");
+            trim_lws(t).to_ascii_lowercase()
+        })
+    }
+}
+
+fn header_label(name: &HeaderName) -> &'static str {
+    match name {
+        HeaderName::Contact => "Contact",
+        HeaderName::Route => "Route",
+        HeaderName::RecordRoute => "Record-Route",
+        HeaderName::From => "From",
+        HeaderName::To => "To",
+        HeaderName::MaxForwards => "Max-Forwards",
+        HeaderName::Expires => "Expires",
+        HeaderName::MinExpires => "Min-Expires",
+        HeaderName::RSeq => "RSeq",
+        HeaderName::ReferTo => "Refer-To",
+        HeaderName::Path => "Path",
+        HeaderName::ServiceRoute => "Service-Route",
+        HeaderName::SessionExpires => "Session-Expires",
+        HeaderName::MinSe => "Min-SE",
+        _ => "header",
+    }
+}
+
+fn single_name_addr(
+    headers: &Headers,
+    name: &HeaderName,
+    label: &'static str,
+) -> Result<NameAddr, ParseError> {
+    if headers.count(name) > 1 {
+        return Err(ParseError::BadHeader {
+            header: label,
+            reason: "more than one",
+        });
+    }
+    let v = headers.get(name).ok_or(ParseError::Missing(label))?;
+    NameAddr::parse_item(v, v).map_err(|reason| ParseError::BadHeader {
+        header: label,
+        reason,
+    })
+}
+
+impl SipMessage for Request {
+    fn headers(&self) -> &Headers {
+        &self.headers
+    }
+    fn headers_mut(&mut self) -> &mut Headers {
+        &mut self.headers
+    }
+    fn body(&self) -> &Bytes {
+        &self.body
+    }
+}
+
+impl SipMessage for Response {
+    fn headers(&self) -> &Headers {
+        &self.headers
+    }
+    fn headers_mut(&mut self) -> &mut Headers {
+        &mut self.headers
+    }
+    fn body(&self) -> &Bytes {
+        &self.body
+    }
+}
+
+impl SipMessage for Message {
+    fn headers(&self) -> &Headers {
+        match self {
+            Message::Request(r) => &r.headers,
+            Message::Response(r) => &r.headers,
+        }
+    }
+    fn headers_mut(&mut self) -> &mut Headers {
+        match self {
+            Message::Request(r) => &mut r.headers,
+            Message::Response(r) => &mut r.headers,
+        }
+    }
+    fn body(&self) -> &Bytes {
+        match self {
+            Message::Request(r) => &r.body,
+            Message::Response(r) => &r.body,
+        }
+    }
+}
+
+impl Request {
+    /// A request with no headers and no body.
+    pub fn new(method: Method, uri: impl Into<Uri>) -> Self {
+        Self {
+            method,
+            uri: uri.into(),
+            version: SipStr::from_static("2.0"),
+            headers: Headers::with_capacity(12),
+            body: Bytes::new(),
+        }
+    }
+
+    /// Parses a request from a datagram.
+    pub fn parse(buf: impl Into<Bytes>) -> Result<Self, ParseError> {
+        match Message::parse(buf)? {
+            Message::Request(r) => Ok(r),
+            Message::Response(_) => Err(ParseError::Invalid("expected a request")),
+        }
+    }
+
+    /// Serialises the request, appending to `out`. Content-Length always
+    /// states the body's real length.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let _ = write!(out, "{} {} SIP/{}\r\n", self.method, self.uri, self.version);
+        write_headers_and_body(&self.headers, &self.body, out);
+    }
+
+    /// Serialises the request.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512 + self.body.len());
+        self.write_to(&mut out);
+        out
+    }
+}
+
+impl Response {
+    /// A response with the default reason phrase, no headers and no body.
+    pub fn new(status: StatusCode) -> Self {
+        Self {
+            version: SipStr::from_static("2.0"),
+            status,
+            reason: SipStr::from_static(status.default_reason()),
+            headers: Headers::with_capacity(12),
+            body: Bytes::new(),
+        }
+    }
+
+    /// A response to `req` per RFC 3261 §8.2.6: Via (all), From, To,
+    /// Call-ID and CSeq copied. The caller adds a To tag where needed.
+    pub fn for_request(req: &Request, status: StatusCode) -> Self {
+        let mut r = Self::new(status);
+        for h in req.headers.iter() {
+            if matches!(
+                h.name,
+                HeaderName::Via
+                    | HeaderName::From
+                    | HeaderName::To
+                    | HeaderName::CallId
+                    | HeaderName::CSeq
+            ) {
+                r.headers.push_header(h.clone());
+            }
+        }
+        if let Some(ts) = req
+            .headers
+            .get(&HeaderName::Timestamp)
+            .filter(|_| status == StatusCode::TRYING)
+        {
+            r.headers.push(HeaderName::Timestamp, ts.clone());
+        }
+        r
+    }
+
+    /// Sets the reason phrase.
+    pub fn with_reason(mut self, reason: impl Into<SipStr>) -> Self {
+        self.reason = reason.into();
+        self
+    }
+
+    /// Parses a response from a datagram.
+    pub fn parse(buf: impl Into<Bytes>) -> Result<Self, ParseError> {
+        match Message::parse(buf)? {
+            Message::Response(r) => Ok(r),
+            Message::Request(_) => Err(ParseError::Invalid("expected a response")),
+        }
+    }
+
+    /// Serialises the response, appending to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let _ = write!(
+            out,
+            "SIP/{} {} {}\r\n",
+            self.version,
+            self.status.as_u16(),
+            self.reason
+        );
+        write_headers_and_body(&self.headers, &self.body, out);
+    }
+
+    /// Serialises the response.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512 + self.body.len());
+        self.write_to(&mut out);
+        out
+    }
+}
+
+fn write_headers_and_body(headers: &Headers, body: &[u8], out: &mut Vec<u8>) {
+    let mut wrote_length = false;
+    for h in headers.iter() {
+        if h.name == HeaderName::ContentLength {
+            if wrote_length {
+                continue;
+            }
+            wrote_length = true;
+            let _ = write!(out, "Content-Length: {}\r\n", body.len());
+            continue;
+        }
+        out.extend_from_slice(h.name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(h.value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !wrote_length {
+        let _ = write!(out, "Content-Length: {}\r\n", body.len());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+impl Message {
+    /// Parses a message received as one datagram, with default limits.
+    pub fn parse(buf: impl Into<Bytes>) -> Result<Self, ParseError> {
+        parse_message(buf.into(), Framing::Datagram, &Limits::default())
+    }
+
+    /// Serialises the message.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Message::Request(r) => r.to_bytes(),
+            Message::Response(r) => r.to_bytes(),
+        }
+    }
+
+    /// The request, if it is one.
+    pub fn as_request(&self) -> Option<&Request> {
+        match self {
+            Message::Request(r) => Some(r),
+            Message::Response(_) => None,
+        }
+    }
+
+    /// The response, if it is one.
+    pub fn as_response(&self) -> Option<&Response> {
+        match self {
+            Message::Response(r) => Some(r),
+            Message::Request(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
+    }
+}
+
+impl fmt::Display for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
+    }
+}
+
+impl From<Request> for Message {
+    fn from(r: Request) -> Self {
+        Message::Request(r)
+    }
+}
+
+impl From<Response> for Message {
+    fn from(r: Response) -> Self {
+        Message::Response(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_print_parse_round_trip() {
+        let uri: Uri = "sip:bob@biloxi.com".parse().unwrap();
+        let mut req = Request::new(Method::Invite, uri);
+        req.headers.push(
+            HeaderName::Via,
+            "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKabc;rport",
+        );
+        req.headers
+            .push(HeaderName::From, "<sip:alice@atlanta.com>;tag=1");
+        req.headers.push(HeaderName::To, "<sip:bob@biloxi.com>");
+        req.headers.push(HeaderName::CallId, "abc@127.0.0.1");
+        req.headers.push(HeaderName::CSeq, "1 INVITE");
+        req.headers.push(HeaderName::ContentLength, "999");
+        req.body = Bytes::from_static(b"v=0\r\n");
+        let bytes = req.to_bytes();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains("Content-Length: 5\r\n"));
+        let back = Request::parse(bytes).unwrap();
+        assert_eq!(back.method, Method::Invite);
+        assert_eq!(&back.body[..], b"v=0\r\n");
+
+        let resp = Response::for_request(&back, StatusCode::RINGING);
+        let back = Response::parse(resp.to_bytes()).unwrap();
+        assert_eq!(back.status, StatusCode::RINGING);
+        assert_eq!(back.cseq().unwrap().method, Method::Invite);
+        assert_eq!(back.top_via().unwrap().branch(), Some("z9hG4bKabc"));
+    }
+}

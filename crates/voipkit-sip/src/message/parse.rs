@@ -1,0 +1,366 @@
+//! The message parser: limits first, then the start line, header lines
+//! (folding, compact names), and the body framed by Content-Length.
+
+use bytes::Bytes;
+
+use super::header::{Header, HeaderName, Headers};
+use super::method::{Method, StatusCode};
+use super::text::{SipStr, is_token, sub, trim_lws};
+use super::uri::Uri;
+use super::{Message, ParseError, Request, Response};
+
+/// Bounds checked before and while parsing, so that hostile input cannot
+/// make the parser allocate or work without bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest whole message in bytes.
+    pub max_message_size: usize,
+    /// Most header lines.
+    pub max_headers: usize,
+    /// Longest single header line (after unfolding) in bytes.
+    pub max_header_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_size: 65_535,
+            max_headers: 256,
+            max_header_len: 16_384,
+        }
+    }
+}
+
+/// How the message arrived, which decides how its body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// A whole datagram (UDP): without Content-Length the body is the rest
+    /// of the datagram; bytes beyond Content-Length are ignored.
+    Datagram,
+    /// A stream (TCP/TLS): Content-Length is mandatory and exact (the
+    /// stream framer already cut the message at its end).
+    Stream,
+}
+
+/// Finds the end of the header section: the offset of the first byte of the
+/// body. Accepts CRLFCRLF, and bare LFLF from sloppy senders.
+pub(crate) fn find_head_end(buf: &[u8]) -> Option<usize> {
+    let crlf = memchr::memmem::find(buf, b"\r\n\r\n").map(|i| i + 4);
+    match crlf {
+        // Fast path: a CRLF-only head. Only look for LFLF before it when a
+        // bare LF line end shows up.
+        Some(end) => {
+            let head = buf.get(..end)?;
+            if memchr::memmem::find(head, b"\n\n").is_some() {
+                memchr::memmem::find(head, b"\n\n").map(|i| (i + 2).min(end))
+            } else {
+                Some(end)
+            }
+        }
+        None => memchr::memmem::find(buf, b"\n\n").map(|i| i + 2),
+    }
+}
+
+/// Parses one message from `buf`.
+pub fn parse_message(buf: Bytes, framing: Framing, limits: &Limits) -> Result<Message, ParseError> {
+    if buf.len() > limits.max_message_size {
+        return Err(ParseError::TooLarge {
+            limit: limits.max_message_size,
+        });
+    }
+    // Leading CRLFs before a start line are tolerated (RFC 3261 §7.5).
+    let skip = buf
+        .iter()
+        .take_while(|b| **b == b'\r' || **b == b'\n')
+        .count();
+    let buf = buf.slice(skip..);
+    if buf.is_empty() {
+        return Err(ParseError::Incomplete);
+    }
+    let head_end = find_head_end(&buf).ok_or(ParseError::Incomplete)?;
+    let head = SipStr::try_from(buf.slice(..head_end)).map_err(|_| ParseError::NotUtf8)?;
+    let rest = buf.slice(head_end..);
+
+    let mut lines = LineIter { s: &head, pos: 0 };
+    let start = lines.next().ok_or(ParseError::Incomplete)?;
+    let mut headers = Headers::with_capacity(16);
+    parse_header_lines(&head, &mut lines, &mut headers, limits)?;
+
+    // Body framing.
+    let mut content_length: Option<usize> = None;
+    for v in headers.get_all(&HeaderName::ContentLength) {
+        let n = parse_content_length(v)?;
+        if content_length.is_some_and(|c| c != n) {
+            return Err(ParseError::Invalid("conflicting Content-Length values"));
+        }
+        content_length = Some(n);
+    }
+    let body = match (content_length, framing) {
+        (Some(n), _) if n > rest.len() => {
+            return Err(ParseError::BodyTooShort {
+                declared: n,
+                actual: rest.len(),
+            });
+        }
+        (Some(n), _) => rest.slice(..n),
+        (None, Framing::Datagram) => rest,
+        (None, Framing::Stream) => return Err(ParseError::Missing("Content-Length")),
+    };
+
+    parse_start_line(&head, start, headers, body)
+}
+
+fn parse_content_length(v: &str) -> Result<usize, ParseError> {
+    let v = trim_lws(v);
+    if v.is_empty() || v.len() > 9 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ParseError::Invalid("bad Content-Length"));
+    }
+    v.parse()
+        .map_err(|_| ParseError::Invalid("bad Content-Length"))
+}
+
+/// Lines of the head, without their CRLF/LF. Stops at the empty line.
+struct LineIter<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for LineIter<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.s.get(self.pos..)?;
+        let nl = memchr::memchr(b'\n', rest.as_bytes())?;
+        let line = rest.get(..nl)?;
+        self.pos += nl + 1;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() { None } else { Some(line) }
+    }
+}
+
+impl<'a> LineIter<'a> {
+    fn peek_continuation(&self) -> bool {
+        self.s
+            .as_bytes()
+            .get(self.pos)
+            .is_some_and(|b| *b == b' ' || *b == b'\t')
+    }
+}
+
+fn parse_header_lines(
+    head: &SipStr,
+    lines: &mut LineIter<'_>,
+    headers: &mut Headers,
+    limits: &Limits,
+) -> Result<(), ParseError> {
+    while let Some(line) = lines.next() {
+        if line.starts_with([' ', '\t']) {
+            // A continuation with no header before it.
+            return Err(ParseError::Invalid("folded line before any header"));
+        }
+        if headers.len() >= limits.max_headers {
+            return Err(ParseError::TooManyHeaders {
+                limit: limits.max_headers,
+            });
+        }
+        let colon = line
+            .find(':')
+            .ok_or(ParseError::Invalid("header line without ':'"))?;
+        let (name, value) = line
+            .split_at_checked(colon)
+            .ok_or(ParseError::Invalid("bad header line"))?;
+        let name = name.trim_end_matches([' ', '\t']);
+        if !is_token(name) {
+            return Err(ParseError::Invalid("bad header name"));
+        }
+        let value = value.get(1..).unwrap_or("");
+        let mut total = line.len();
+        let value = if lines.peek_continuation() {
+            // Unfold: join continuation lines with a single space.
+            let mut owned = trim_lws(value).to_owned();
+            while lines.peek_continuation() {
+                let Some(cont) = lines.next() else { break };
+                total += cont.len() + 2;
+                if total > limits.max_header_len {
+                    return Err(ParseError::HeaderTooLong {
+                        limit: limits.max_header_len,
+                    });
+                }
+                let cont = trim_lws(cont);
+                if !cont.is_empty() {
+                    if !owned.is_empty() {
+                        owned.push(' ');
+                    }
+                    owned.push_str(cont);
+                }
+            }
+            SipStr::from(owned)
+        } else {
+            sub(head, trim_lws(value))
+        };
+        if total > limits.max_header_len {
+            return Err(ParseError::HeaderTooLong {
+                limit: limits.max_header_len,
+            });
+        }
+        headers.push_header(Header {
+            name: HeaderName::parse(head, name),
+            value,
+        });
+    }
+    Ok(())
+}
+
+fn parse_start_line(
+    head: &SipStr,
+    line: &str,
+    headers: Headers,
+    body: Bytes,
+) -> Result<Message, ParseError> {
+    if let Some(after) = line.strip_prefix("SIP/").or_else(|| {
+        line.get(..4)
+            .filter(|p| p.eq_ignore_ascii_case("SIP/"))
+            .and_then(|_| line.get(4..))
+    }) {
+        // Status-Line: SIP-Version SP Status-Code SP Reason-Phrase
+        let (version, rest) = after
+            .split_once(' ')
+            .ok_or(ParseError::BadStartLine("bad status line"))?;
+        let (code, reason) = match rest.split_once(' ') {
+            Some((c, r)) => (c, r),
+            None => (rest, ""),
+        };
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::BadStartLine("bad status code"));
+        }
+        let status = code
+            .parse::<u16>()
+            .ok()
+            .and_then(StatusCode::new)
+            .ok_or(ParseError::BadStartLine("status code out of range"))?;
+        return Ok(Message::Response(Response {
+            version: sub(head, version),
+            status,
+            reason: sub(head, reason),
+            headers,
+            body,
+        }));
+    }
+    // Request-Line: Method SP Request-URI SP SIP-Version. Runs of white
+    // space between the three elements are tolerated (RFC 4475 §3.1.2.7
+    // allows a liberal parser to), white space inside the URI is not.
+    let mut parts = line.split_ascii_whitespace();
+    let (Some(method), Some(uri), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ParseError::BadStartLine(
+            "request line must have three elements",
+        ));
+    };
+    if !is_token(method) {
+        return Err(ParseError::BadStartLine("bad method"));
+    }
+    let version = version
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("SIP/"))
+        .and_then(|_| version.get(4..))
+        .filter(|v| !v.is_empty())
+        .ok_or(ParseError::BadStartLine("bad SIP version"))?;
+    let uri = Uri::parse_in(head, uri).map_err(ParseError::BadRequestUri)?;
+    Ok(Message::Request(Request {
+        method: Method::parse(head, method),
+        uri,
+        version: sub(head, version),
+        headers,
+        body,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::SipMessage;
+
+    const INVITE: &str = "INVITE sip:bob@biloxi.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds\r\n\
+Max-Forwards: 70\r\n\
+To: Bob <sip:bob@biloxi.com>\r\n\
+From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n\
+CSeq: 314159 INVITE\r\n\
+Contact: <sip:alice@pc33.atlanta.com>\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\
+\r\n\
+v=0\n";
+
+    fn parse(s: &str) -> Result<Message, ParseError> {
+        parse_message(
+            Bytes::copy_from_slice(s.as_bytes()),
+            Framing::Datagram,
+            &Limits::default(),
+        )
+    }
+
+    #[test]
+    fn parses_invite() {
+        let m = parse(INVITE).unwrap();
+        let Message::Request(r) = m else { panic!() };
+        assert_eq!(r.method, Method::Invite);
+        assert_eq!(r.headers.len(), 9);
+        assert_eq!(&r.body[..], b"v=0\n");
+        assert_eq!(r.call_id().unwrap(), "a84b4c76e66710@pc33.atlanta.com");
+        assert_eq!(r.cseq().unwrap().seq, 314159);
+        assert_eq!(r.from().unwrap().tag(), Some("1928301774"));
+        assert_eq!(r.top_via().unwrap().branch(), Some("z9hG4bK776asdhds"));
+    }
+
+    #[test]
+    fn folding_compact_and_extra_body() {
+        let s = "OPTIONS sip:x@y SIP/2.0\r\nv: SIP/2.0/UDP a;branch=z9hG4bK1\r\nSubject: one\r\n  two\r\n\ttwo-b\r\nl: 2\r\n\r\nabcdef";
+        let Message::Request(r) = parse(s).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            r.headers.get(&HeaderName::Subject).unwrap(),
+            "one two two-b"
+        );
+        assert_eq!(&r.body[..], b"ab");
+        assert!(r.top_via().is_ok());
+    }
+
+    #[test]
+    fn errors() {
+        assert!(matches!(
+            parse("INVITE sip:a@b SIP/2.0\r\nContent-Length: 10\r\n\r\nabc"),
+            Err(ParseError::BodyTooShort { .. })
+        ));
+        assert!(parse("INVITE sip:a@b; lr SIP/2.0\r\n\r\n").is_err());
+        assert!(parse("garbage").is_err());
+        assert!(parse("SIP/2.0 99 Too Low\r\n\r\n").is_err());
+        let big = "X".repeat(70_000);
+        assert!(matches!(parse(&big), Err(ParseError::TooLarge { .. })));
+        let mut many = String::from("OPTIONS sip:a@b SIP/2.0\r\n");
+        for i in 0..300 {
+            many.push_str(&format!("X-{i}: {i}\r\n"));
+        }
+        many.push_str("\r\n");
+        assert!(matches!(
+            parse(&many),
+            Err(ParseError::TooManyHeaders { .. })
+        ));
+    }
+
+    #[test]
+    fn response_line() {
+        let Message::Response(r) = parse("SIP/2.0 180 Ringing\r\nCall-ID: x\r\n\r\n").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r.status, StatusCode::RINGING);
+        assert_eq!(&*r.reason, "Ringing");
+        let Message::Response(r) = parse("SIP/2.0 200\r\n\r\n").unwrap() else {
+            panic!()
+        };
+        assert_eq!(&*r.reason, "");
+    }
+}

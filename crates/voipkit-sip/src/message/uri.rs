@@ -1,0 +1,514 @@
+//! URIs: SIP/SIPS URIs (RFC 3261 §19.1) with IPv6 references (RFC 5118),
+//! and any other absolute URI (`tel:`, `http:`, ...) kept opaque.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use super::text::{Params, SipStr, percent_decode, sub};
+
+/// The host part of a SIP URI or Via.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    /// A domain name, as written.
+    Domain(SipStr),
+    /// An IPv4 address.
+    Ipv4(Ipv4Addr),
+    /// An IPv6 address (written in brackets).
+    Ipv6(Ipv6Addr),
+}
+
+impl Host {
+    /// Parses a host: `[v6]`, dotted IPv4, or a domain name.
+    pub(crate) fn parse(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
+        if s.is_empty() {
+            return Err("empty host");
+        }
+        if let Some(inner) = s.strip_prefix('[') {
+            let inner = inner
+                .strip_suffix(']')
+                .ok_or("unterminated IPv6 reference")?;
+            return inner
+                .parse::<Ipv6Addr>()
+                .map(Host::Ipv6)
+                .map_err(|_| "bad IPv6 address");
+        }
+        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && s.bytes().next().is_some_and(|b| b.is_ascii_digit())
+        {
+            if let Ok(v4) = s.parse::<Ipv4Addr>() {
+                return Ok(Host::Ipv4(v4));
+            }
+            // Digits and dots that are not an IPv4 address: only a valid
+            // hostname if its last label starts with a letter, which it
+            // does not here.
+            return Err("bad IPv4 address");
+        }
+        if s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+        {
+            return Ok(Host::Domain(sub(parent, s)));
+        }
+        Err("bad host")
+    }
+
+    /// The IP address, if the host is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Host::Ipv4(a) => Some(IpAddr::V4(*a)),
+            Host::Ipv6(a) => Some(IpAddr::V6(*a)),
+            Host::Domain(_) => None,
+        }
+    }
+
+    /// Case-insensitive comparison for domains, address comparison for IPs.
+    pub fn matches(&self, other: &Host) -> bool {
+        match (self, other) {
+            (Host::Domain(a), Host::Domain(b)) => a.eq_ignore_ascii_case(b),
+            (a, b) => a == b,
+        }
+    }
+}
+
+impl From<IpAddr> for Host {
+    fn from(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(a) => Host::Ipv4(a),
+            IpAddr::V6(a) => Host::Ipv6(a),
+        }
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Domain(d) => f.write_str(d),
+            Host::Ipv4(a) => write!(f, "{a}"),
+            Host::Ipv6(a) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+/// Splits `host[:port]` (the host may be a bracketed IPv6 reference).
+pub(crate) fn parse_hostport(
+    parent: &SipStr,
+    s: &str,
+) -> Result<(Host, Option<u16>), &'static str> {
+    let (host, port) = if s.starts_with('[') {
+        let close = s.find(']').ok_or("unterminated IPv6 reference")?;
+        let (h, rest) = s.split_at_checked(close + 1).ok_or("bad host")?;
+        match rest.strip_prefix(':') {
+            Some(p) => (h, Some(p)),
+            None if rest.is_empty() => (h, None),
+            None => return Err("junk after IPv6 reference"),
+        }
+    } else {
+        match s.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    let port = match port {
+        Some(p) => Some(parse_port(p)?),
+        None => None,
+    };
+    Ok((Host::parse(parent, host)?, port))
+}
+
+fn parse_port(p: &str) -> Result<u16, &'static str> {
+    if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("bad port");
+    }
+    p.parse::<u16>().map_err(|_| "port out of range")
+}
+
+/// A `sip:` or `sips:` URI.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SipUri {
+    /// `sips:` rather than `sip:`.
+    pub secure: bool,
+    /// User part, as written (may contain `%` escapes).
+    pub user: Option<SipStr>,
+    /// Password (deprecated by RFC 3261, kept but never shown in Debug).
+    pub password: Option<SipStr>,
+    /// Host.
+    pub host: Host,
+    /// Port, if given.
+    pub port: Option<u16>,
+    /// URI parameters (`;transport=tcp;lr`).
+    pub params: Params,
+    /// Header part after `?`, as written.
+    pub headers: Option<SipStr>,
+}
+
+impl fmt::Debug for SipUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("SipUri");
+        d.field("secure", &self.secure)
+            .field("user", &self.user)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("params", &self.params);
+        if self.password.is_some() {
+            d.field("password", &"<redacted>");
+        }
+        if let Some(h) = &self.headers {
+            d.field("headers", h);
+        }
+        d.finish()
+    }
+}
+
+impl SipUri {
+    /// A `sip:` URI with the given user and host.
+    pub fn new(user: Option<&str>, host: Host, port: Option<u16>) -> Self {
+        Self {
+            secure: false,
+            user: user.map(SipStr::from),
+            password: None,
+            host,
+            port,
+            params: Params::new(),
+            headers: None,
+        }
+    }
+
+    /// A `sip:` URI for a socket address.
+    pub fn from_addr(user: Option<&str>, addr: SocketAddr) -> Self {
+        Self::new(user, addr.ip().into(), Some(addr.port()))
+    }
+
+    fn parse_after_scheme(parent: &SipStr, s: &str, secure: bool) -> Result<Self, &'static str> {
+        // userinfo ends at the first '@' (an '@' elsewhere must be escaped).
+        let (userinfo, rest) = match s.find('@') {
+            Some(at) => {
+                let (u, r) = s.split_at_checked(at).ok_or("bad URI")?;
+                (Some(u), r.get(1..).unwrap_or(""))
+            }
+            None => (None, s),
+        };
+        let (user, password) = match userinfo {
+            Some(ui) => {
+                let (u, p) = match ui.split_once(':') {
+                    Some((u, p)) => (u, Some(p)),
+                    None => (ui, None),
+                };
+                if u.is_empty() {
+                    return Err("empty user part");
+                }
+                if !u.bytes().all(is_user_char) {
+                    return Err("bad character in user part");
+                }
+                if u.contains('%') && percent_decode(u).is_none() {
+                    return Err("bad escape in user part");
+                }
+                (Some(sub(parent, u)), p.map(|p| sub(parent, p)))
+            }
+            None => (None, None),
+        };
+        let (rest, headers) = match rest.split_once('?') {
+            Some((r, h)) => (r, Some(sub(parent, h))),
+            None => (rest, None),
+        };
+        let (hostport, params) = match rest.find(';') {
+            Some(i) => {
+                let (h, p) = rest.split_at_checked(i).ok_or("bad URI")?;
+                (h, Params::parse(parent, p)?)
+            }
+            None => (rest, Params::new()),
+        };
+        let (host, port) = parse_hostport(parent, hostport)?;
+        Ok(Self {
+            secure,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers,
+        })
+    }
+
+    /// The user part with `%` escapes decoded.
+    pub fn user_unescaped(&self) -> Option<String> {
+        self.user.as_deref().and_then(percent_decode)
+    }
+
+    /// The `transport` parameter, lower-cased.
+    pub fn transport_param(&self) -> Option<String> {
+        self.params.get("transport").map(|t| t.to_ascii_lowercase())
+    }
+
+    /// Equivalence per RFC 3261 §19.1.4.
+    pub fn matches(&self, other: &SipUri) -> bool {
+        if self.secure != other.secure || self.port != other.port || !self.host.matches(&other.host)
+        {
+            return false;
+        }
+        let unesc =
+            |u: &Option<SipStr>| u.as_deref().map(|u| percent_decode(u).unwrap_or_default());
+        if unesc(&self.user) != unesc(&other.user) || self.password != other.password {
+            return false;
+        }
+        for name in ["user", "ttl", "method", "maddr", "transport"] {
+            let a = self.params.get(name).map(str::to_ascii_lowercase);
+            let b = other.params.get(name).map(str::to_ascii_lowercase);
+            if a != b {
+                return false;
+            }
+        }
+        for p in self.params.iter() {
+            if let Some(q) = other.params.find(&p.name) {
+                let a = p.value.as_deref().map(str::to_ascii_lowercase);
+                let b = q.value.as_deref().map(str::to_ascii_lowercase);
+                if a != b {
+                    return false;
+                }
+            }
+        }
+        self.headers == other.headers
+    }
+}
+
+fn is_user_char(b: u8) -> bool {
+    // unreserved / escaped / user-unreserved, plus ':' handled by the caller
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'_'
+                | b'.'
+                | b'!'
+                | b'~'
+                | b'*'
+                | b'\''
+                | b'('
+                | b')'
+                | b'%'
+                | b'&'
+                | b'='
+                | b'+'
+                | b'$'
+                | b','
+                | b';'
+                | b'?'
+                | b'/'
+        )
+}
+
+impl fmt::Display for SipUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.secure { "sips:" } else { "sip:" })?;
+        if let Some(u) = &self.user {
+            f.write_str(u)?;
+            if let Some(p) = &self.password {
+                write!(f, ":{p}")?;
+            }
+            f.write_str("@")?;
+        }
+        write!(f, "{}", self.host)?;
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        write!(f, "{}", self.params)?;
+        if let Some(h) = &self.headers {
+            write!(f, "?{h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Any URI a SIP message may carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uri {
+    /// `sip:` or `sips:`.
+    Sip(SipUri),
+    /// Any other absolute URI (`tel:`, `http:`, `urn:`, ...), kept opaque.
+    Other {
+        /// The scheme, as written.
+        scheme: SipStr,
+        /// Everything after the `:`.
+        rest: SipStr,
+    },
+}
+
+impl Uri {
+    /// Parses an absolute URI; sip/sips are parsed fully.
+    pub(crate) fn parse_in(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
+        let (scheme, rest) = s.split_once(':').ok_or("URI without scheme")?;
+        if scheme.is_empty()
+            || !scheme
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic())
+            || !scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        {
+            return Err("bad URI scheme");
+        }
+        if rest
+            .bytes()
+            .any(|b| b <= b' ' || b == b'<' || b == b'>' || b == b'"')
+        {
+            return Err("bad character in URI");
+        }
+        if scheme.eq_ignore_ascii_case("sip") {
+            Ok(Uri::Sip(SipUri::parse_after_scheme(parent, rest, false)?))
+        } else if scheme.eq_ignore_ascii_case("sips") {
+            Ok(Uri::Sip(SipUri::parse_after_scheme(parent, rest, true)?))
+        } else {
+            if rest.is_empty() {
+                return Err("empty URI");
+            }
+            Ok(Uri::Other {
+                scheme: sub(parent, scheme),
+                rest: sub(parent, rest),
+            })
+        }
+    }
+
+    /// Parses a URI from a string.
+    pub fn parse(s: &str) -> Result<Self, super::ParseError> {
+        let owned = SipStr::from(s);
+        Self::parse_in(&owned, &owned).map_err(super::ParseError::Invalid)
+    }
+
+    /// The SIP URI, if it is one.
+    pub fn as_sip(&self) -> Option<&SipUri> {
+        match self {
+            Uri::Sip(u) => Some(u),
+            Uri::Other { .. } => None,
+        }
+    }
+
+    /// The SIP URI mutably, if it is one.
+    pub fn as_sip_mut(&mut self) -> Option<&mut SipUri> {
+        match self {
+            Uri::Sip(u) => Some(u),
+            Uri::Other { .. } => None,
+        }
+    }
+
+    /// The scheme, lower-cased for sip/sips.
+    pub fn scheme(&self) -> &str {
+        match self {
+            Uri::Sip(u) if u.secure => "sips",
+            Uri::Sip(_) => "sip",
+            Uri::Other { scheme, .. } => scheme,
+        }
+    }
+
+    /// RFC 3261 §19.1.4 equivalence for SIP URIs; case-insensitive scheme
+    /// and exact text for others.
+    pub fn matches(&self, other: &Uri) -> bool {
+        match (self, other) {
+            (Uri::Sip(a), Uri::Sip(b)) => a.matches(b),
+            (
+                Uri::Other {
+                    scheme: s1,
+                    rest: r1,
+                },
+                Uri::Other {
+                    scheme: s2,
+                    rest: r2,
+                },
+            ) => s1.eq_ignore_ascii_case(s2) && r1 == r2,
+            _ => false,
+        }
+    }
+}
+
+impl From<SipUri> for Uri {
+    fn from(u: SipUri) -> Self {
+        Uri::Sip(u)
+    }
+}
+
+impl std::str::FromStr for Uri {
+    type Err = super::ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uri::parse(s)
+    }
+}
+
+impl fmt::Display for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Uri::Sip(u) => write!(f, "{u}"),
+            Uri::Other { scheme, rest } => write!(f, "{scheme}:{rest}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Uri {
+        Uri::parse(s).unwrap()
+    }
+
+    #[test]
+    fn sip_uris() {
+        let u = p("sip:alice:secret@atlanta.com:5061;transport=TCP;lr?subject=x");
+        let s = u.as_sip().unwrap();
+        assert_eq!(s.user.as_deref(), Some("alice"));
+        assert_eq!(s.port, Some(5061));
+        assert_eq!(s.transport_param().as_deref(), Some("tcp"));
+        assert!(s.params.contains("lr"));
+        assert_eq!(s.headers.as_deref(), Some("subject=x"));
+        assert!(!format!("{s:?}").contains("secret"));
+        assert_eq!(
+            u.to_string(),
+            "sip:alice:secret@atlanta.com:5061;transport=TCP;lr?subject=x"
+        );
+
+        let v6 = p("sip:[2001:db8::10]:5070;maddr=x");
+        assert_eq!(
+            v6.as_sip().unwrap().host,
+            Host::Ipv6("2001:db8::10".parse().unwrap())
+        );
+        assert_eq!(v6.as_sip().unwrap().port, Some(5070));
+        assert!(Uri::parse("sip:[2001:db8::10").is_err());
+        assert!(Uri::parse("sip:2001:db8::10").is_err());
+        assert!(Uri::parse("sip:user@host:99999").is_err());
+
+        let user_semi = p("sip:user;par=u%40example.net@example.com");
+        assert_eq!(
+            user_semi.as_sip().unwrap().user.as_deref(),
+            Some("user;par=u%40example.net")
+        );
+        let tel = p("tel:+1-212-555-1212");
+        assert_eq!(tel.scheme(), "tel");
+        assert!(tel.as_sip().is_none());
+    }
+
+    #[test]
+    fn equivalence_rfc3261_examples() {
+        let eq = |a: &str, b: &str| p(a).matches(&p(b));
+        assert!(eq(
+            "sip:%61lice@atlanta.com;transport=TCP",
+            "sip:alice@AtLanTa.CoM;Transport=tcp"
+        ));
+        assert!(eq(
+            "sip:carol@chicago.com",
+            "sip:carol@chicago.com;newparam=5"
+        ));
+        assert!(eq(
+            "sip:carol@chicago.com;security=on",
+            "sip:carol@chicago.com;newparam=5"
+        ));
+        assert!(!eq(
+            "SIP:ALICE@AtLanTa.CoM;Transport=udp",
+            "sip:alice@AtLanTa.CoM;Transport=UDP"
+        ));
+        assert!(!eq("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"));
+        assert!(!eq(
+            "sip:bob@biloxi.com",
+            "sip:bob@biloxi.com;transport=udp"
+        ));
+        assert!(!eq(
+            "sip:carol@chicago.com",
+            "sip:carol@chicago.com?Subject=next%20meeting"
+        ));
+    }
+}
