@@ -7,7 +7,7 @@
 use std::fmt;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use rand::RngCore;
 
 /// An SRTP crypto suite as named in RFC 4568 / RFC 7714 `a=crypto` lines.
@@ -107,9 +107,14 @@ impl SrtpKeyingMaterial {
     }
 
     /// Decode the base64 `inline:` value (key||salt, without `|lifetime|MKI`);
-    /// `None` if it is not valid base64 of the suite's length.
+    /// `None` if it is not valid base64 of the suite's length. Padding may
+    /// be left out (some phones drop the `=` of 28-byte GCM keys).
     pub fn from_inline(suite: CryptoSuite, inline_b64: &str) -> Option<Self> {
-        let raw = STANDARD.decode(inline_b64.trim()).ok()?;
+        let b64 = inline_b64.trim();
+        let raw = STANDARD
+            .decode(b64)
+            .or_else(|_| STANDARD_NO_PAD.decode(b64))
+            .ok()?;
         if raw.len() != suite.key_len() + suite.salt_len() {
             return None;
         }
