@@ -958,11 +958,11 @@ impl SdpSession {
         offer: &SessionDescription,
         m: &MediaDescription,
     ) -> Result<AcceptedStream, RejectReason> {
-        if !m.media.eq_ignore_ascii_case("audio") {
-            return Err(RejectReason::NotAudio(m.media.clone()));
-        }
         if m.port == 0 {
             return Err(RejectReason::DisabledByOfferer);
+        }
+        if !m.media.eq_ignore_ascii_case("audio") {
+            return Err(RejectReason::NotAudio(m.media.clone()));
         }
         let Some((secure, _)) = rtp_profile(&m.protocol) else {
             return Err(RejectReason::UnsupportedTransport(m.protocol.clone()));
