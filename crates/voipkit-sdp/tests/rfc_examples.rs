@@ -83,10 +83,12 @@ fn rfc4317_2_2_reoffer_changes_remote_port() {
 #[test]
 fn rfc4317_2_2_answer_to_our_offer_validated() {
     // We are Alice with a PCMU/PCMA offer; Bob's RFC answer lists 0 8.
-    let mut config = MediaConfig::default();
-    config.codecs = vec![AudioCodec::Pcmu, AudioCodec::Pcma];
-    config.srtp = SrtpPolicy::Disabled;
-    config.telephone_event = false;
+    let config = MediaConfig {
+        codecs: vec![AudioCodec::Pcmu, AudioCodec::Pcma],
+        srtp: SrtpPolicy::Disabled,
+        telephone_event: false,
+        ..MediaConfig::default()
+    };
     let mut alice = session(config, "127.0.0.1:49170", 1);
     let offer = alice.create_offer(&mut rng(1)).unwrap();
     assert_eq!(offer.media[0].formats, vec!["0", "8"]);
