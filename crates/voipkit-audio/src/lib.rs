@@ -1,4 +1,82 @@
-//! voipkit-audio (placeholder).
+//! voipkit-audio: audio devices and the real-time side of voipkit.
+//!
+//! # What this crate owns
+//!
+//! - The [`AudioDevice`] trait: open capture ([`AudioDevice::open_input`])
+//!   and playout ([`AudioDevice::open_output`]) at an engine
+//!   [`StreamConfig`] (rate, channels, 10 or 20 ms frames), `start`, `stop`,
+//!   and [`DeviceEvent`]s such as a device unplugged mid-call.
+//! - Backends: [`CpalDevice`] (real sound cards, feature `cpal`, off by
+//!   default so the workspace builds without ALSA), [`WavDevice`] (a file as
+//!   microphone, a file as speaker), [`NullDevice`] and [`LoopbackDevice`]
+//!   (in memory, output looped to input, with a skewable clock, for tests
+//!   and benches).
+//! - The rings between the media thread and the real-time callback, and
+//!   the callback's work: channel mixing, sample-type and rate conversion,
+//!   underrun/overrun handling, and clock-drift absorption
+//!   ([`DriftController`] steering a [`FractionalResampler`]).
+//!
+//! It does not own codecs, the jitter buffer or high-quality resampling of
+//! whole signals (voipkit-codec), nor the media loop that moves frames
+//! between the rings and the codec (the voipkit driver).
+//!
+//! # Threads and who owns what
+//!
+//! ```text
+//!  media thread                         real-time thread (device)
+//!  ------------                         -------------------------
+//!  PlayoutStream::push_frame(&[i16]) -> ring (i16, engine format) -> PlayoutCallback::render(&mut [T])
+//!  CaptureStream::pop_frame(&mut [i16]) <- ring (i16, engine format) <- CaptureCallback::capture(&[T])
+//!  AudioDevice::poll_event()          <- atomic flags               <- device error / unplug
+//!  PlayoutStream/CaptureStream::stats() <- relaxed atomic counters  <- callbacks
+//! ```
+//!
+//! - [`playout_channel`] / [`capture_channel`] create a stream's two
+//!   halves, like `std::sync::mpsc::channel`: the media half
+//!   ([`PlayoutStream`], [`CaptureStream`]) is owned by the media thread;
+//!   the real-time half ([`PlayoutCallback`], [`CaptureCallback`]) is owned
+//!   by the device (moved into cpal's callback closure, or into a software
+//!   device's thread). They share only a lock-free SPSC ring
+//!   (`ringbuf::HeapRb::split`) and relaxed atomics.
+//! - The ring always carries engine frames (`i16`, engine rate and
+//!   channels). All conversion to and from the device format happens in the
+//!   real-time half, sample by sample, with fixed-size state allocated when
+//!   the stream is created, so the media thread and the codec never see the
+//!   device format and the callback can take buffers of any length (cpal's
+//!   are not a multiple of the frame size).
+//! - Software devices run a thread of their own paced by the real clock
+//!   ([`Pacing::RealTime`]), or none at all: with [`Pacing::Manual`] the
+//!   owner calls `tick()` per device period, on virtual time.
+//!
+//! # The real-time rule
+//!
+//! Code reachable from `render`/`capture` (and the cpal closures around
+//! them) never allocates, locks, logs, blocks or makes a system call of
+//! ours. On underrun, playout plays silence (counted; it then re-primes to
+//! the target fill); on overrun, the producer drops (counted). Events go
+//! out as atomic flag bits, read by `poll_event` on the media thread. The
+//! `no_alloc` test audits this with a counting global allocator, driving
+//! the callbacks directly and through the loopback device's thread; a
+//! [`RealtimeHook`] lets any device's real-time section be instrumented.
+//!
+//! # Drift
+//!
+//! The device clock and the media clock never agree exactly. Each
+//! real-time half measures its ring fill every callback and a
+//! [`DriftController`] (two-stage low-pass + PI) turns the error against
+//! the target fill into a rate correction of at most ±2 % applied by the
+//! resampler, so a 1 % drift keeps a bounded, constant latency without
+//! underruns (see `tests/drift.rs` for the figures). Audio piled up far
+//! above the target (a media-thread stall followed by a burst) is skipped
+//! down to the target instead of being drained slowly.
+//!
+//! # Why our own code
+//!
+//! ringbuf is the ring, cpal the sound card access, hound the WAV I/O. The
+//! resampler is ours: the callback must vary the ratio continuously by a
+//! few ppm with fixed state and no allocation, which the general-purpose
+//! resamplers (rubato: fixed chunk sizes, allocating setup per ratio
+//! change) are not built for; voipkit-codec owns high-quality conversion.
 #![warn(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -9,3 +87,37 @@
         clippy::indexing_slicing
     )
 )]
+
+mod device;
+mod drift;
+mod error;
+mod format;
+mod loopback;
+mod null;
+mod resample;
+mod soft;
+mod stream;
+mod wav;
+
+#[cfg(feature = "cpal")]
+mod cpal_backend;
+
+pub use device::{AudioDevice, DeviceEvent, Direction, RealtimeHook, RealtimeSection};
+pub use drift::{DriftConfig, DriftController};
+pub use error::AudioError;
+pub use format::{
+    DeviceFormat, DeviceSample, FrameDuration, LatencyConfig, MAX_CHANNELS, MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE, StreamConfig,
+};
+pub use loopback::{LoopbackConfig, LoopbackDevice, UnplugHandle};
+pub use null::NullDevice;
+pub use resample::FractionalResampler;
+pub use soft::Pacing;
+pub use stream::{
+    CaptureCallback, CaptureStatus, CaptureStream, PlayoutCallback, PlayoutStream, StreamStats,
+    capture_channel, playout_channel,
+};
+pub use wav::WavDevice;
+
+#[cfg(feature = "cpal")]
+pub use cpal_backend::{CpalDevice, CpalDeviceInfo, cpal_devices};

@@ -1,0 +1,797 @@
+//! The two halves of each stream: the media-thread half
+//! ([`PlayoutStream`], [`CaptureStream`]) and the real-time half
+//! ([`PlayoutCallback`], [`CaptureCallback`]), joined by a lock-free SPSC
+//! ring of engine-format `i16` samples (ringbuf's `HeapRb`).
+//!
+//! Conversion lives in the real-time half: the ring always carries engine
+//! frames (engine rate, engine channels, `i16`), so the media thread and
+//! the codec never see the device format, and the callback converts
+//! sample by sample with fixed-size state (channel mix, fractional
+//! resampling with the drift correction, sample type). The resampler runs
+//! at `min(engine channels, device channels)` so a mono call on a stereo
+//! device resamples one channel, not two.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use ringbuf::traits::{Consumer, Observer, Producer, Split};
+use ringbuf::{HeapCons, HeapProd, HeapRb};
+
+use crate::AudioError;
+use crate::drift::DriftController;
+use crate::format::{DeviceFormat, DeviceSample, MAX_CHANNELS, StreamConfig};
+use crate::resample::FractionalResampler;
+
+/// Engine sample frames moved between the ring and the resampler at once.
+const CHUNK_FRAMES: usize = 256;
+
+pub(crate) mod event_bits {
+    pub const DEVICE_LOST: u32 = 1;
+    pub const STREAM_INVALIDATED: u32 = 1 << 1;
+    pub const ROUTE_CHANGED: u32 = 1 << 2;
+    pub const BACKEND_ERROR: u32 = 1 << 3;
+    pub const END_OF_INPUT: u32 = 1 << 4;
+    pub const DEVICE_XRUN: u32 = 1 << 5;
+}
+
+/// State shared by the two halves of a stream: counters (relaxed atomics)
+/// and device event flags. The real-time half only does atomic stores and
+/// read-modify-writes on it.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    callbacks: AtomicU64,
+    underruns: AtomicU64,
+    overruns: AtomicU64,
+    silence_samples: AtomicU64,
+    dropped_samples: AtomicU64,
+    fill_us: AtomicU32,
+    max_fill_us: AtomicU32,
+    correction_ppm: AtomicI32,
+    /// Capture only: the media side has primed (the controller may run).
+    consumer_primed: AtomicBool,
+    /// Device event flags, see `event_bits`.
+    events: AtomicU32,
+}
+
+impl Shared {
+    pub(crate) fn raise(&self, bits: u32) {
+        self.events.fetch_or(bits, Ordering::Relaxed);
+    }
+
+    pub(crate) fn take_events(&self) -> u32 {
+        self.events.swap(0, Ordering::Relaxed)
+    }
+
+    fn record_fill(&self, fill_seconds: f64, correction: f64) {
+        let us = (fill_seconds * 1e6).clamp(0.0, f64::from(u32::MAX)) as u32;
+        self.fill_us.store(us, Ordering::Relaxed);
+        self.max_fill_us.fetch_max(us, Ordering::Relaxed);
+        self.correction_ppm
+            .store((correction * 1e6) as i32, Ordering::Relaxed);
+    }
+
+    fn stats(&self) -> StreamStats {
+        StreamStats {
+            callbacks: self.callbacks.load(Ordering::Relaxed),
+            underruns: self.underruns.load(Ordering::Relaxed),
+            overruns: self.overruns.load(Ordering::Relaxed),
+            silence_samples: self.silence_samples.load(Ordering::Relaxed),
+            dropped_samples: self.dropped_samples.load(Ordering::Relaxed),
+            fill: Duration::from_micros(u64::from(self.fill_us.load(Ordering::Relaxed))),
+            max_fill: Duration::from_micros(u64::from(self.max_fill_us.load(Ordering::Relaxed))),
+            drift_correction_ppm: self.correction_ppm.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A snapshot of a stream's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Real-time callbacks run.
+    pub callbacks: u64,
+    /// Times the consumer found the ring empty while running. Playout: the
+    /// callback played silence and re-primes. Capture: `pop_frame` had no
+    /// whole frame after priming.
+    pub underruns: u64,
+    /// Times the producer found no room, or the consumer discarded audio
+    /// above the latency ceiling. Playout: frames refused by `push_frame`
+    /// or skipped by the callback. Capture: callbacks that dropped samples
+    /// or stale audio skipped by `pop_frame`.
+    pub overruns: u64,
+    /// Samples of silence played because of underruns (playout) or handed
+    /// out by `pop_frame` in place of audio (capture).
+    pub silence_samples: u64,
+    /// Samples of audio dropped by overruns.
+    pub dropped_samples: u64,
+    /// Ring fill (engine audio) last measured by the callback.
+    pub fill: Duration,
+    /// Highest `fill` seen (see `reset_max_fill`).
+    pub max_fill: Duration,
+    /// Current drift correction in parts per million.
+    pub drift_correction_ppm: i32,
+}
+
+/// Geometry common to both directions, derived once at creation.
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    engine_channels: usize,
+    device_channels: usize,
+    work_channels: usize,
+    engine_rate: f64,
+    device_rate: f64,
+    frame_samples: usize,
+    /// Target fill in engine sample frames.
+    target_frames: usize,
+    /// Fill above which the consumer discards down to the target.
+    ceiling_frames: usize,
+    target_seconds: f64,
+}
+
+impl Geometry {
+    fn new(config: &StreamConfig, device: &DeviceFormat) -> Result<(Self, usize), AudioError> {
+        config.validate()?;
+        device.validate()?;
+        let engine_channels = usize::from(config.channels);
+        let device_channels = usize::from(device.channels);
+        let engine_rate = f64::from(config.sample_rate);
+        let target = config.target_latency(device.buffer_duration());
+        let frame_frames = config.frames_per_frame();
+        let target_frames = ((target.as_secs_f64() * engine_rate).ceil() as usize).max(1);
+        let ceiling_frames = target_frames + (3 * frame_frames).max(config.sample_rate as usize / 16);
+        let capacity_frames = ((config.latency.capacity.as_secs_f64() * engine_rate) as usize)
+            .max(ceiling_frames + 2 * frame_frames);
+        Ok((
+            Geometry {
+                engine_channels,
+                device_channels,
+                work_channels: engine_channels.min(device_channels),
+                engine_rate,
+                device_rate: f64::from(device.sample_rate),
+                frame_samples: config.samples_per_frame(),
+                target_frames,
+                ceiling_frames,
+                target_seconds: target_frames as f64 / engine_rate,
+            },
+            capacity_frames * engine_channels,
+        ))
+    }
+}
+
+/// Mixes one frame of `src.len()` channels into `dst.len()` channels:
+/// equal counts copy; to mono averages; from mono duplicates; otherwise
+/// the first channels are copied and extra ones are silent.
+#[inline]
+fn mix(src: &[f32], dst: &mut [f32]) {
+    if src.len() == dst.len() {
+        dst.copy_from_slice(src);
+    } else if dst.len() == 1 {
+        let sum: f32 = src.iter().sum();
+        if let Some(d) = dst.first_mut() {
+            *d = sum / src.len().max(1) as f32;
+        }
+    } else if src.len() == 1 {
+        let v = src.first().copied().unwrap_or(0.0);
+        dst.fill(v);
+    } else {
+        for (i, d) in dst.iter_mut().enumerate() {
+            *d = src.get(i).copied().unwrap_or(0.0);
+        }
+    }
+}
+
+/// Creates a playout stream: the media-thread half and the real-time half.
+/// All allocation happens here.
+pub fn playout_channel(
+    config: &StreamConfig,
+    device: &DeviceFormat,
+) -> Result<(PlayoutStream, PlayoutCallback), AudioError> {
+    let (geometry, capacity) = Geometry::new(config, device)?;
+    let (prod, cons) = HeapRb::<i16>::new(capacity).split();
+    let shared = Arc::new(Shared::default());
+    let stream = PlayoutStream {
+        prod,
+        shared: Arc::clone(&shared),
+        frame_samples: geometry.frame_samples,
+        target_samples: geometry.target_frames * geometry.engine_channels,
+        engine_rate: geometry.engine_rate,
+        engine_channels: geometry.engine_channels,
+    };
+    let callback = PlayoutCallback {
+        cons,
+        shared,
+        geometry,
+        nominal_step: geometry.engine_rate / geometry.device_rate,
+        chunk: vec![0; CHUNK_FRAMES * geometry.engine_channels].into_boxed_slice(),
+        chunk_pos: 0,
+        chunk_len: 0,
+        resampler: FractionalResampler::new(
+            geometry.work_channels,
+            geometry.engine_rate / geometry.device_rate,
+        ),
+        drift: DriftController::new(config.latency.drift, geometry.target_seconds),
+        running: false,
+    };
+    Ok((stream, callback))
+}
+
+/// Creates a capture stream: the media-thread half and the real-time half.
+/// All allocation happens here.
+pub fn capture_channel(
+    config: &StreamConfig,
+    device: &DeviceFormat,
+) -> Result<(CaptureStream, CaptureCallback), AudioError> {
+    let (geometry, capacity) = Geometry::new(config, device)?;
+    let (prod, cons) = HeapRb::<i16>::new(capacity).split();
+    let shared = Arc::new(Shared::default());
+    let stream = CaptureStream {
+        cons,
+        shared: Arc::clone(&shared),
+        frame_samples: geometry.frame_samples,
+        target_samples: geometry.target_frames * geometry.engine_channels,
+        ceiling_samples: geometry.ceiling_frames * geometry.engine_channels,
+        engine_rate: geometry.engine_rate,
+        engine_channels: geometry.engine_channels,
+        primed: false,
+    };
+    let callback = CaptureCallback {
+        prod,
+        shared,
+        geometry,
+        nominal_step: geometry.device_rate / geometry.engine_rate,
+        chunk: vec![0; CHUNK_FRAMES * geometry.engine_channels].into_boxed_slice(),
+        chunk_len: 0,
+        resampler: FractionalResampler::new(
+            geometry.work_channels,
+            geometry.device_rate / geometry.engine_rate,
+        ),
+        drift: DriftController::new(config.latency.drift, geometry.target_seconds),
+        controlling: false,
+    };
+    Ok((stream, callback))
+}
+
+/// Media-thread half of a playout stream: push decoded engine frames.
+pub struct PlayoutStream {
+    prod: HeapProd<i16>,
+    shared: Arc<Shared>,
+    frame_samples: usize,
+    target_samples: usize,
+    engine_rate: f64,
+    engine_channels: usize,
+}
+
+impl std::fmt::Debug for PlayoutStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlayoutStream")
+            .field("samples_per_frame", &self.frame_samples)
+            .field("buffered", &self.buffered())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PlayoutStream {
+    /// Interleaved samples per frame (what `push_frame` takes).
+    pub fn samples_per_frame(&self) -> usize {
+        self.frame_samples
+    }
+
+    /// Queues one engine frame for playout. A frame of the wrong length is
+    /// an error; a full ring drops the frame, counts an overrun and returns
+    /// [`AudioError::RingFull`]. Never blocks.
+    pub fn push_frame(&mut self, frame: &[i16]) -> Result<(), AudioError> {
+        if frame.len() != self.frame_samples {
+            return Err(AudioError::FrameLength {
+                expected: self.frame_samples,
+                actual: frame.len(),
+            });
+        }
+        if self.prod.vacant_len() < frame.len() {
+            self.shared.overruns.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .dropped_samples
+                .fetch_add(frame.len() as u64, Ordering::Relaxed);
+            return Err(AudioError::RingFull);
+        }
+        self.prod.push_slice(frame);
+        Ok(())
+    }
+
+    /// Engine audio queued in the ring now.
+    pub fn buffered(&self) -> Duration {
+        samples_to_duration(self.prod.occupied_len(), self.engine_channels, self.engine_rate)
+    }
+
+    /// The fill level the drift controller holds.
+    pub fn target_latency(&self) -> Duration {
+        samples_to_duration(self.target_samples, self.engine_channels, self.engine_rate)
+    }
+
+    /// True while the ring holds less than the target plus one frame: a
+    /// media loop paced by the device (rather than by a timer) pushes
+    /// while this is true.
+    pub fn wants_frame(&self) -> bool {
+        self.prod.occupied_len() < self.target_samples + self.frame_samples
+    }
+
+    /// Counters of this stream.
+    pub fn stats(&self) -> StreamStats {
+        self.shared.stats()
+    }
+
+    /// Resets the `max_fill` watermark.
+    pub fn reset_max_fill(&self) {
+        self.shared.max_fill_us.store(0, Ordering::Relaxed);
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+/// What `pop_frame` handed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureStatus {
+    /// A captured frame.
+    Frame,
+    /// Not enough captured audio yet (priming, or after an underrun): the
+    /// buffer was filled with silence.
+    NotReady,
+}
+
+/// Media-thread half of a capture stream: pop captured engine frames.
+pub struct CaptureStream {
+    cons: HeapCons<i16>,
+    shared: Arc<Shared>,
+    frame_samples: usize,
+    target_samples: usize,
+    ceiling_samples: usize,
+    engine_rate: f64,
+    engine_channels: usize,
+    primed: bool,
+}
+
+impl std::fmt::Debug for CaptureStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureStream")
+            .field("samples_per_frame", &self.frame_samples)
+            .field("buffered", &self.buffered())
+            .field("primed", &self.primed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CaptureStream {
+    /// Interleaved samples per frame (what `pop_frame` fills).
+    pub fn samples_per_frame(&self) -> usize {
+        self.frame_samples
+    }
+
+    /// Takes one captured engine frame into `out`. Until the ring first
+    /// holds the target latency (and again after an underrun) it returns
+    /// [`CaptureStatus::NotReady`] with `out` silenced. Audio piled up
+    /// above the latency ceiling (the media thread stalled) is skipped
+    /// down to the target, counted as an overrun. Never blocks.
+    pub fn pop_frame(&mut self, out: &mut [i16]) -> Result<CaptureStatus, AudioError> {
+        if out.len() != self.frame_samples {
+            return Err(AudioError::FrameLength {
+                expected: self.frame_samples,
+                actual: out.len(),
+            });
+        }
+        let mut available = self.cons.occupied_len();
+        if !self.primed {
+            if available < self.target_samples.max(self.frame_samples) {
+                out.fill(0);
+                return Ok(CaptureStatus::NotReady);
+            }
+            self.primed = true;
+            self.shared.consumer_primed.store(true, Ordering::Relaxed);
+        }
+        if available > self.ceiling_samples {
+            let excess = available - self.target_samples;
+            let excess = excess - excess % self.engine_channels;
+            let skipped = self.cons.skip(excess);
+            available -= skipped;
+            self.shared.overruns.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .dropped_samples
+                .fetch_add(skipped as u64, Ordering::Relaxed);
+        }
+        if available < self.frame_samples {
+            self.primed = false;
+            self.shared.consumer_primed.store(false, Ordering::Relaxed);
+            self.shared.underruns.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .silence_samples
+                .fetch_add(out.len() as u64, Ordering::Relaxed);
+            out.fill(0);
+            return Ok(CaptureStatus::NotReady);
+        }
+        self.cons.pop_slice(out);
+        Ok(CaptureStatus::Frame)
+    }
+
+    /// Captured engine audio waiting in the ring now.
+    pub fn buffered(&self) -> Duration {
+        samples_to_duration(self.cons.occupied_len(), self.engine_channels, self.engine_rate)
+    }
+
+    /// The fill level the drift controller holds.
+    pub fn target_latency(&self) -> Duration {
+        samples_to_duration(self.target_samples, self.engine_channels, self.engine_rate)
+    }
+
+    /// True when `pop_frame` would return a frame now.
+    pub fn has_frame(&self) -> bool {
+        let available = self.cons.occupied_len();
+        if self.primed {
+            available >= self.frame_samples
+        } else {
+            available >= self.target_samples.max(self.frame_samples)
+        }
+    }
+
+    /// Counters of this stream.
+    pub fn stats(&self) -> StreamStats {
+        self.shared.stats()
+    }
+
+    /// Resets the `max_fill` watermark.
+    pub fn reset_max_fill(&self) {
+        self.shared.max_fill_us.store(0, Ordering::Relaxed);
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+fn samples_to_duration(samples: usize, channels: usize, rate: f64) -> Duration {
+    Duration::from_secs_f64(samples as f64 / channels.max(1) as f64 / rate)
+}
+
+/// Real-time half of a playout stream: call [`render`](Self::render) from
+/// the device callback. Never allocates, locks, logs or blocks.
+pub struct PlayoutCallback {
+    cons: HeapCons<i16>,
+    shared: Arc<Shared>,
+    geometry: Geometry,
+    nominal_step: f64,
+    /// Engine samples taken from the ring, not yet resampled.
+    chunk: Box<[i16]>,
+    chunk_pos: usize,
+    chunk_len: usize,
+    resampler: FractionalResampler,
+    drift: DriftController,
+    /// False while priming (at start and after an underrun).
+    running: bool,
+}
+
+impl std::fmt::Debug for PlayoutCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlayoutCallback")
+            .field("running", &self.running)
+            .field("correction", &self.drift.correction())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PlayoutCallback {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Fills `out` (interleaved, device channels, any length) with audio
+    /// from the ring, converted to the device format. On underrun the rest
+    /// is silence and the stream re-primes to the target before playing
+    /// again. A trailing partial device frame is silenced.
+    pub fn render<T: DeviceSample>(&mut self, out: &mut [T]) {
+        self.shared.callbacks.fetch_add(1, Ordering::Relaxed);
+        let g = self.geometry;
+        let device_frames = out.len() / g.device_channels;
+        if !self.running && self.buffered_frames() >= g.target_frames {
+            self.running = true;
+            self.drift.restart();
+        }
+        let mut rendered = 0usize;
+        if self.running {
+            self.discard_above_ceiling();
+            self.resampler
+                .set_step(self.nominal_step * (1.0 + self.drift.correction()));
+            rendered = if g.work_channels == 1 {
+                self.render_mono(out)
+            } else {
+                self.render_multi(out)
+            };
+            if rendered < device_frames {
+                self.running = false;
+                self.resampler.reset();
+                self.shared.underruns.fetch_add(1, Ordering::Relaxed);
+                self.shared.silence_samples.fetch_add(
+                    ((device_frames - rendered) * g.device_channels) as u64,
+                    Ordering::Relaxed,
+                );
+            }
+        }
+        for s in out.iter_mut().skip(rendered * g.device_channels) {
+            *s = T::SILENCE;
+        }
+        let fill = self.buffered_frames() as f64 / g.engine_rate;
+        if self.running && device_frames > 0 {
+            self.drift
+                .update(fill, device_frames as f64 / g.device_rate);
+        }
+        self.shared.record_fill(fill, self.drift.correction());
+    }
+
+    /// Engine sample frames waiting (ring plus the local chunk).
+    fn buffered_frames(&self) -> usize {
+        (self.cons.occupied_len() + self.chunk_len.saturating_sub(self.chunk_pos))
+            / self.geometry.engine_channels
+    }
+
+    /// After a burst from the media thread, skip down to the target rather
+    /// than carry the extra latency for the many seconds the ±2 % drift
+    /// correction would need.
+    fn discard_above_ceiling(&mut self) {
+        let g = self.geometry;
+        let queued = self.cons.occupied_len() / g.engine_channels;
+        if queued > g.ceiling_frames {
+            let excess = (queued - g.target_frames) * g.engine_channels;
+            let skipped = self.cons.skip(excess);
+            self.shared.overruns.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .dropped_samples
+                .fetch_add(skipped as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Renders frames through a one-channel resampler until `out` is full
+    /// or the ring runs dry; returns the device frames rendered.
+    fn render_mono<T: DeviceSample>(&mut self, out: &mut [T]) -> usize {
+        let mut rendered = 0;
+        for frame in out.chunks_exact_mut(self.geometry.device_channels) {
+            while self.resampler.needs_input() {
+                let Some(x) = self.next_input_mono() else {
+                    return rendered;
+                };
+                self.resampler.push_mono(x);
+            }
+            frame.fill(T::from_f32(self.resampler.emit_mono()));
+            rendered += 1;
+        }
+        rendered
+    }
+
+    /// Like `render_mono`, for several work channels.
+    fn render_multi<T: DeviceSample>(&mut self, out: &mut [T]) -> usize {
+        let g = self.geometry;
+        let mut work = [0.0f32; MAX_CHANNELS];
+        let mut device = [0.0f32; MAX_CHANNELS];
+        let mut rendered = 0;
+        for frame in out.chunks_exact_mut(g.device_channels) {
+            while self.resampler.needs_input() {
+                if !self.next_input(&mut work) {
+                    return rendered;
+                }
+                self.resampler.push_input(&work);
+            }
+            let w = work.get_mut(..g.work_channels).unwrap_or_default();
+            let d = device.get_mut(..g.device_channels).unwrap_or_default();
+            self.resampler.emit(w);
+            mix(w, d);
+            for (o, &v) in frame.iter_mut().zip(d.iter()) {
+                *o = T::from_f32(v);
+            }
+            rendered += 1;
+        }
+        rendered
+    }
+
+    /// Makes sure the local chunk holds a whole engine frame, refilling it
+    /// from the ring (whole frames only); false when the ring is dry.
+    #[inline]
+    fn ensure_input(&mut self) -> bool {
+        let ec = self.geometry.engine_channels;
+        if self.chunk_pos + ec <= self.chunk_len {
+            return true;
+        }
+        let whole = self.cons.occupied_len() / ec * ec;
+        let n = whole.min(self.chunk.len());
+        let Some(dst) = self.chunk.get_mut(..n) else {
+            return false;
+        };
+        self.chunk_len = self.cons.pop_slice(dst);
+        self.chunk_pos = 0;
+        if self.chunk_len < ec {
+            self.chunk_len = 0;
+            return false;
+        }
+        true
+    }
+
+    /// Reads one engine frame mixed down to one channel.
+    #[inline]
+    fn next_input_mono(&mut self) -> Option<f32> {
+        if !self.ensure_input() {
+            return None;
+        }
+        let ec = self.geometry.engine_channels;
+        let value = if ec == 1 {
+            self.chunk.get(self.chunk_pos).copied().unwrap_or(0).to_f32()
+        } else {
+            let src = self
+                .chunk
+                .get(self.chunk_pos..self.chunk_pos + ec)
+                .unwrap_or_default();
+            src.iter().map(|&s| s.to_f32()).sum::<f32>() / ec as f32
+        };
+        self.chunk_pos += ec;
+        Some(value)
+    }
+
+    /// Reads one engine frame, mixed to the work channels, into `work`.
+    #[inline]
+    fn next_input(&mut self, work: &mut [f32; MAX_CHANNELS]) -> bool {
+        if !self.ensure_input() {
+            return false;
+        }
+        let ec = self.geometry.engine_channels;
+        let mut engine = [0.0f32; MAX_CHANNELS];
+        let src = self
+            .chunk
+            .get(self.chunk_pos..self.chunk_pos + ec)
+            .unwrap_or_default();
+        for (e, &s) in engine.iter_mut().zip(src.iter()) {
+            *e = s.to_f32();
+        }
+        self.chunk_pos += ec;
+        mix(
+            engine.get(..ec).unwrap_or_default(),
+            work.get_mut(..self.geometry.work_channels).unwrap_or_default(),
+        );
+        true
+    }
+}
+
+/// Real-time half of a capture stream: call [`capture`](Self::capture)
+/// from the device callback. Never allocates, locks, logs or blocks.
+pub struct CaptureCallback {
+    prod: HeapProd<i16>,
+    shared: Arc<Shared>,
+    geometry: Geometry,
+    nominal_step: f64,
+    /// Converted engine samples not yet pushed to the ring.
+    chunk: Box<[i16]>,
+    chunk_len: usize,
+    resampler: FractionalResampler,
+    drift: DriftController,
+    /// The drift controller runs only while the media side is primed.
+    controlling: bool,
+}
+
+impl std::fmt::Debug for CaptureCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureCallback")
+            .field("controlling", &self.controlling)
+            .field("correction", &self.drift.correction())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CaptureCallback {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Takes `input` (interleaved, device channels, any length), converts
+    /// it to engine frames and queues them for the media thread. When the
+    /// ring is full the excess is dropped (counted as an overrun). A
+    /// trailing partial device frame is ignored.
+    pub fn capture<T: DeviceSample>(&mut self, input: &[T]) {
+        self.shared.callbacks.fetch_add(1, Ordering::Relaxed);
+        let g = self.geometry;
+        let primed = self.shared.consumer_primed.load(Ordering::Relaxed);
+        if primed != self.controlling {
+            self.controlling = primed;
+            if primed {
+                self.drift.restart();
+            }
+        }
+        self.resampler
+            .set_step(self.nominal_step * (1.0 + self.drift.correction()));
+        let device_frames = input.len() / g.device_channels;
+        let mut dropped = if g.work_channels == 1 {
+            self.capture_mono(input)
+        } else {
+            self.capture_multi(input)
+        };
+        dropped += self.flush();
+        if dropped > 0 {
+            self.shared.overruns.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .dropped_samples
+                .fetch_add(dropped as u64, Ordering::Relaxed);
+        }
+        let fill = (self.prod.occupied_len() / g.engine_channels) as f64 / g.engine_rate;
+        if self.controlling && device_frames > 0 {
+            self.drift
+                .update(fill, device_frames as f64 / g.device_rate);
+        }
+        self.shared.record_fill(fill, self.drift.correction());
+    }
+
+    /// Converts through a one-channel resampler; returns samples dropped.
+    fn capture_mono<T: DeviceSample>(&mut self, input: &[T]) -> usize {
+        let g = self.geometry;
+        let ec = g.engine_channels;
+        let mut dropped = 0;
+        for frame in input.chunks_exact(g.device_channels) {
+            let x = if g.device_channels == 1 {
+                frame.first().map_or(0.0, |s| s.to_f32())
+            } else {
+                frame.iter().map(|s| s.to_f32()).sum::<f32>() / g.device_channels as f32
+            };
+            self.resampler.push_mono(x);
+            while !self.resampler.needs_input() {
+                let v = i16::from_f32(self.resampler.emit_mono());
+                if self.chunk_len + ec > self.chunk.len() {
+                    dropped += self.flush();
+                }
+                if let Some(dst) = self.chunk.get_mut(self.chunk_len..self.chunk_len + ec) {
+                    dst.fill(v);
+                    self.chunk_len += ec;
+                }
+            }
+        }
+        dropped
+    }
+
+    /// Like `capture_mono`, for several work channels.
+    fn capture_multi<T: DeviceSample>(&mut self, input: &[T]) -> usize {
+        let g = self.geometry;
+        let mut device = [0.0f32; MAX_CHANNELS];
+        let mut work = [0.0f32; MAX_CHANNELS];
+        let mut engine = [0.0f32; MAX_CHANNELS];
+        let mut dropped = 0;
+        for frame in input.chunks_exact(g.device_channels) {
+            for (d, &s) in device.iter_mut().zip(frame.iter()) {
+                *d = s.to_f32();
+            }
+            let w = work.get_mut(..g.work_channels).unwrap_or_default();
+            mix(device.get(..g.device_channels).unwrap_or_default(), w);
+            self.resampler.push_input(w);
+            while !self.resampler.needs_input() {
+                self.resampler.emit(w);
+                let e = engine.get_mut(..g.engine_channels).unwrap_or_default();
+                mix(w, e);
+                if self.chunk_len + g.engine_channels > self.chunk.len() {
+                    dropped += self.flush();
+                }
+                if let Some(dst) = self
+                    .chunk
+                    .get_mut(self.chunk_len..self.chunk_len + g.engine_channels)
+                {
+                    for (d, &v) in dst.iter_mut().zip(e.iter()) {
+                        *d = i16::from_f32(v);
+                    }
+                    self.chunk_len += g.engine_channels;
+                }
+            }
+        }
+        dropped
+    }
+
+    /// Pushes the local chunk into the ring (whole engine frames only);
+    /// returns the number of samples that did not fit and were dropped.
+    fn flush(&mut self) -> usize {
+        let ec = self.geometry.engine_channels;
+        let room = self.prod.vacant_len() / ec * ec;
+        let n = self.chunk_len.min(room);
+        let pushed = self.prod.push_slice(self.chunk.get(..n).unwrap_or_default());
+        let dropped = self.chunk_len - pushed;
+        self.chunk_len = 0;
+        dropped
+    }
+}
