@@ -11,9 +11,24 @@
 )]
 
 pub mod demux;
+pub mod dtmf;
+pub mod emodel;
+pub mod rtcp;
 mod error;
 pub mod rtp;
+mod session;
 pub mod srtp;
+mod stats;
+pub mod stun;
 mod wire;
 
 pub use error::{DropCounters, DropReason, MediaError};
+pub use dtmf::{DtmfDigit, DtmfReport};
+pub use emodel::CodecImpairment;
+pub use session::{
+    KeepAlive, KeepAliveKind, MediaConfig, MediaEvent, MediaSession, MediaSocket, ReceivedRtp,
+    SrtpConfig, Transmit, TransmitKind,
+};
+pub use stats::{InboundStats, MediaStats, OutboundStats, RemoteReport, RttStats};
+pub use stun::StunTiming;
+pub use voipkit_sdp::{CryptoSuite, SrtpKeyingMaterial};

@@ -404,8 +404,8 @@ impl SrtpReceiver {
                     last_used: tick,
                 };
                 stream.window.update(index);
-                if self.streams.len() >= MAX_RTP_STREAMS {
-                    if let Some(lru) = self
+                if self.streams.len() >= MAX_RTP_STREAMS
+                    && let Some(lru) = self
                         .streams
                         .iter()
                         .enumerate()
@@ -414,7 +414,6 @@ impl SrtpReceiver {
                     {
                         self.streams.swap_remove(lru);
                     }
-                }
                 self.streams.push(stream);
                 out.clear();
                 out.extend_from_slice(&plain);
@@ -470,8 +469,8 @@ impl SrtpReceiver {
                 *used = tick;
             }
             None => {
-                if self.rtcp_windows.len() >= MAX_RTCP_WINDOWS {
-                    if let Some(lru) = self
+                if self.rtcp_windows.len() >= MAX_RTCP_WINDOWS
+                    && let Some(lru) = self
                         .rtcp_windows
                         .iter()
                         .enumerate()
@@ -480,7 +479,6 @@ impl SrtpReceiver {
                     {
                         self.rtcp_windows.swap_remove(lru);
                     }
-                }
                 let mut w = ReplayWindow::default();
                 w.update(index);
                 self.rtcp_windows.push((ssrc, w, tick));

@@ -1,0 +1,488 @@
+//! RFC 4733 telephone-events (DTMF): the payload, the sender's schedule
+//! and the receiver's de-duplication.
+//!
+//! Sender: a start packet with the marker bit, an update every interval
+//! (the stream's ptime) carrying the growing duration, then the final
+//! packet with the E bit three times (§2.5.1.4) at the same update
+//! interval, all on the event's start timestamp, each with its own
+//! sequence number. Durations are capped at 65535 timestamp units (no
+//! long-event segmentation: 8.2 s at 8 kHz, 1.36 s at 48 kHz).
+//!
+//! Receiver: events are keyed by (SSRC, timestamp); each is reported once,
+//! with its duration, when its first E packet arrives, when a newer event
+//! starts (its end packets were lost), or after [`DtmfReceiver::TIMEOUT`]
+//! without any packet; a lost start is harmless (any packet opens the
+//! event, an E packet alone reports it).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::error::DropReason;
+use crate::wire;
+
+/// A DTMF digit: RFC 4733 event codes 0..=16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DtmfDigit(u8);
+
+impl DtmfDigit {
+    /// From '0'..'9', '*', '#', 'A'..'D' (either case), '!' (flash).
+    pub fn from_char(c: char) -> Option<Self> {
+        let code = match c.to_ascii_uppercase() {
+            d @ '0'..='9' => d as u8 - b'0',
+            '*' => 10,
+            '#' => 11,
+            d @ 'A'..='D' => d as u8 - b'A' + 12,
+            '!' => 16,
+            _ => return None,
+        };
+        Some(Self(code))
+    }
+
+    /// From an RFC 4733 event code (0..=16).
+    pub fn from_event_code(code: u8) -> Option<Self> {
+        (code <= 16).then_some(Self(code))
+    }
+
+    /// The RFC 4733 event code.
+    pub fn event_code(self) -> u8 {
+        self.0
+    }
+
+    /// The digit as a character ('!' for flash).
+    pub fn to_char(self) -> char {
+        match self.0 {
+            d @ 0..=9 => char::from(b'0' + d),
+            10 => '*',
+            11 => '#',
+            d @ 12..=15 => char::from(b'A' + d - 12),
+            _ => '!',
+        }
+    }
+}
+
+impl std::fmt::Display for DtmfDigit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.to_char())
+    }
+}
+
+/// A telephone-event payload (RFC 4733 §2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TelephoneEvent {
+    /// Event code.
+    pub event: u8,
+    /// End of event.
+    pub end: bool,
+    /// Volume, 0..=63 (-dBm0).
+    pub volume: u8,
+    /// Duration in timestamp units.
+    pub duration: u16,
+}
+
+impl TelephoneEvent {
+    /// Payload length.
+    pub const LEN: usize = 4;
+
+    /// Parse the first event of a payload.
+    pub fn parse(payload: &[u8]) -> Result<Self, DropReason> {
+        let event = wire::u8_at(payload, 0).ok_or(DropReason::MalformedDtmf)?;
+        let flags = wire::u8_at(payload, 1).ok_or(DropReason::MalformedDtmf)?;
+        let duration = wire::u16_at(payload, 2).ok_or(DropReason::MalformedDtmf)?;
+        Ok(Self {
+            event,
+            end: flags & 0x80 != 0,
+            volume: flags & 0x3f,
+            duration,
+        })
+    }
+
+    /// The 4-byte payload.
+    pub fn to_bytes(self) -> [u8; 4] {
+        let d = self.duration.to_be_bytes();
+        [
+            self.event,
+            (u8::from(self.end) << 7) | (self.volume & 0x3f),
+            d[0],
+            d[1],
+        ]
+    }
+}
+
+/// A digit received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DtmfReport {
+    /// The digit.
+    pub digit: DtmfDigit,
+    /// How long it was held.
+    pub duration: Duration,
+    /// Its volume (-dBm0).
+    pub volume: u8,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct OpenEvent {
+    ssrc: u32,
+    timestamp: u32,
+    event: u8,
+    duration: u16,
+    volume: u8,
+    last_seen: Instant,
+}
+
+/// Turns received telephone-event packets into one [`DtmfReport`] per digit.
+#[derive(Debug, Clone)]
+pub struct DtmfReceiver {
+    clock_rate: u32,
+    open: Option<OpenEvent>,
+    done: [(u32, u32); 8],
+    done_len: usize,
+    done_next: usize,
+    reports: VecDeque<DtmfReport>,
+}
+
+impl DtmfReceiver {
+    /// An event with no packet for this long is over.
+    pub const TIMEOUT: Duration = Duration::from_millis(500);
+    const MAX_REPORTS: usize = 32;
+
+    /// A receiver for telephone-events at `clock_rate` Hz.
+    pub fn new(clock_rate: u32) -> Self {
+        Self {
+            clock_rate: clock_rate.max(1),
+            open: None,
+            done: [(0, 0); 8],
+            done_len: 0,
+            done_next: 0,
+            reports: VecDeque::with_capacity(4),
+        }
+    }
+
+    fn is_done(&self, ssrc: u32, ts: u32) -> bool {
+        self.done
+            .iter()
+            .take(self.done_len)
+            .any(|d| *d == (ssrc, ts))
+    }
+
+    fn finish(&mut self, ev: OpenEvent) {
+        if let Some(slot) = self.done.get_mut(self.done_next) {
+            *slot = (ev.ssrc, ev.timestamp);
+        }
+        self.done_next = (self.done_next + 1) % self.done.len();
+        self.done_len = (self.done_len + 1).min(self.done.len());
+        if let Some(digit) = DtmfDigit::from_event_code(ev.event) {
+            if self.reports.len() >= Self::MAX_REPORTS {
+                self.reports.pop_front();
+            }
+            self.reports.push_back(DtmfReport {
+                digit,
+                duration: Duration::from_secs_f64(
+                    f64::from(ev.duration) / f64::from(self.clock_rate),
+                ),
+                volume: ev.volume,
+            });
+        }
+    }
+
+    /// Feed a telephone-event packet (already authenticated and parsed).
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        ssrc: u32,
+        timestamp: u32,
+        payload: &[u8],
+    ) -> Result<(), DropReason> {
+        let ev = TelephoneEvent::parse(payload)?;
+        if self.is_done(ssrc, timestamp) {
+            return Ok(());
+        }
+        if let Some(open) = self.open {
+            if (open.ssrc, open.timestamp) == (ssrc, timestamp) {
+                let mut open = open;
+                open.duration = open.duration.max(ev.duration);
+                open.volume = ev.volume;
+                open.last_seen = now;
+                if ev.end {
+                    self.open = None;
+                    self.finish(open);
+                } else {
+                    self.open = Some(open);
+                }
+                return Ok(());
+            }
+            if open.ssrc == ssrc && (timestamp.wrapping_sub(open.timestamp) as i32) < 0 {
+                // A stale packet of an older event.
+                return Ok(());
+            }
+            // A new event: the open one lost its end packets.
+            self.open = None;
+            self.finish(open);
+        }
+        let new = OpenEvent {
+            ssrc,
+            timestamp,
+            event: ev.event,
+            duration: ev.duration,
+            volume: ev.volume,
+            last_seen: now,
+        };
+        if ev.end {
+            self.finish(new);
+        } else {
+            self.open = Some(new);
+        }
+        Ok(())
+    }
+
+    /// Close an event that went quiet.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(open) = self.open
+            && now >= open.last_seen + Self::TIMEOUT {
+                self.open = None;
+                self.finish(open);
+            }
+    }
+
+    /// When [`DtmfReceiver::handle_timeout`] should next run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.open.map(|o| o.last_seen + Self::TIMEOUT)
+    }
+
+    /// The next finished digit.
+    pub fn poll_report(&mut self) -> Option<DtmfReport> {
+        self.reports.pop_front()
+    }
+}
+
+/// One telephone-event packet to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DtmfPacket {
+    pub event: TelephoneEvent,
+    pub marker: bool,
+    pub timestamp: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tone {
+    digit: DtmfDigit,
+    volume: u8,
+    total: u16,
+    start_ts: Option<u32>,
+    sent: u32,
+    ends_sent: u8,
+    next_at: Instant,
+}
+
+/// The RFC 4733 sender schedule.
+#[derive(Debug, Clone)]
+pub(crate) struct DtmfSender {
+    clock_rate: u32,
+    interval: Duration,
+    queue: VecDeque<(DtmfDigit, Duration, u8)>,
+    active: Option<Tone>,
+    not_before: Option<Instant>,
+}
+
+/// Silence between the last end packet of one digit and the next digit.
+const INTER_DIGIT_GAP: Duration = Duration::from_millis(50);
+const MAX_QUEUED: usize = 64;
+
+impl DtmfSender {
+    pub fn new(clock_rate: u32, interval: Duration) -> Self {
+        Self {
+            clock_rate: clock_rate.max(1),
+            interval: interval.max(Duration::from_millis(5)),
+            queue: VecDeque::new(),
+            active: None,
+            not_before: None,
+        }
+    }
+
+    pub fn enqueue(&mut self, now: Instant, digit: DtmfDigit, duration: Duration, volume: u8) -> bool {
+        if self.queue.len() >= MAX_QUEUED {
+            return false;
+        }
+        if self.not_before.is_none() {
+            self.not_before = Some(now);
+        }
+        self.queue.push_back((digit, duration, volume.min(63)));
+        true
+    }
+
+    /// A tone (or its end packets) is being sent.
+    pub fn is_active(&self) -> bool {
+        self.active.is_some()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.active {
+            Some(t) => Some(t.next_at),
+            None if !self.queue.is_empty() => self.not_before,
+            None => None,
+        }
+    }
+
+    fn samples(&self, d: Duration) -> u64 {
+        (d.as_secs_f64() * f64::from(self.clock_rate)).round() as u64
+    }
+
+    /// The next packet due at `now`. `media_ts` is the timestamp the next
+    /// audio frame would carry (a new tone starts there). Returns the packet
+    /// and, when the digit's last packet went out, its digit and duration.
+    pub fn poll(
+        &mut self,
+        now: Instant,
+        media_ts: u32,
+    ) -> Option<(DtmfPacket, Option<(DtmfDigit, u32)>)> {
+        if self.active.is_none() {
+            if self.not_before.is_some_and(|t| now < t) {
+                return None;
+            }
+            let (digit, duration, volume) = self.queue.pop_front()?;
+            let total = self.samples(duration).clamp(1, u64::from(u16::MAX)) as u16;
+            self.active = Some(Tone {
+                digit,
+                volume,
+                total,
+                start_ts: None,
+                sent: 0,
+                ends_sent: 0,
+                next_at: now,
+            });
+        }
+        let step = self.samples(self.interval).max(1);
+        let tone = self.active.as_mut()?;
+        if now < tone.next_at {
+            return None;
+        }
+        let start_ts = *tone.start_ts.get_or_insert(media_ts);
+        let marker = tone.sent == 0;
+        let elapsed = step * (u64::from(tone.sent) + 1);
+        let (duration, end) = if elapsed < u64::from(tone.total) && tone.ends_sent == 0 {
+            (elapsed as u16, false)
+        } else {
+            (tone.total, true)
+        };
+        tone.sent += 1;
+        tone.next_at = now + self.interval;
+        let pkt = DtmfPacket {
+            event: TelephoneEvent {
+                event: tone.digit.event_code(),
+                end,
+                volume: tone.volume,
+                duration,
+            },
+            marker,
+            timestamp: start_ts,
+        };
+        let mut finished = None;
+        if end {
+            tone.ends_sent += 1;
+            if tone.ends_sent >= 3 {
+                finished = Some((tone.digit, start_ts.wrapping_add(u32::from(tone.total))));
+                self.active = None;
+                self.not_before = Some(now + INTER_DIGIT_GAP);
+            }
+        }
+        Some((pkt, finished))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits() {
+        for (c, code) in [('0', 0), ('9', 9), ('*', 10), ('#', 11), ('a', 12), ('D', 15)] {
+            let d = DtmfDigit::from_char(c).unwrap();
+            assert_eq!(d.event_code(), code);
+            assert_eq!(d.to_char(), c.to_ascii_uppercase());
+        }
+        assert!(DtmfDigit::from_char('x').is_none());
+        assert!(DtmfDigit::from_event_code(17).is_none());
+        let e = TelephoneEvent {
+            event: 5,
+            end: true,
+            volume: 10,
+            duration: 800,
+        };
+        assert_eq!(TelephoneEvent::parse(&e.to_bytes()), Ok(e));
+        assert_eq!(e.to_bytes(), [5, 0x8a, 0x03, 0x20]);
+        assert!(TelephoneEvent::parse(&[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn sender_schedule() {
+        let t0 = Instant::now();
+        let mut s = DtmfSender::new(8000, Duration::from_millis(20));
+        assert!(s.enqueue(t0, DtmfDigit::from_char('5').unwrap(), Duration::from_millis(100), 10));
+        let mut pkts = Vec::new();
+        let mut now = t0;
+        let mut finished = None;
+        for _ in 0..20 {
+            while let Some((p, f)) = s.poll(now, 4000) {
+                pkts.push((now - t0, p));
+                if f.is_some() {
+                    finished = f;
+                }
+            }
+            now += Duration::from_millis(20);
+        }
+        // 4 updates (160..640), then 3 end packets with 800.
+        let durs: Vec<_> = pkts.iter().map(|(_, p)| p.event.duration).collect();
+        assert_eq!(durs, vec![160, 320, 480, 640, 800, 800, 800]);
+        assert!(pkts[0].1.marker);
+        assert!(pkts[1..].iter().all(|(_, p)| !p.marker));
+        assert!(pkts.iter().all(|(_, p)| p.timestamp == 4000));
+        assert_eq!(pkts.iter().filter(|(_, p)| p.event.end).count(), 3);
+        assert_eq!(pkts[6].0, Duration::from_millis(120));
+        assert_eq!(finished.unwrap().1, 4800);
+    }
+
+    fn pkt(ev: u8, end: bool, dur: u16) -> [u8; 4] {
+        TelephoneEvent {
+            event: ev,
+            end,
+            volume: 10,
+            duration: dur,
+        }
+        .to_bytes()
+    }
+
+    #[test]
+    fn receiver_dedupes_and_survives_loss() {
+        let t0 = Instant::now();
+        let mut r = DtmfReceiver::new(8000);
+        // Normal: updates then three ends.
+        for (d, e) in [(160, false), (320, false), (800, true), (800, true), (800, true)] {
+            r.handle_packet(t0, 1, 1000, &pkt(1, e, d)).unwrap();
+        }
+        let rep = r.poll_report().unwrap();
+        assert_eq!(rep.digit.to_char(), '1');
+        assert_eq!(rep.duration, Duration::from_millis(100));
+        assert!(r.poll_report().is_none());
+        // Lost start: only updates and ends.
+        r.handle_packet(t0, 1, 3000, &pkt(2, false, 480)).unwrap();
+        r.handle_packet(t0, 1, 3000, &pkt(2, true, 640)).unwrap();
+        assert_eq!(r.poll_report().unwrap().digit.to_char(), '2');
+        // Lost ends: the next digit closes it.
+        r.handle_packet(t0, 1, 5000, &pkt(3, false, 160)).unwrap();
+        r.handle_packet(t0, 1, 5000, &pkt(3, false, 320)).unwrap();
+        r.handle_packet(t0, 1, 7000, &pkt(4, false, 160)).unwrap();
+        let rep = r.poll_report().unwrap();
+        assert_eq!((rep.digit.to_char(), rep.duration), ('3', Duration::from_millis(40)));
+        // Late end of '3' after '4' started: ignored.
+        r.handle_packet(t0, 1, 5000, &pkt(3, true, 800)).unwrap();
+        assert!(r.poll_report().is_none());
+        // Lost ends and nothing follows: timeout.
+        assert!(r.poll_timeout().is_some());
+        r.handle_timeout(t0 + DtmfReceiver::TIMEOUT);
+        assert_eq!(r.poll_report().unwrap().digit.to_char(), '4');
+        assert!(r.poll_timeout().is_none());
+        // Only an end packet arrived.
+        r.handle_packet(t0, 1, 9000, &pkt(11, true, 800)).unwrap();
+        assert_eq!(r.poll_report().unwrap().digit.to_char(), '#');
+        assert!(r.handle_packet(t0, 1, 9000, &[1]).is_err());
+    }
+}
