@@ -1,0 +1,1157 @@
+//! The adaptive jitter buffer.
+//!
+//! # Model
+//!
+//! Time is counted in "sub-samples" (1/1000 of a sample at the codec's
+//! clock rate) so that RTP timestamps and arrival instants compare exactly.
+//!
+//! - **Transit** of a packet: its arrival instant minus its RTP timestamp
+//!   (both in sub-samples). Only differences of transits matter.
+//! - **Relative delay** `r` of a packet: its transit minus the smallest
+//!   transit seen in the last 2 s (as NetEq's relative arrival delay
+//!   tracker): how much later than the fastest recent packet it came. A
+//!   window, not the all-time minimum, so that clock drift and route changes
+//!   are followed.
+//! - **Jitter allowance** `T`: a high quantile (default 99%) of `r` from a
+//!   histogram with exponential forgetting (NetEq's delay histogram).
+//! - **Current delay** `m`: at a playout tick `now`, `now` minus the instant
+//!   at which the next sample to play would have arrived on the fastest
+//!   path. A packet is late iff its `r` exceeds the `m` in force when it is
+//!   needed.
+//! - **Target delay** `m*`: the smallest `m` that gives every packet at
+//!   least `T` of allowance at the tick where it is first needed. Playout
+//!   runs in frames of `F` samples and packets hold `P`, so a packet whose
+//!   first sample falls `k` samples into a frame must be there `k` samples
+//!   before it plays; `m*` is therefore the smallest value `>= T + F - g`
+//!   (`g = gcd(F, P)`) on the lattice that puts packet starts on frame
+//!   starts. It is what [`JitterBuffer::target_delay`] reports.
+//!
+//! # Decisions at each playout tick
+//!
+//! 1. The expected packet (timestamp = end of decoded audio) is there:
+//!    decode it.
+//! 2. A later packet is there but not the expected one (loss, reorder or
+//!    silence): if we are above target and nothing decoded is pending, skip
+//!    ahead (up to the gap); if below target, conceal without advancing
+//!    (the delay grows); otherwise conceal the missing packet (Opus FEC from
+//!    the next packet when it is the last one missing, else PLC; comfort
+//!    noise when the sequence numbers say nothing was lost, i.e. DTX or
+//!    silence suppression) and advance.
+//! 3. Nothing is there (underrun: a delay spike or the start of silence):
+//!    conceal without advancing, so the delay grows by exactly the stall and
+//!    no packet of the spike arrives late ("grows fast"). When the next
+//!    packet comes, step 2 decides how much of the stall stands in for a gap.
+//! 4. Then time-stretch the decoded audio: above target by at least 2.5 ms,
+//!    accelerate (remove one pitch period, never below target); below target,
+//!    preemptive expand. Both need well-correlated or quiet audio
+//!    ("shrinks slowly without audible damage").
+//!
+//! Clock drift needs nothing special: a fast sender fills the buffer and
+//! accelerate drains it; a slow one empties it and expand/stall fill it.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::stretch;
+use crate::{CodecError, Decoder, Result};
+
+/// Sub-samples per sample.
+const SUB: i64 = 1000;
+/// Relative-delay window.
+const WINDOW: Duration = Duration::from_secs(2);
+/// Most entries of the transit window (bounded memory).
+const WINDOW_CAP: usize = 512;
+/// Histogram bucket width.
+const BUCKET: Duration = Duration::from_micros(500);
+/// Packets before the histogram alone sets the target.
+const WARMUP_PACKETS: u64 = 50;
+/// Played sequence numbers remembered to tell duplicates from late packets.
+const PLAYED_RING: usize = 64;
+/// Above target by this much: drop audio at once instead of stretching.
+const CATCH_UP: Duration = Duration::from_millis(500);
+/// A timestamp this far behind the playout point with an in-order sequence
+/// number is a timestamp jump (the sender's clock restarted).
+const TS_JUMP_BACK: Duration = Duration::from_secs(1);
+/// Largest decoded packet: 120 ms at 48 kHz.
+const MAX_PACKET: usize = 5760;
+/// Time-stretch lags: 2.5 ms to 15 ms (a pitch period of 400..67 Hz).
+const LAG_MIN: Duration = Duration::from_micros(2500);
+const LAG_MAX: Duration = Duration::from_millis(15);
+/// Correlation needed to accelerate / expand loud audio.
+const ACCEL_CORR: f32 = 0.85;
+const EXPAND_CORR: f32 = 0.6;
+
+/// How the jitter buffer chooses its delay.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TargetDelay {
+    /// Follow measured arrival jitter.
+    Adaptive,
+    /// Use this fixed jitter allowance (on top of the frame alignment).
+    /// `Fixed(Duration::ZERO)` plays every packet at the first tick after
+    /// it can: the minimal delay, for latency measurements.
+    Fixed(Duration),
+}
+
+/// Jitter buffer settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JitterBufferConfig {
+    /// Adaptive or fixed target.
+    pub target: TargetDelay,
+    /// Smallest jitter allowance.
+    pub min_delay: Duration,
+    /// Largest jitter allowance.
+    pub max_delay: Duration,
+    /// Jitter allowance before enough packets were seen to measure it
+    /// (decays to the measured one over the first 50 packets).
+    pub initial_delay: Duration,
+    /// Quantile of relative delay to cover (0.5..=0.9999).
+    pub quantile: f64,
+    /// Per-packet forgetting factor of the delay histogram (0.9..1.0).
+    pub forget_factor: f64,
+    /// Most packets held (bounded memory).
+    pub max_packets: usize,
+    /// Largest payload accepted, in bytes.
+    pub max_payload: usize,
+    /// Whether to time-stretch (accelerate / preemptive expand).
+    pub time_stretch: bool,
+}
+
+impl Default for JitterBufferConfig {
+    fn default() -> Self {
+        Self {
+            target: TargetDelay::Adaptive,
+            min_delay: Duration::ZERO,
+            max_delay: Duration::from_secs(1),
+            initial_delay: Duration::from_millis(40),
+            quantile: 0.99,
+            forget_factor: 0.998,
+            max_packets: 256,
+            max_payload: 1500,
+            time_stretch: true,
+        }
+    }
+}
+
+impl JitterBufferConfig {
+    /// A fixed minimal target: every packet plays at the first playout tick
+    /// after it arrived (for mouth-to-ear latency measurements).
+    pub fn fixed_minimal() -> Self {
+        Self {
+            target: TargetDelay::Fixed(Duration::ZERO),
+            initial_delay: Duration::ZERO,
+            ..Self::default()
+        }
+    }
+}
+
+/// One RTP packet handed to the jitter buffer (the RTP layer parsed it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncomingPacket<'a> {
+    /// Synchronization source; a change resets the stream.
+    pub ssrc: u32,
+    /// RTP sequence number.
+    pub sequence: u16,
+    /// RTP timestamp (codec clock).
+    pub timestamp: u32,
+    /// RTP marker bit (start of a talkspurt for audio).
+    pub marker: bool,
+    /// Codec payload.
+    pub payload: &'a [u8],
+}
+
+/// What [`JitterBuffer::insert`] did with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InsertOutcome {
+    /// Queued for playout.
+    Queued,
+    /// Queued after resetting the stream (new SSRC or a timestamp jump).
+    QueuedAfterReset,
+    /// Already queued or played: dropped.
+    Duplicate,
+    /// Its playout time has passed: dropped (counted as late loss).
+    Late,
+    /// Empty, too large or not a packet of this codec: dropped.
+    Invalid,
+    /// No room (the buffer holds `max_packets` earlier packets): dropped.
+    Overflow,
+}
+
+/// What one output frame contains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FrameKind {
+    /// Silence before playout started.
+    Waiting,
+    /// Decoded audio.
+    Normal,
+    /// Decoded audio, shortened by accelerate.
+    Accelerated,
+    /// Decoded audio, lengthened by preemptive expand.
+    Expanded,
+    /// Comfort noise / silence in a DTX or silence-suppression gap.
+    ComfortNoise,
+    /// Contains concealment (PLC, FEC recovery or an underrun).
+    Concealed,
+}
+
+/// Jitter buffer statistics (counters are cumulative).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct JitterStats {
+    /// Packets accepted (queued), duplicates and invalid ones excluded.
+    pub packets_received: u64,
+    /// Packets dropped as duplicates.
+    pub packets_duplicate: u64,
+    /// Packets dropped because their playout time had passed.
+    pub packets_late: u64,
+    /// Packets dropped as invalid (empty, too large, undecodable header).
+    pub packets_invalid: u64,
+    /// Packets dropped for lack of room.
+    pub packets_overflow: u64,
+    /// Packets that arrived after a later-sent one (still in time).
+    pub packets_reordered: u64,
+    /// Queued packets skipped by a catch-up or a timestamp overlap.
+    pub packets_discarded: u64,
+    /// Sequence numbers missing at playout (lost in the network, or late).
+    pub packets_missing: u64,
+    /// Lost packets recovered from the next packet's FEC.
+    pub fec_recovered: u64,
+    /// Payloads the decoder rejected (concealed instead).
+    pub decode_errors: u64,
+    /// Output frames.
+    pub frames: u64,
+    /// Output samples per channel.
+    pub samples_out: u64,
+    /// Output samples that were not decoded from their own packet: PLC,
+    /// FEC recovery, underrun concealment.
+    pub samples_concealed: u64,
+    /// Output samples of comfort noise / silence in DTX or silence gaps.
+    pub samples_comfort_noise: u64,
+    /// Samples of silence output before playout started.
+    pub samples_waiting: u64,
+    /// Samples removed by accelerate.
+    pub samples_accelerated: u64,
+    /// Samples inserted by preemptive expand.
+    pub samples_expanded: u64,
+    /// Samples skipped in gaps (silence or loss) to lower the delay.
+    pub samples_skipped: u64,
+    /// Accelerate operations.
+    pub accelerate_ops: u64,
+    /// Preemptive expand operations.
+    pub expand_ops: u64,
+    /// Underruns: ticks that found no audio and no packet.
+    pub underruns: u64,
+    /// Catch-ups: audio dropped at once because the delay was far too high.
+    pub catch_ups: u64,
+    /// Stream resets on an SSRC change.
+    pub ssrc_changes: u64,
+    /// Timeline resets on a timestamp jump.
+    pub timestamp_jumps: u64,
+    /// Current delay (see [`JitterBuffer::current_delay`]).
+    pub current_delay: Duration,
+    /// Target delay (see [`JitterBuffer::target_delay`]).
+    pub target_delay: Duration,
+    /// Jitter allowance: the relative-delay quantile in use.
+    pub jitter_allowance: Duration,
+    /// Packets held now.
+    pub buffered_packets: usize,
+}
+
+impl JitterStats {
+    /// Late packets as a fraction of packets that arrived in or out of time.
+    pub fn late_loss_rate(&self) -> f64 {
+        let total = self.packets_received + self.packets_late;
+        if total == 0 {
+            0.0
+        } else {
+            self.packets_late as f64 / total as f64
+        }
+    }
+
+    /// Concealed samples as a fraction of output samples.
+    pub fn concealed_ratio(&self) -> f64 {
+        if self.samples_out == 0 {
+            0.0
+        } else {
+            self.samples_concealed as f64 / self.samples_out as f64
+        }
+    }
+}
+
+/// Relative-delay tracking and the forgetting histogram.
+#[derive(Debug, Clone)]
+struct DelayEstimator {
+    /// Monotonic deque of (arrival, transit): transits increase front to
+    /// back, so the front is the window's minimum.
+    window: VecDeque<(i64, i64)>,
+    window_sub: i64,
+    hist: Vec<f64>,
+    bucket_sub: i64,
+    count: u64,
+    forget: f64,
+    cached: Option<(u64, i64)>,
+}
+
+impl DelayEstimator {
+    fn new(rate: u32, max_delay: Duration, forget: f64) -> Self {
+        let rate = i64::from(rate);
+        let bucket_sub = (BUCKET.as_micros() as i64 * rate / 1000).max(1);
+        let buckets = (max_delay.as_micros() / BUCKET.as_micros()).clamp(2, 20_000) as usize + 1;
+        Self {
+            window: VecDeque::with_capacity(WINDOW_CAP),
+            window_sub: WINDOW.as_millis() as i64 * rate,
+            hist: vec![0.0; buckets],
+            bucket_sub,
+            count: 0,
+            forget,
+            cached: None,
+        }
+    }
+
+    fn reset_window(&mut self) {
+        self.window.clear();
+    }
+
+    fn min_transit(&self) -> Option<i64> {
+        self.window.front().map(|&(_, t)| t)
+    }
+
+    /// Record an arrival; returns its relative delay.
+    fn on_arrival(&mut self, arrival: i64, transit: i64) -> i64 {
+        let horizon = arrival.saturating_sub(self.window_sub);
+        while self.window.front().is_some_and(|&(a, _)| a < horizon) {
+            self.window.pop_front();
+        }
+        while self.window.back().is_some_and(|&(_, t)| t >= transit) {
+            self.window.pop_back();
+        }
+        if self.window.len() >= WINDOW_CAP {
+            self.window.pop_front();
+        }
+        self.window.push_back((arrival, transit));
+        let min = self.min_transit().unwrap_or(transit);
+        let r = transit.saturating_sub(min).max(0);
+        let bucket = ((r / self.bucket_sub) as usize).min(self.hist.len() - 1);
+        self.count += 1;
+        let w = (1.0 - self.forget).max(1.0 / self.count as f64);
+        for h in &mut self.hist {
+            *h *= 1.0 - w;
+        }
+        if let Some(h) = self.hist.get_mut(bucket) {
+            *h += w;
+        }
+        r
+    }
+
+    /// Upper edge of the bucket holding quantile `q` (sub-samples).
+    fn quantile(&mut self, q: f64) -> i64 {
+        if let Some((n, v)) = self.cached {
+            if n == self.count {
+                return v;
+            }
+        }
+        let total: f64 = self.hist.iter().sum();
+        let mut v = 0;
+        if total > 0.0 {
+            let goal = q * total;
+            let mut acc = 0.0;
+            for (i, h) in self.hist.iter().enumerate() {
+                acc += h;
+                if acc >= goal - 1e-12 {
+                    v = (i as i64 + 1) * self.bucket_sub;
+                    break;
+                }
+            }
+        }
+        self.cached = Some((self.count, v));
+        v
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Slot {
+    used: bool,
+    seq: i64,
+    ts: i64,
+    samples: usize,
+    payload: Vec<u8>,
+}
+
+/// The adaptive jitter buffer: RTP packets in, decoded frames out on the
+/// caller's playout clock. See the module documentation of the crate for
+/// the design; construct with [`JitterBuffer::new`].
+///
+/// Per call, memory is bounded: at most `max_packets` payloads of at most
+/// `max_payload` bytes, a fixed decoded-audio buffer, a bounded transit
+/// window and a fixed histogram. After warm-up nothing allocates.
+#[derive(Debug)]
+pub struct JitterBuffer<D: Decoder> {
+    cfg: JitterBufferConfig,
+    decoder: D,
+    rate: u32,
+    ch: usize,
+    gran: usize,
+    epoch: Option<Instant>,
+    ssrc: Option<u32>,
+    /// Highest (seq, extended seq) and (ts, extended ts) seen.
+    high_seq: Option<(u16, i64)>,
+    high_ts: Option<(u32, i64)>,
+    slots: Vec<Slot>,
+    delay: DelayEstimator,
+    have_timeline: bool,
+    started: bool,
+    /// Decoded audio not yet played: `pcm[pcm_off..]`, interleaved.
+    pcm: Vec<i16>,
+    pcm_off: usize,
+    pcm_cap: usize,
+    /// RTP timestamp (extended) just after the decoded audio.
+    pcm_end_ts: i64,
+    last_decoded_seq: Option<i64>,
+    last_was_cn: bool,
+    packet_samples: usize,
+    frame_samples: usize,
+    /// Underrun concealment since the last decoded packet (per channel).
+    pending_stall: u64,
+    played: [i64; PLAYED_RING],
+    played_pos: usize,
+    scratch: Vec<i16>,
+    stats: JitterStats,
+    last_delay: i64,
+    last_target: i64,
+}
+
+impl<D: Decoder> JitterBuffer<D> {
+    /// A jitter buffer feeding `decoder`.
+    pub fn new(decoder: D, config: JitterBufferConfig) -> Result<Self> {
+        let rate = decoder.sample_rate();
+        let ch = decoder.channels();
+        if !(1000..=384_000).contains(&rate) {
+            return Err(CodecError::UnsupportedSampleRate(rate));
+        }
+        if ch == 0 || ch > 8 {
+            return Err(CodecError::UnsupportedChannels(ch));
+        }
+        if config.max_packets == 0 || config.max_packets > 4096 {
+            return Err(CodecError::InvalidConfig("max_packets must be 1..=4096"));
+        }
+        if config.max_payload == 0 || config.max_payload > 65_536 {
+            return Err(CodecError::InvalidConfig("max_payload must be 1..=65536"));
+        }
+        if !(0.5..=0.9999).contains(&config.quantile) {
+            return Err(CodecError::InvalidConfig("quantile must be 0.5..=0.9999"));
+        }
+        if !(0.9..1.0).contains(&config.forget_factor) {
+            return Err(CodecError::InvalidConfig("forget_factor must be 0.9..1.0"));
+        }
+        if config.max_delay > Duration::from_secs(10) || config.min_delay > config.max_delay {
+            return Err(CodecError::InvalidConfig(
+                "need min_delay <= max_delay <= 10 s",
+            ));
+        }
+        let gran = decoder.conceal_granularity().max(1);
+        let max_frame = MAX_PACKET.max(rate as usize / 10);
+        let lag_max = Self::samples_of(rate, LAG_MAX);
+        // Room for: a frame being assembled, the stretch lookahead, one more
+        // decoded packet, and an expansion.
+        let pcm_cap = (2 * max_frame + 4 * lag_max + 2 * gran) * ch;
+        Ok(Self {
+            delay: DelayEstimator::new(rate, config.max_delay, config.forget_factor),
+            slots: vec![Slot::default(); config.max_packets],
+            cfg: config,
+            decoder,
+            rate,
+            ch,
+            gran,
+            epoch: None,
+            ssrc: None,
+            high_seq: None,
+            high_ts: None,
+            have_timeline: false,
+            started: false,
+            pcm: Vec::with_capacity(pcm_cap),
+            pcm_off: 0,
+            pcm_cap,
+            pcm_end_ts: 0,
+            last_decoded_seq: None,
+            last_was_cn: false,
+            packet_samples: 0,
+            frame_samples: 0,
+            pending_stall: 0,
+            played: [i64::MIN; PLAYED_RING],
+            played_pos: 0,
+            scratch: vec![0; MAX_PACKET * ch],
+            stats: JitterStats::default(),
+            last_delay: 0,
+            last_target: 0,
+        })
+    }
+
+    fn samples_of(rate: u32, d: Duration) -> usize {
+        (d.as_micros() as u64 * u64::from(rate) / 1_000_000) as usize
+    }
+
+    fn sub_of(&self, d: Duration) -> i64 {
+        (d.as_micros() as i64).saturating_mul(i64::from(self.rate)) / 1000
+    }
+
+    fn duration_of_sub(&self, sub: i64) -> Duration {
+        let us = (sub.max(0) as i128 * 1000 / i128::from(self.rate)) as u64;
+        Duration::from_micros(us)
+    }
+
+    fn t_sub(&mut self, now: Instant) -> i64 {
+        let epoch = *self.epoch.get_or_insert(now);
+        let ns = now.saturating_duration_since(epoch).as_nanos();
+        let v = ns.saturating_mul(u128::from(self.rate)) / 1_000_000;
+        i64::try_from(v).unwrap_or(i64::MAX / 4)
+    }
+
+    /// The decoder.
+    pub fn decoder(&self) -> &D {
+        &self.decoder
+    }
+
+    /// The decoder, mutably.
+    pub fn decoder_mut(&mut self) -> &mut D {
+        &mut self.decoder
+    }
+
+    /// Output sample rate (the decoder's, equal to the RTP clock rate).
+    pub fn sample_rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// Output channels.
+    pub fn channels(&self) -> usize {
+        self.ch
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &JitterBufferConfig {
+        &self.cfg
+    }
+
+    /// Switch between adaptive and fixed target at run time.
+    pub fn set_target(&mut self, target: TargetDelay) {
+        self.cfg.target = target;
+    }
+
+    /// Statistics, with the delays as of the last playout tick.
+    pub fn stats(&self) -> JitterStats {
+        let mut s = self.stats;
+        s.current_delay = self.duration_of_sub(self.last_delay);
+        s.target_delay = self.duration_of_sub(self.last_target);
+        s.buffered_packets = self.slots.iter().filter(|s| s.used).count();
+        s
+    }
+
+    /// Delay the buffer adds at the last playout tick: that tick's instant
+    /// minus the instant at which the audio it played would have arrived on
+    /// the fastest recent path (the minimum transit of the last 2 s).
+    pub fn current_delay(&self) -> Duration {
+        self.duration_of_sub(self.last_delay)
+    }
+
+    /// The delay the buffer steers to (see the module documentation).
+    pub fn target_delay(&self) -> Duration {
+        self.duration_of_sub(self.last_target)
+    }
+
+    /// Packets held now.
+    pub fn buffered_packets(&self) -> usize {
+        self.slots.iter().filter(|s| s.used).count()
+    }
+
+    /// Forget the stream (keeps statistics and the delay histogram).
+    pub fn reset(&mut self) {
+        self.reset_stream(true);
+    }
+
+    fn reset_stream(&mut self, reset_decoder: bool) {
+        for s in &mut self.slots {
+            s.used = false;
+        }
+        self.delay.reset_window();
+        self.high_seq = None;
+        self.high_ts = None;
+        self.have_timeline = false;
+        self.last_decoded_seq = None;
+        self.last_was_cn = false;
+        self.pending_stall = 0;
+        self.played = [i64::MIN; PLAYED_RING];
+        if reset_decoder {
+            self.decoder.reset();
+            self.ssrc = None;
+        }
+    }
+
+    fn pcm_frames(&self) -> usize {
+        (self.pcm.len() - self.pcm_off.min(self.pcm.len())) / self.ch
+    }
+
+    fn play_ts(&self) -> i64 {
+        self.pcm_end_ts - self.pcm_frames() as i64
+    }
+
+    fn compact_pcm(&mut self) {
+        if self.pcm_off > 0 {
+            let len = self.pcm.len();
+            let off = self.pcm_off.min(len);
+            self.pcm.copy_within(off..len, 0);
+            self.pcm.truncate(len - off);
+            self.pcm_off = 0;
+        }
+    }
+
+    /// Hand a packet that arrived at `now` to the buffer.
+    pub fn insert(&mut self, now: Instant, packet: &IncomingPacket<'_>) -> InsertOutcome {
+        if packet.payload.is_empty() || packet.payload.len() > self.cfg.max_payload {
+            self.stats.packets_invalid += 1;
+            return InsertOutcome::Invalid;
+        }
+        let samples = match self.decoder.packet_samples(packet.payload) {
+            Ok(n) if n > 0 && n <= MAX_PACKET => n,
+            _ => {
+                self.stats.packets_invalid += 1;
+                return InsertOutcome::Invalid;
+            }
+        };
+        let t = self.t_sub(now);
+        let mut outcome = InsertOutcome::Queued;
+        if self.ssrc.is_some_and(|s| s != packet.ssrc) {
+            self.reset_stream(true);
+            self.stats.ssrc_changes += 1;
+            outcome = InsertOutcome::QueuedAfterReset;
+        }
+        self.ssrc = Some(packet.ssrc);
+
+        // Unwrap sequence number and timestamp against the highest seen.
+        let seq = match self.high_seq {
+            Some((s, e)) => e + i64::from(packet.sequence.wrapping_sub(s) as i16),
+            None => i64::from(packet.sequence),
+        };
+        let ts = match self.high_ts {
+            Some((s, e)) => e + i64::from(packet.timestamp.wrapping_sub(s) as i32),
+            None => i64::from(packet.timestamp),
+        };
+        let in_order = self.high_seq.is_none_or(|(_, e)| seq > e);
+        if !in_order {
+            self.stats.packets_reordered += 1;
+        }
+
+        // A timestamp far behind the playout point on an in-order packet:
+        // the sender's timestamps jumped; start a new timeline.
+        let jump_back = Self::samples_of(self.rate, TS_JUMP_BACK) as i64;
+        let seq_step = self.high_seq.map_or(0, |(_, e)| seq - e);
+        if self.have_timeline && in_order && seq_step <= 100 && ts < self.play_ts() - jump_back {
+            self.reset_stream(false);
+            self.stats.timestamp_jumps += 1;
+            outcome = InsertOutcome::QueuedAfterReset;
+        }
+        let (seq, ts) = if self.high_seq.is_none() {
+            (i64::from(packet.sequence), i64::from(packet.timestamp))
+        } else {
+            (seq, ts)
+        };
+        if self.high_seq.is_none_or(|(_, e)| seq > e) {
+            self.high_seq = Some((packet.sequence, seq));
+        }
+        if self.high_ts.is_none_or(|(_, e)| ts > e) {
+            self.high_ts = Some((packet.timestamp, ts));
+        }
+
+        // Every arrival, even a late one, informs the delay estimate.
+        let transit = t.saturating_sub(ts.saturating_mul(SUB));
+        self.delay.on_arrival(t, transit);
+
+        if !self.have_timeline {
+            self.have_timeline = true;
+            self.pcm_end_ts = ts;
+            self.packet_samples = samples;
+        } else if !self.started && self.pcm_frames() == 0 && ts < self.pcm_end_ts {
+            // Before playout, an earlier packet rewinds the start.
+            self.pcm_end_ts = ts;
+        }
+
+        if self.slots.iter().any(|s| s.used && (s.seq == seq || s.ts == ts)) {
+            self.stats.packets_duplicate += 1;
+            return InsertOutcome::Duplicate;
+        }
+        if ts < self.pcm_end_ts {
+            if self.played.contains(&seq) {
+                self.stats.packets_duplicate += 1;
+                return InsertOutcome::Duplicate;
+            }
+            self.stats.packets_late += 1;
+            return InsertOutcome::Late;
+        }
+
+        // Store; when full, evict the newest if this one is older.
+        let idx = match self.slots.iter().position(|s| !s.used) {
+            Some(i) => i,
+            None => {
+                let newest = self
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|(_, s)| s.ts)
+                    .map(|(i, s)| (i, s.ts));
+                match newest {
+                    Some((i, nts)) if nts > ts => {
+                        self.stats.packets_overflow += 1;
+                        self.stats.packets_received = self.stats.packets_received.saturating_sub(1);
+                        i
+                    }
+                    _ => {
+                        self.stats.packets_overflow += 1;
+                        return InsertOutcome::Overflow;
+                    }
+                }
+            }
+        };
+        if let Some(slot) = self.slots.get_mut(idx) {
+            slot.used = true;
+            slot.seq = seq;
+            slot.ts = ts;
+            slot.samples = samples;
+            slot.payload.clear();
+            slot.payload.extend_from_slice(packet.payload);
+        }
+        self.stats.packets_received += 1;
+        outcome
+    }
+
+    /// Index of the queued packet with the smallest timestamp, after
+    /// dropping any that fell behind the playout point.
+    fn head(&mut self) -> Option<usize> {
+        let end = self.pcm_end_ts;
+        let mut best: Option<(usize, i64)> = None;
+        for (i, s) in self.slots.iter_mut().enumerate() {
+            if !s.used {
+                continue;
+            }
+            if s.ts < end {
+                s.used = false;
+                self.stats.packets_discarded += 1;
+                continue;
+            }
+            if best.is_none_or(|(_, ts)| s.ts < ts) {
+                best = Some((i, s.ts));
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+
+    fn current_delay_sub(&self, t: i64) -> i64 {
+        match self.delay.min_transit() {
+            Some(min) => t
+                .saturating_sub(self.play_ts().saturating_mul(SUB))
+                .saturating_sub(min),
+            None => 0,
+        }
+    }
+
+    fn allowance_sub(&mut self) -> (i64, i64) {
+        let bucket = self.delay.bucket_sub;
+        let (t, tol) = match self.cfg.target {
+            TargetDelay::Fixed(d) => (self.sub_of(d), SUB / 2),
+            TargetDelay::Adaptive => {
+                let q = self.delay.quantile(self.cfg.quantile);
+                let n = self.delay.count;
+                let t = if n < WARMUP_PACKETS {
+                    let init = self.sub_of(self.cfg.initial_delay);
+                    let left = (WARMUP_PACKETS - n) as i64;
+                    q.max(init * left / WARMUP_PACKETS as i64)
+                } else {
+                    q
+                };
+                (t, bucket)
+            }
+        };
+        let min = self.sub_of(self.cfg.min_delay);
+        let max = self.sub_of(self.cfg.max_delay);
+        (t.clamp(min, max.max(min)), tol)
+    }
+
+    /// Target delay `m*` for the current state (sub-samples), given the
+    /// current delay `m`.
+    fn target_sub(&mut self, m: i64, head_ts: Option<i64>) -> i64 {
+        let (allow, tol) = self.allowance_sub();
+        let f = self.frame_samples.max(1) as i64;
+        let p = if self.packet_samples > 0 {
+            self.packet_samples as i64
+        } else {
+            f
+        };
+        let g = gcd(f, p).max(1);
+        let play = self.play_ts();
+        let boundary = match head_ts {
+            Some(h) if h > self.pcm_end_ts => h,
+            _ => self.pcm_end_ts,
+        };
+        let k0 = (boundary - play).max(0);
+        let c = k0.rem_euclid(g) * SUB;
+        let g_sub = g * SUB;
+        let base = m - c;
+        let need = allow + (f - g) * SUB - tol;
+        let n = (need - base).div_euclid(g_sub) + i64::from((need - base).rem_euclid(g_sub) != 0);
+        base + n * g_sub
+    }
+
+    fn head_ts(&self, idx: Option<usize>) -> Option<i64> {
+        idx.and_then(|i| self.slots.get(i)).map(|s| s.ts)
+    }
+
+    /// Append `n` frames produced by `f` (which fills the slice it gets) to
+    /// the decoded audio. On failure nothing is appended.
+    fn append_with<F>(&mut self, n: usize, f: F) -> std::result::Result<usize, ()>
+    where
+        F: FnOnce(&mut D, &mut [i16]) -> Result<usize>,
+    {
+        self.compact_pcm();
+        let len = self.pcm.len();
+        let add = n * self.ch;
+        if len + add > self.pcm_cap {
+            return Err(());
+        }
+        self.pcm.resize(len + add, 0);
+        let out = self.pcm.get_mut(len..).unwrap_or_default();
+        match f(&mut self.decoder, out) {
+            Ok(_) => Ok(n),
+            Err(_) => {
+                self.pcm.truncate(len);
+                Err(())
+            }
+        }
+    }
+
+    fn round_up(&self, n: usize) -> usize {
+        n.div_ceil(self.gran) * self.gran
+    }
+
+    /// Conceal `n` frames (rounded up to the codec's granularity); returns
+    /// the frames appended (silence if the decoder failed, 0 if no room).
+    fn conceal_frames(&mut self, n: usize) -> usize {
+        let n = self.round_up(n.max(1)).min(MAX_PACKET);
+        match self.append_with(n, |d, out| d.conceal(out)) {
+            Ok(k) => k,
+            Err(()) => self.append_with(n, |_, _| Ok(n)).unwrap_or(0),
+        }
+    }
+
+    fn decode_slot(&mut self, idx: usize) {
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
+        slot.used = false;
+        let (seq, ts, n) = (slot.seq, slot.ts, slot.samples);
+        let payload = std::mem::take(&mut slot.payload);
+        let ch = self.ch;
+        // Decode into scratch, then copy (the decoder may write less).
+        let res = self.decoder.decode(&payload, &mut self.scratch);
+        let cn = self.decoder.is_comfort_noise(&payload);
+        if let Some(slot) = self.slots.get_mut(idx) {
+            slot.payload = payload;
+        }
+        match res {
+            Ok(_) => {
+                self.compact_pcm();
+                let len = self.pcm.len();
+                if len + n * ch <= self.pcm_cap {
+                    let src = self.scratch.get(..n * ch).unwrap_or_default();
+                    self.pcm.extend_from_slice(src);
+                }
+            }
+            Err(_) => {
+                self.stats.decode_errors += 1;
+                let k = self.conceal_frames(n);
+                self.stats.samples_concealed += k as u64;
+            }
+        }
+        if let Some(last) = self.last_decoded_seq {
+            if seq > last + 1 {
+                self.stats.packets_missing += (seq - last - 1).min(1 << 20) as u64;
+            }
+            // An underrun followed by the next packet in sequence after a
+            // timestamp gap was silence (DTX / silence suppression), not loss.
+            if self.pending_stall > 0 && seq == last + 1 && ts > self.pcm_end_ts {
+                let moved = self.pending_stall.min(self.stats.samples_concealed);
+                self.stats.samples_concealed -= moved;
+                self.stats.samples_comfort_noise += moved;
+            }
+        }
+        self.pending_stall = 0;
+        self.pcm_end_ts = ts + n as i64;
+        self.packet_samples = n;
+        self.last_decoded_seq = Some(seq);
+        self.last_was_cn = cn;
+        self.played[self.played_pos % PLAYED_RING] = seq;
+        self.played_pos = (self.played_pos + 1) % PLAYED_RING;
+    }
+
+    /// Produce the next output frame at playout tick `now` into `out`
+    /// (interleaved, `channels()` channels; any length up to 120 ms, usually
+    /// 10 or 20 ms). Always fills `out`; returns what it holds.
+    pub fn get_frame(&mut self, now: Instant, out: &mut [i16]) -> Result<FrameKind> {
+        let ch = self.ch;
+        if out.is_empty() || out.len() % ch != 0 || out.len() / ch > MAX_PACKET {
+            return Err(CodecError::InvalidFrameSize {
+                samples: out.len(),
+                channels: ch,
+            });
+        }
+        let f = out.len() / ch;
+        self.frame_samples = f;
+        let t = self.t_sub(now);
+        self.stats.frames += 1;
+        self.stats.samples_out += f as u64;
+
+        if !self.have_timeline {
+            out.fill(0);
+            self.stats.samples_waiting += f as u64;
+            return Ok(FrameKind::Waiting);
+        }
+        let mut head = self.head();
+        let m = self.current_delay_sub(t);
+        let target = self.target_sub(m, self.head_ts(head));
+        self.last_delay = m;
+        self.last_target = target;
+        if !self.started {
+            if m < target || head.is_none() {
+                out.fill(0);
+                self.stats.samples_waiting += f as u64;
+                return Ok(FrameKind::Waiting);
+            }
+            self.started = true;
+        }
+
+        // Far too much delay (e.g. after a long outage the backlog arrived
+        // at once): drop audio now rather than stretching for seconds.
+        if m - target > self.sub_of(CATCH_UP) {
+            let skip = ((m - target) / SUB) as usize;
+            let have = self.pcm_frames();
+            if skip <= have {
+                self.pcm_off += skip * ch;
+            } else {
+                self.pcm.clear();
+                self.pcm_off = 0;
+                self.pcm_end_ts += (skip - have) as i64;
+            }
+            self.stats.samples_skipped += skip as u64;
+            self.stats.catch_ups += 1;
+            head = self.head();
+        }
+
+        let mut kind = FrameKind::Normal;
+        let mut guard = 0;
+        while self.pcm_frames() < f && guard < 64 {
+            guard += 1;
+            let Some(h) = head else {
+                // Underrun: conceal without advancing.
+                let k = self.conceal_frames(f - self.pcm_frames());
+                if self.last_was_cn {
+                    self.stats.samples_comfort_noise += k as u64;
+                    if kind == FrameKind::Normal {
+                        kind = FrameKind::ComfortNoise;
+                    }
+                } else {
+                    self.stats.samples_concealed += k as u64;
+                    self.pending_stall += k as u64;
+                    kind = FrameKind::Concealed;
+                }
+                self.stats.underruns += 1;
+                if k == 0 {
+                    break;
+                }
+                continue;
+            };
+            let Some((h_ts, h_seq)) = self.slots.get(h).map(|s| (s.ts, s.seq)) else {
+                break;
+            };
+            if h_ts == self.pcm_end_ts {
+                self.decode_slot(h);
+                head = self.head();
+                continue;
+            }
+            // A gap before the head packet.
+            let gap = (h_ts - self.pcm_end_ts) as usize;
+            let missing = self.last_decoded_seq.map_or(1, |s| (h_seq - s - 1).max(0));
+            let silence = missing == 0 || self.last_was_cn;
+            let m = self.current_delay_sub(t);
+            let target = self.target_sub(m, Some(h_ts));
+            if self.pcm_frames() == 0 && m > target {
+                let jump = (((m - target) / SUB) as usize).min(gap);
+                if jump > 0 {
+                    self.pcm_end_ts += jump as i64;
+                    self.stats.samples_skipped += jump as u64;
+                    continue;
+                }
+            }
+            if m < target {
+                // Below target: conceal without advancing.
+                let k = self.conceal_frames(f - self.pcm_frames());
+                if silence {
+                    self.stats.samples_comfort_noise += k as u64;
+                    if kind == FrameKind::Normal {
+                        kind = FrameKind::ComfortNoise;
+                    }
+                } else {
+                    self.stats.samples_concealed += k as u64;
+                    kind = FrameKind::Concealed;
+                }
+                if k == 0 {
+                    break;
+                }
+                continue;
+            }
+            // Conceal one missing packet's worth and advance.
+            let per = if missing > 0 {
+                (gap / (missing as usize)).max(1)
+            } else {
+                self.packet_samples.max(1)
+            };
+            let n = gap.min(per);
+            let nr = self.round_up(n).min(MAX_PACKET);
+            let k = if silence {
+                let k = self.conceal_frames(nr);
+                self.stats.samples_comfort_noise += k as u64;
+                if kind == FrameKind::Normal {
+                    kind = FrameKind::ComfortNoise;
+                }
+                k
+            } else {
+                let payload = self
+                    .slots
+                    .get_mut(h)
+                    .map(|s| std::mem::take(&mut s.payload))
+                    .unwrap_or_default();
+                let fec = n == gap;
+                let mut k = 0;
+                if fec {
+                    let got = self.append_with(nr, |d, out| match d.decode_fec(&payload, out) {
+                        Ok(Some(k)) => Ok(k),
+                        Ok(None) => Err(CodecError::InvalidPacket("no FEC")),
+                        Err(e) => Err(e),
+                    });
+                    match got {
+                        Ok(got) => {
+                            self.stats.fec_recovered += 1;
+                            k = got;
+                        }
+                        Err(()) => {}
+                    }
+                }
+                if let Some(s) = self.slots.get_mut(h) {
+                    s.payload = payload;
+                }
+                if k == 0 {
+                    k = self.conceal_frames(nr);
+                }
+                self.stats.samples_concealed += k as u64;
+                kind = FrameKind::Concealed;
+                k
+            };
+            if k == 0 {
+                break;
+            }
+            self.pcm_end_ts += n as i64;
+        }
+
+        // Decode ahead what is already here, for the stretch lookahead.
+        let lag_max = Self::samples_of(self.rate, LAG_MAX);
+        let lag_min = Self::samples_of(self.rate, LAG_MIN).max(1);
+        while self.pcm_frames() < f + 2 * lag_max {
+            let Some(h) = head else { break };
+            let Some((h_ts, n)) = self.slots.get(h).map(|s| (s.ts, s.samples)) else {
+                break;
+            };
+            if h_ts != self.pcm_end_ts || (self.pcm.len() - self.pcm_off + n * ch) > self.pcm_cap / 2
+            {
+                break;
+            }
+            self.decode_slot(h);
+            head = self.head();
+        }
+
+        // Time stretch.
+        if self.cfg.time_stretch
+            && self.pcm_frames() >= f
+            && matches!(kind, FrameKind::Normal)
+        {
+            let m = self.current_delay_sub(t);
+            let target = self.target_sub(m, self.head_ts(head));
+            let have = self.pcm_frames();
+            let step = (self.rate as usize / 12_000).max(1);
+            if m - target >= lag_min as i64 * SUB {
+                let room = ((m - target) / SUB) as usize;
+                let hi = lag_max.min(room).min(have.saturating_sub(f)).min(have / 2);
+                if hi >= lag_min {
+                    let region = self.pcm.get(self.pcm_off..).unwrap_or_default();
+                    if let Some(l) = stretch::best_lag(region, ch, lag_min, hi, step) {
+                        if (l.corr >= ACCEL_CORR || l.power < stretch::QUIET_POWER)
+                            && stretch::accelerate(&mut self.pcm, self.pcm_off, ch, l.lag)
+                        {
+                            self.stats.accelerate_ops += 1;
+                            self.stats.samples_accelerated += l.lag as u64;
+                            if kind == FrameKind::Normal {
+                                kind = FrameKind::Accelerated;
+                            }
+                        }
+                    }
+                }
+            } else if m < target {
+                let hi = lag_max.min(have / 2);
+                let short = m < target - 10 * i64::from(self.rate);
+                if hi >= lag_min && self.pcm.len() + hi * ch <= self.pcm_cap {
+                    let region = self.pcm.get(self.pcm_off..).unwrap_or_default();
+                    if let Some(l) = stretch::best_lag(region, ch, lag_min, hi, step) {
+                        if (l.corr >= EXPAND_CORR || l.power < stretch::QUIET_POWER || short)
+                            && stretch::expand(&mut self.pcm, self.pcm_off, ch, l.lag)
+                        {
+                            self.stats.expand_ops += 1;
+                            self.stats.samples_expanded += l.lag as u64;
+                            if kind == FrameKind::Normal {
+                                kind = FrameKind::Expanded;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        // Output.
+        let have = self.pcm_frames();
+        let take = have.min(f);
+        let src = self
+            .pcm
+            .get(self.pcm_off..self.pcm_off + take * ch)
+            .unwrap_or_default();
+        if let Some(dst) = out.get_mut(..take * ch) {
+            dst.copy_from_slice(src);
+        }
+        if let Some(rest) = out.get_mut(take * ch..) {
+            rest.fill(0);
+        }
+        self.pcm_off += take * ch;
+        if self.pcm_off >= self.pcm.len() {
+            self.pcm.clear();
+            self.pcm_off = 0;
+        }
+        let m = self.current_delay_sub(t);
+        self.last_delay = m;
+        let h = self.head_ts(head);
+        self.last_target = self.target_sub(m, h);
+        let allow = self.allowance_sub().0;
+        self.stats.jitter_allowance = self.duration_of_sub(allow);
+        Ok(kind)
+    }
+}
+
+fn gcd(mut a: i64, mut b: i64) -> i64 {
+    while b != 0 {
+        let t = a % b;
+        a = b;
+        b = t;
+    }
+    a.abs()
+}

@@ -1,0 +1,201 @@
+//! WSOLA-style time stretching: remove (accelerate) or insert (preemptive
+//! expand) one pitch period of decoded audio with a cross-fade, the way
+//! NetEq's accelerate / preemptive-expand operations do.
+//!
+//! The lag is the one whose segments correlate best (normalized
+//! cross-correlation of `x[0..L]` and `x[L..2L]` on a mono mix, searched on a
+//! decimated signal and refined at full rate). Periodic (voiced) or quiet
+//! audio stretches without audible damage; noisy loud audio is left alone
+//! unless the caller insists.
+
+/// Result of a lag search.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Lag {
+    /// Lag in samples per channel.
+    pub lag: usize,
+    /// Normalized correlation at that lag (-1..=1).
+    pub corr: f32,
+    /// Mean square of the mono mix over the searched region.
+    pub power: f32,
+}
+
+/// Mean square below which audio counts as quiet (about -44 dBFS).
+pub(crate) const QUIET_POWER: f32 = 200.0 * 200.0;
+
+fn mono(pcm: &[i16], ch: usize, i: usize) -> f32 {
+    let mut s = 0.0;
+    for c in 0..ch {
+        s += f32::from(pcm.get(i * ch + c).copied().unwrap_or(0));
+    }
+    s / ch as f32
+}
+
+fn corr_at(pcm: &[i16], ch: usize, lag: usize, step: usize) -> (f32, f32) {
+    let (mut xy, mut xx, mut yy) = (0.0f32, 0.0f32, 0.0f32);
+    let mut i = 0;
+    while i < lag {
+        let a = mono(pcm, ch, i);
+        let b = mono(pcm, ch, i + lag);
+        xy += a * b;
+        xx += a * a;
+        yy += b * b;
+        i += step;
+    }
+    let n = (lag / step).max(1) as f32;
+    let c = if xx > 0.0 && yy > 0.0 {
+        xy / (xx * yy).sqrt()
+    } else {
+        0.0
+    };
+    (c, (xx + yy) / (2.0 * n))
+}
+
+/// Find the best lag in `lo..=hi` (samples per channel); `pcm` must hold at
+/// least `2 * hi` frames. `step` is the decimation of the coarse search.
+pub(crate) fn best_lag(pcm: &[i16], ch: usize, lo: usize, hi: usize, step: usize) -> Option<Lag> {
+    if lo == 0 || hi < lo || pcm.len() < 2 * hi * ch {
+        return None;
+    }
+    let step = step.max(1);
+    let mut best = Lag {
+        lag: lo,
+        corr: f32::MIN,
+        power: 0.0,
+    };
+    let mut lag = lo;
+    while lag <= hi {
+        let (c, p) = corr_at(pcm, ch, lag, step);
+        if c > best.corr {
+            best = Lag {
+                lag,
+                corr: c,
+                power: p,
+            };
+        }
+        lag += step;
+    }
+    if step > 1 {
+        let from = best.lag.saturating_sub(step).max(lo);
+        let to = (best.lag + step).min(hi);
+        best.corr = f32::MIN;
+        for lag in from..=to {
+            let (c, p) = corr_at(pcm, ch, lag, 1);
+            if c > best.corr {
+                best = Lag {
+                    lag,
+                    corr: c,
+                    power: p,
+                };
+            }
+        }
+    }
+    Some(best)
+}
+
+/// Remove `lag` frames from the start of `pcm[start..]`: the first `lag`
+/// frames become a cross-fade from `x[0..lag]` into `x[lag..2lag]`, and the
+/// rest moves up. The vector shrinks by `lag * ch`.
+pub(crate) fn accelerate(pcm: &mut Vec<i16>, start: usize, ch: usize, lag: usize) -> bool {
+    let n = lag * ch;
+    if pcm.len() < start + 2 * n || lag == 0 {
+        return false;
+    }
+    for i in 0..lag {
+        let w = (i as f32 + 0.5) / lag as f32;
+        for c in 0..ch {
+            let a = start + i * ch + c;
+            let b = a + n;
+            let va = f32::from(pcm.get(a).copied().unwrap_or(0));
+            let vb = f32::from(pcm.get(b).copied().unwrap_or(0));
+            if let Some(d) = pcm.get_mut(a) {
+                *d = (va * (1.0 - w) + vb * w).round() as i16;
+            }
+        }
+    }
+    let len = pcm.len();
+    pcm.copy_within(start + 2 * n..len, start + n);
+    pcm.truncate(len - n);
+    true
+}
+
+/// Insert `lag` frames after the first `lag` frames of `pcm[start..]`: a
+/// cross-fade from `x[lag..2lag]` back into `x[0..lag]`, so the signal
+/// repeats one period. The vector grows by `lag * ch` (the caller reserves
+/// the capacity, so this does not allocate).
+pub(crate) fn expand(pcm: &mut Vec<i16>, start: usize, ch: usize, lag: usize) -> bool {
+    let n = lag * ch;
+    if pcm.len() < start + 2 * n || lag == 0 || pcm.capacity() < pcm.len() + n {
+        return false;
+    }
+    let len = pcm.len();
+    pcm.resize(len + n, 0);
+    pcm.copy_within(start + n..len, start + 2 * n);
+    // Now x[lag..2lag] sits at start + 2n.., x[0..lag] at start...
+    for i in 0..lag {
+        let w = (i as f32 + 0.5) / lag as f32;
+        for c in 0..ch {
+            let from = start + 2 * n + i * ch + c; // x[lag + i]
+            let to = start + i * ch + c; // x[i]
+            let va = f32::from(pcm.get(from).copied().unwrap_or(0));
+            let vb = f32::from(pcm.get(to).copied().unwrap_or(0));
+            if let Some(d) = pcm.get_mut(start + n + i * ch + c) {
+                *d = (va * (1.0 - w) + vb * w).round() as i16;
+            }
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(n: usize, period: f64) -> Vec<i16> {
+        (0..n)
+            .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * i as f64 / period).sin()) as i16)
+            .collect()
+    }
+
+    #[test]
+    fn finds_the_period() {
+        let x = tone(2000, 160.0);
+        let l = best_lag(&x, 1, 120, 720, 4).unwrap();
+        assert_eq!(l.lag % 160, 0, "{l:?}");
+        assert!(l.corr > 0.99);
+        assert!(best_lag(&x[..100], 1, 120, 720, 4).is_none());
+    }
+
+    #[test]
+    fn accelerate_and_expand_keep_the_waveform_smooth() {
+        let x = tone(2000, 160.0);
+        let mut v = x.clone();
+        v.reserve(1000);
+        assert!(accelerate(&mut v, 0, 1, 160));
+        assert_eq!(v.len(), 2000 - 160);
+        // Removing one exact period leaves the same waveform.
+        for (a, b) in v.iter().zip(x.iter()) {
+            assert!((i32::from(*a) - i32::from(*b)).abs() <= 2);
+        }
+        let mut v = x.clone();
+        v.reserve(1000);
+        assert!(expand(&mut v, 0, 1, 160));
+        assert_eq!(v.len(), 2000 + 160);
+        for (a, b) in v.iter().zip(x.iter()) {
+            assert!((i32::from(*a) - i32::from(*b)).abs() <= 2);
+        }
+        // Stereo, with an offset.
+        let st: Vec<i16> = x.iter().flat_map(|&s| [s, -s]).collect();
+        let mut v = st.clone();
+        v.reserve(2000);
+        assert!(expand(&mut v, 20, 2, 160));
+        assert_eq!(v.len(), st.len() + 320);
+        assert!(accelerate(&mut v, 20, 2, 160));
+        assert_eq!(v.len(), st.len());
+        for (a, b) in v.iter().zip(st.iter()) {
+            assert!((i32::from(*a) - i32::from(*b)).abs() <= 2);
+        }
+        let mut short = vec![0i16; 10];
+        assert!(!accelerate(&mut short, 0, 1, 160));
+        assert!(!expand(&mut short, 0, 1, 160));
+    }
+}
