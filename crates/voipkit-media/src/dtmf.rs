@@ -237,10 +237,11 @@ impl DtmfReceiver {
     /// Close an event that went quiet.
     pub fn handle_timeout(&mut self, now: Instant) {
         if let Some(open) = self.open
-            && now >= open.last_seen + Self::TIMEOUT {
-                self.open = None;
-                self.finish(open);
-            }
+            && now >= open.last_seen + Self::TIMEOUT
+        {
+            self.open = None;
+            self.finish(open);
+        }
     }
 
     /// When [`DtmfReceiver::handle_timeout`] should next run.
@@ -298,7 +299,13 @@ impl DtmfSender {
         }
     }
 
-    pub fn enqueue(&mut self, now: Instant, digit: DtmfDigit, duration: Duration, volume: u8) -> bool {
+    pub fn enqueue(
+        &mut self,
+        now: Instant,
+        digit: DtmfDigit,
+        duration: Duration,
+        volume: u8,
+    ) -> bool {
         if self.queue.len() >= MAX_QUEUED {
             return false;
         }
@@ -394,7 +401,14 @@ mod tests {
 
     #[test]
     fn digits() {
-        for (c, code) in [('0', 0), ('9', 9), ('*', 10), ('#', 11), ('a', 12), ('D', 15)] {
+        for (c, code) in [
+            ('0', 0),
+            ('9', 9),
+            ('*', 10),
+            ('#', 11),
+            ('a', 12),
+            ('D', 15),
+        ] {
             let d = DtmfDigit::from_char(c).unwrap();
             assert_eq!(d.event_code(), code);
             assert_eq!(d.to_char(), c.to_ascii_uppercase());
@@ -416,7 +430,12 @@ mod tests {
     fn sender_schedule() {
         let t0 = Instant::now();
         let mut s = DtmfSender::new(8000, Duration::from_millis(20));
-        assert!(s.enqueue(t0, DtmfDigit::from_char('5').unwrap(), Duration::from_millis(100), 10));
+        assert!(s.enqueue(
+            t0,
+            DtmfDigit::from_char('5').unwrap(),
+            Duration::from_millis(100),
+            10
+        ));
         let mut pkts = Vec::new();
         let mut now = t0;
         let mut finished = None;
@@ -455,7 +474,13 @@ mod tests {
         let t0 = Instant::now();
         let mut r = DtmfReceiver::new(8000);
         // Normal: updates then three ends.
-        for (d, e) in [(160, false), (320, false), (800, true), (800, true), (800, true)] {
+        for (d, e) in [
+            (160, false),
+            (320, false),
+            (800, true),
+            (800, true),
+            (800, true),
+        ] {
             r.handle_packet(t0, 1, 1000, &pkt(1, e, d)).unwrap();
         }
         let rep = r.poll_report().unwrap();
@@ -471,7 +496,10 @@ mod tests {
         r.handle_packet(t0, 1, 5000, &pkt(3, false, 320)).unwrap();
         r.handle_packet(t0, 1, 7000, &pkt(4, false, 160)).unwrap();
         let rep = r.poll_report().unwrap();
-        assert_eq!((rep.digit.to_char(), rep.duration), ('3', Duration::from_millis(40)));
+        assert_eq!(
+            (rep.digit.to_char(), rep.duration),
+            ('3', Duration::from_millis(40))
+        );
         // Late end of '3' after '4' started: ignored.
         r.handle_packet(t0, 1, 5000, &pkt(3, true, 800)).unwrap();
         assert!(r.poll_report().is_none());

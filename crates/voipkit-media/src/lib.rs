@@ -13,8 +13,8 @@
 pub mod demux;
 pub mod dtmf;
 pub mod emodel;
-pub mod rtcp;
 mod error;
+pub mod rtcp;
 pub mod rtp;
 mod session;
 pub mod srtp;
@@ -22,9 +22,9 @@ mod stats;
 pub mod stun;
 mod wire;
 
-pub use error::{DropCounters, DropReason, MediaError};
 pub use dtmf::{DtmfDigit, DtmfReport};
 pub use emodel::CodecImpairment;
+pub use error::{DropCounters, DropReason, MediaError};
 pub use session::{
     KeepAlive, KeepAliveKind, MediaConfig, MediaEvent, MediaSession, MediaSocket, ReceivedRtp,
     SrtpConfig, Transmit, TransmitKind,

@@ -640,7 +640,11 @@ mod tests {
         // Length one word too long / short overall.
         for cut in 1..out.len() {
             // 8 is the end of the RR: a valid compound on its own.
-            assert_eq!(RtcpCompound::parse(&out[..cut]).is_ok(), cut == 8, "cut {cut}");
+            assert_eq!(
+                RtcpCompound::parse(&out[..cut]).is_ok(),
+                cut == 8,
+                "cut {cut}"
+            );
         }
         let mut bad = out.clone();
         bad[0] = (bad[0] & 0x3f) | 0x40;

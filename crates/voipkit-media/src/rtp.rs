@@ -183,7 +183,12 @@ impl RtpSender {
 
     /// Header fields for the next media frame of `samples` samples, and
     /// advance. The marker is set on the first frame of a talk spurt.
-    pub fn next_media(&mut self, payload_type: u8, payload_len: usize, samples: u32) -> RtpHeaderFields {
+    pub fn next_media(
+        &mut self,
+        payload_type: u8,
+        payload_len: usize,
+        samples: u32,
+    ) -> RtpHeaderFields {
         let f = RtpHeaderFields {
             payload_type,
             marker: std::mem::take(&mut self.marker_pending),

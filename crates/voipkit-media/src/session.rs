@@ -18,9 +18,7 @@ use crate::rtcp::{
 };
 use crate::rtp::{ClearHeader, RtpHeaderFields, RtpPacket, RtpSender, build_rtp};
 use crate::srtp::{SrtpReceiver, SrtpSender};
-use crate::stats::{
-    InboundStats, MediaStats, OutboundStats, RemoteReport, RttStats, SourceStats,
-};
+use crate::stats::{InboundStats, MediaStats, OutboundStats, RemoteReport, RttStats, SourceStats};
 use crate::stun::{self, BindingTransaction, StunClass, StunTiming, TransactionStep};
 
 /// Which of the call's local sockets a datagram uses.
@@ -326,12 +324,15 @@ fn srtp_pair(c: &SrtpConfig) -> Result<(SrtpSender, SrtpReceiver), MediaError> {
 impl MediaSession {
     /// A session starting at `now`, drawing SSRC, initial sequence number
     /// and timestamp, CNAME, STUN transaction IDs and RTCP timing from `rng`.
-    pub fn new(config: MediaConfig, mut rng: ChaCha20Rng, now: Instant) -> Result<Self, MediaError> {
+    pub fn new(
+        config: MediaConfig,
+        mut rng: ChaCha20Rng,
+        now: Instant,
+    ) -> Result<Self, MediaError> {
         if config.clock_rate == 0 {
             return Err(MediaError::InvalidConfig("clock rate is zero"));
         }
-        if config.payload_type > 127
-            || config.telephone_event_payload_type.is_some_and(|p| p > 127)
+        if config.payload_type > 127 || config.telephone_event_payload_type.is_some_and(|p| p > 127)
         {
             return Err(MediaError::InvalidConfig("payload type above 127"));
         }
@@ -498,9 +499,10 @@ impl MediaSession {
         self.drain_dtmf_reports();
         self.pump_stun(now);
         if let Some(deadline) = self.keepalive_deadline()
-            && now >= deadline {
-                self.send_keepalive(now);
-            }
+            && now >= deadline
+        {
+            self.send_keepalive(now);
+        }
         if self
             .srtp_rx_previous
             .as_ref()
@@ -556,7 +558,12 @@ impl MediaSession {
     /// Send one encoded audio frame covering `samples` samples at the
     /// payload's clock rate. While a DTMF digit is being sent the frame is
     /// not sent (the timestamp still advances).
-    pub fn send_audio(&mut self, now: Instant, payload: &[u8], samples: u32) -> Result<(), MediaError> {
+    pub fn send_audio(
+        &mut self,
+        now: Instant,
+        payload: &[u8],
+        samples: u32,
+    ) -> Result<(), MediaError> {
         if self.closed {
             return Err(MediaError::Closed);
         }
@@ -788,7 +795,9 @@ impl MediaSession {
             }
             KeepAliveKind::EmptyRtp { payload_type } => {
                 let ts = self.sender.next_timestamp();
-                let fields = self.sender.next_with_timestamp(payload_type & 0x7f, false, ts, 0);
+                let fields = self
+                    .sender
+                    .next_with_timestamp(payload_type & 0x7f, false, ts, 0);
                 let _ = self.send_rtp(now, fields, &[], TransmitKind::KeepAlive);
                 // A keep-alive is not media: don't let it hold off the next one
                 // differently from a STUN one, nor make us an RTCP sender.
@@ -805,7 +814,12 @@ impl MediaSession {
             || self.config.accepted_payload_types.contains(&pt)
     }
 
-    fn handle_rtp(&mut self, now: Instant, from: SocketAddr, contents: &[u8]) -> Result<(), DropReason> {
+    fn handle_rtp(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        contents: &[u8],
+    ) -> Result<(), DropReason> {
         let hdr = ClearHeader::read(contents)?;
         if !self.payload_type_accepted(hdr.payload_type) {
             return Err(DropReason::UnknownPayloadType);
@@ -846,9 +860,7 @@ impl MediaSession {
             .sources
             .iter()
             .find(|s| s.ssrc == pkt.ssrc)
-            .is_none_or(|s| {
-                (pkt.sequence_number.wrapping_sub(s.extended_max() as u16) as i16) > 0
-            });
+            .is_none_or(|s| (pkt.sequence_number.wrapping_sub(s.extended_max() as u16) as i16) > 0);
         if !self.check_source(now, from, pkt.sequence_number, authenticated, is_newest) {
             return Err(DropReason::WrongSource);
         }
@@ -918,9 +930,9 @@ impl MediaSession {
                 .filter(|(_, s)| Some(s.ssrc) != self.current_source)
                 .min_by_key(|(_, s)| s.last_packet)
                 .map(|(i, _)| i)
-            {
-                self.sources.swap_remove(lru);
-            }
+        {
+            self.sources.swap_remove(lru);
+        }
         self.sources.push(SourceStats::new(ssrc, seq, now));
         if self.current_source != Some(ssrc) {
             self.current_source = Some(ssrc);
@@ -1234,9 +1246,10 @@ impl MediaSession {
                 _ => (None, None),
             };
             if let Some(sr) = sr
-                && let Some(src) = self.sources.iter_mut().find(|s| s.ssrc == sr.ssrc) {
-                    src.last_sr = Some((ntp_middle(sr.ntp_timestamp), now));
-                }
+                && let Some(src) = self.sources.iter_mut().find(|s| s.ssrc == sr.ssrc)
+            {
+                src.last_sr = Some((ntp_middle(sr.ntp_timestamp), now));
+            }
             for b in blocks.into_iter().flatten().filter(|b| b.ssrc == local) {
                 self.remote_report = Some(RemoteReport {
                     fraction_lost: f64::from(b.fraction_lost) / 256.0,
@@ -1249,7 +1262,9 @@ impl MediaSession {
                 });
                 if b.last_sr != 0 {
                     let a = ntp_middle(ntp_now);
-                    let rtt = a.wrapping_sub(b.last_sr).wrapping_sub(b.delay_since_last_sr) as i32;
+                    let rtt = a
+                        .wrapping_sub(b.last_sr)
+                        .wrapping_sub(b.delay_since_last_sr) as i32;
                     if rtt >= 0 {
                         self.rtt
                             .add(Duration::from_secs_f64(f64::from(rtt) / 65536.0));
@@ -1315,9 +1330,8 @@ impl MediaSession {
             payload_bytes: self.sender.payload_bytes_sent(),
             ..self.outbound
         };
-        let one_way = self.rtt.mean.unwrap_or_default() / 2
-            + self.config.playout_delay
-            + self.config.ptime;
+        let one_way =
+            self.rtt.mean.unwrap_or_default() / 2 + self.config.playout_delay + self.config.ptime;
         let inbound_mos = current.map(|_| {
             EModel {
                 one_way_delay: one_way,
@@ -1350,4 +1364,3 @@ impl MediaSession {
         }
     }
 }
-

@@ -74,8 +74,7 @@ pub fn srtp_overhead(suite: CryptoSuite) -> usize {
 
 /// Bytes SRTCP adds to an RTCP packet for `suite` (index and tag).
 pub fn srtcp_overhead(suite: CryptoSuite) -> usize {
-    SRTCP_INDEX_LEN
-        + if is_aead(suite) { 16 } else { 10 }
+    SRTCP_INDEX_LEN + if is_aead(suite) { 16 } else { 10 }
 }
 
 fn new_context(key: &SrtpKeyingMaterial) -> Result<Context, MediaError> {
@@ -411,9 +410,9 @@ impl SrtpReceiver {
                         .enumerate()
                         .min_by_key(|(_, s)| s.last_used)
                         .map(|(i, _)| i)
-                    {
-                        self.streams.swap_remove(lru);
-                    }
+                {
+                    self.streams.swap_remove(lru);
+                }
                 self.streams.push(stream);
                 out.clear();
                 out.extend_from_slice(&plain);
@@ -476,9 +475,9 @@ impl SrtpReceiver {
                         .enumerate()
                         .min_by_key(|(_, (_, _, used))| *used)
                         .map(|(i, _)| i)
-                    {
-                        self.rtcp_windows.swap_remove(lru);
-                    }
+                {
+                    self.rtcp_windows.swap_remove(lru);
+                }
                 let mut w = ReplayWindow::default();
                 w.update(index);
                 self.rtcp_windows.push((ssrc, w, tick));

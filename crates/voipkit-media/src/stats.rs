@@ -145,7 +145,10 @@ impl SourceStats {
         self.last_fraction_lost = fraction;
         self.received_since_report = false;
         let (last_sr, delay) = match self.last_sr {
-            Some((lsr, at)) => (lsr, crate::rtcp::to_dlsr_units(now.saturating_duration_since(at))),
+            Some((lsr, at)) => (
+                lsr,
+                crate::rtcp::to_dlsr_units(now.saturating_duration_since(at)),
+            ),
             None => (0, 0),
         };
         ReportBlock {

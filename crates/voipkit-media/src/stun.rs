@@ -143,7 +143,12 @@ pub(crate) enum TransactionStep {
 }
 
 impl BindingTransaction {
-    pub fn new(server: SocketAddr, transaction_id: [u8; 12], now: Instant, timing: StunTiming) -> Self {
+    pub fn new(
+        server: SocketAddr,
+        transaction_id: [u8; 12],
+        now: Instant,
+        timing: StunTiming,
+    ) -> Self {
         Self {
             server,
             transaction_id,
@@ -194,8 +199,14 @@ mod tests {
         assert_eq!(m.class, StunClass::Success);
         assert_eq!(m.mapped_address, Some(addr));
         let v6: SocketAddr = "[::1]:5".parse().unwrap();
-        assert_eq!(decode(&binding_success(id, v6)).unwrap().mapped_address, Some(v6));
-        assert_eq!(decode(&binding_indication(id)).unwrap().class, StunClass::Indication);
+        assert_eq!(
+            decode(&binding_success(id, v6)).unwrap().mapped_address,
+            Some(v6)
+        );
+        assert_eq!(
+            decode(&binding_indication(id)).unwrap().class,
+            StunClass::Indication
+        );
         for n in 0..resp.len() {
             assert!(decode(&resp[..n]).is_err());
         }
@@ -207,7 +218,12 @@ mod tests {
     #[test]
     fn retransmission_schedule() {
         let t0 = Instant::now();
-        let mut t = BindingTransaction::new("127.0.0.1:3478".parse().unwrap(), [0; 12], t0, StunTiming::default());
+        let mut t = BindingTransaction::new(
+            "127.0.0.1:3478".parse().unwrap(),
+            [0; 12],
+            t0,
+            StunTiming::default(),
+        );
         let mut sends = Vec::new();
         let mut now = t0;
         loop {

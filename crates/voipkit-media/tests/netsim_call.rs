@@ -90,10 +90,10 @@ impl Endpoint for Peer {
 
     fn poll_transmit(&mut self, _now: Instant) -> Option<Outgoing> {
         let t = self.session.poll_transmit()?;
-        if t.kind == TransmitKind::Rtcp {
-            if let Some(d) = self.last_rtcp_in_delay {
-                self.truth_out.borrow_mut().insert(t.contents.clone(), d);
-            }
+        if t.kind == TransmitKind::Rtcp
+            && let Some(d) = self.last_rtcp_in_delay
+        {
+            self.truth_out.borrow_mut().insert(t.contents.clone(), d);
         }
         Some(Outgoing {
             from: self.addr,
@@ -164,7 +164,10 @@ fn srtp_call_statistics_match_the_emulator() {
     let mut a = peer(
         a_addr,
         b_addr,
-        SrtpConfig { local: ka.clone(), remote: kb.clone() },
+        SrtpConfig {
+            local: ka.clone(),
+            remote: kb.clone(),
+        },
         1,
         now,
         ta.clone(),
@@ -173,13 +176,19 @@ fn srtp_call_statistics_match_the_emulator() {
     let mut b = peer(
         b_addr,
         a_addr,
-        SrtpConfig { local: kb, remote: ka },
+        SrtpConfig {
+            local: kb,
+            remote: ka,
+        },
         2,
         now,
         tb,
         ta,
     );
-    h.run_until(&mut [&mut a, &mut b], now + CALL + Duration::from_millis(500));
+    h.run_until(
+        &mut [&mut a, &mut b],
+        now + CALL + Duration::from_millis(500),
+    );
 
     let configured_rtt = 2 * DELAY + JITTER; // mean of 2 x (delay + U(0, jitter))
     // RFC 3550 A.8 jitter of i.i.d. U(0, J) delays: E|U1 - U2| = J / 3.
@@ -212,14 +221,20 @@ fn srtp_call_statistics_match_the_emulator() {
         assert_eq!(st.inbound.packets, me.rtp_in);
         // The peer's report about us agrees with the other link.
         let rr = st.remote_report.expect("no RR received");
-        assert!(rr.cumulative_lost > 100 && rr.cumulative_lost < 200, "{rr:?}");
+        assert!(
+            rr.cumulative_lost > 100 && rr.cumulative_lost < 200,
+            "{rr:?}"
+        );
         // Jitter: time-average within 10% of J/3, final value within 25%.
         let mean_j = me.jitter_samples.iter().sum::<f64>() / me.jitter_samples.len() as f64;
         assert!(
             (mean_j - expected_jitter).abs() < 0.10 * expected_jitter,
             "{name}: mean jitter {mean_j} vs {expected_jitter}"
         );
-        println!("{name}: mean jitter {mean_j:.5} s over {} samples, expected {expected_jitter:.5} s", me.jitter_samples.len());
+        println!(
+            "{name}: mean jitter {mean_j:.5} s over {} samples, expected {expected_jitter:.5} s",
+            me.jitter_samples.len()
+        );
         let j = st.inbound.jitter.as_secs_f64();
         assert!(
             (j - expected_jitter).abs() < 0.25 * expected_jitter,

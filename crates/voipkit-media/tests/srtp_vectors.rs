@@ -3,8 +3,8 @@
 //! forged, replayed, truncated and E=0 packets, a forged first packet,
 //! sequence wraps and rekeying.
 
-use voipkit_media::srtp::{ReplayWindow, SrtpReceiver, SrtpSender};
 use voipkit_media::DropReason;
+use voipkit_media::srtp::{ReplayWindow, SrtpReceiver, SrtpSender};
 use voipkit_sdp::{CryptoSuite, SrtpKeyingMaterial};
 
 /// libsrtp `test_key` (master key 16 + master salt 14).
@@ -89,7 +89,8 @@ fn libsrtp_aes_cm_128_hmac_sha1_32_vector() {
     tx.protect_rtcp(&RTCP_PLAINTEXT, &mut out).unwrap();
     assert_eq!(out, SRTCP_CIPHERTEXT_80);
     let mut rx = SrtpReceiver::new(&k).unwrap();
-    rx.unprotect_rtp(&SRTP_CIPHERTEXT_80[..32], &mut out).unwrap();
+    rx.unprotect_rtp(&SRTP_CIPHERTEXT_80[..32], &mut out)
+        .unwrap();
     assert_eq!(out, RTP_PLAINTEXT);
     rx.unprotect_rtcp(&SRTCP_CIPHERTEXT_80, &mut out).unwrap();
     assert_eq!(out, RTCP_PLAINTEXT);
@@ -207,7 +208,8 @@ fn forged_truncated_and_unencrypted_are_dropped() {
         }
         rx.unprotect_rtp(&enc, &mut dec).unwrap();
 
-        tx.protect_rtcp(&[0x80, 201, 0, 1, 0, 0, 0, 5], &mut enc).unwrap();
+        tx.protect_rtcp(&[0x80, 201, 0, 1, 0, 0, 0, 5], &mut enc)
+            .unwrap();
         for n in 0..enc.len() {
             assert!(rx.unprotect_rtcp(&enc[..n], &mut dec).is_err(), "len {n}");
         }
@@ -310,12 +312,8 @@ fn debug_output_redacts_keys() {
 fn wrong_key_fails_authentication() {
     let ks = all_suites();
     let mut tx = SrtpSender::new(&ks[0]).unwrap();
-    let other = SrtpKeyingMaterial::from_parts(
-        ks[0].suite(),
-        &[7; 16],
-        ks[0].master_salt(),
-    )
-    .unwrap();
+    let other =
+        SrtpKeyingMaterial::from_parts(ks[0].suite(), &[7; 16], ks[0].master_salt()).unwrap();
     let mut rx = SrtpReceiver::new(&other).unwrap();
     let (mut enc, mut dec) = (Vec::new(), Vec::new());
     tx.protect_rtp(&rtp(1, 1, &[0; 160]), &mut enc).unwrap();

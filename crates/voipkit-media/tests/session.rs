@@ -1,0 +1,724 @@
+//! MediaSession behaviour: media both ways, DTMF, symmetric latching, SSRC
+//! change, STUN, keep-alives, rekeying, BYE, rtcp-mux off, bad input.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use voipkit_media::stun;
+use voipkit_media::{
+    CryptoSuite, DropReason, DtmfDigit, KeepAlive, KeepAliveKind, MediaConfig, MediaEvent,
+    MediaSession, MediaSocket, ReceivedRtp, SrtpConfig, SrtpKeyingMaterial, Transmit, TransmitKind,
+};
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+const A: &str = "127.0.0.1:30000";
+const B: &str = "127.0.0.1:30002";
+
+fn keys(seed: u64) -> (SrtpKeyingMaterial, SrtpKeyingMaterial) {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    (
+        SrtpKeyingMaterial::generate(CryptoSuite::AesCm128HmacSha1_80, &mut rng),
+        SrtpKeyingMaterial::generate(CryptoSuite::AesCm128HmacSha1_80, &mut rng),
+    )
+}
+
+fn config(remote: &str, srtp: Option<SrtpConfig>) -> MediaConfig {
+    let mut c = MediaConfig::new(addr(remote), 0, 8000);
+    c.telephone_event_payload_type = Some(101);
+    c.srtp = srtp;
+    c
+}
+
+/// Two sessions wired back to back with no delay; transmits can be
+/// filtered (dropped) or redirected.
+struct Pair {
+    a: MediaSession,
+    b: MediaSession,
+    now: Instant,
+    a_rx: Vec<ReceivedRtp>,
+    b_rx: Vec<ReceivedRtp>,
+    a_events: Vec<MediaEvent>,
+    b_events: Vec<MediaEvent>,
+    /// (from A?, transmit) -> deliver?
+    filter: Box<dyn FnMut(bool, &Transmit) -> bool>,
+    /// Source address B sees for A's packets.
+    a_source: SocketAddr,
+    a_to_b: Vec<Transmit>,
+}
+
+impl Pair {
+    fn new(srtp: bool) -> Self {
+        let now = Instant::now();
+        let (ka, kb) = keys(1);
+        let (sa, sb) = if srtp {
+            (
+                Some(SrtpConfig {
+                    local: ka.clone(),
+                    remote: kb.clone(),
+                }),
+                Some(SrtpConfig {
+                    local: kb,
+                    remote: ka,
+                }),
+            )
+        } else {
+            (None, None)
+        };
+        Self::with(config(B, sa), config(A, sb), now)
+    }
+
+    fn with(ca: MediaConfig, cb: MediaConfig, now: Instant) -> Self {
+        Self {
+            a: MediaSession::new(ca, ChaCha20Rng::seed_from_u64(10), now).unwrap(),
+            b: MediaSession::new(cb, ChaCha20Rng::seed_from_u64(20), now).unwrap(),
+            now,
+            a_rx: vec![],
+            b_rx: vec![],
+            a_events: vec![],
+            b_events: vec![],
+            filter: Box::new(|_, _| true),
+            a_source: addr(A),
+            a_to_b: vec![],
+        }
+    }
+
+    fn pump(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(t) = self.a.poll_transmit() {
+                moved = true;
+                if (self.filter)(true, &t) && t.destination.ip() == addr(B).ip() {
+                    match t.socket {
+                        MediaSocket::Rtp => {
+                            self.b.handle_input(self.now, self.a_source, &t.contents)
+                        }
+                        MediaSocket::Rtcp => {
+                            self.b
+                                .handle_rtcp_input(self.now, self.a_source, &t.contents)
+                        }
+                    }
+                }
+                self.a_to_b.push(t);
+            }
+            while let Some(t) = self.b.poll_transmit() {
+                moved = true;
+                if (self.filter)(false, &t) && t.destination.ip() == addr(A).ip() {
+                    let from = addr(B);
+                    match t.socket {
+                        MediaSocket::Rtp => self.a.handle_input(self.now, from, &t.contents),
+                        MediaSocket::Rtcp => self.a.handle_rtcp_input(
+                            self.now,
+                            SocketAddr::new(from.ip(), from.port() + 1),
+                            &t.contents,
+                        ),
+                    }
+                }
+            }
+            while let Some(p) = self.a.poll_rtp() {
+                self.a_rx.push(p);
+            }
+            while let Some(p) = self.b.poll_rtp() {
+                self.b_rx.push(p);
+            }
+            while let Some(e) = self.a.poll_event() {
+                self.a_events.push(e);
+            }
+            while let Some(e) = self.b.poll_event() {
+                self.b_events.push(e);
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Advance to `until`, firing timers; A and B send a 20 ms frame every
+    /// 20 ms when `audio`.
+    fn run(&mut self, d: Duration, audio: bool) {
+        let until = self.now + d;
+        let mut next_frame = self.now;
+        loop {
+            let mut next = until;
+            for t in [self.a.poll_timeout(), self.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+            {
+                next = next.min(t);
+            }
+            if audio {
+                next = next.min(next_frame);
+            }
+            if next > until || (next == until && self.now == until) {
+                break;
+            }
+            self.now = next.max(self.now);
+            if audio && self.now >= next_frame && self.now < until {
+                self.a.send_audio(self.now, &[1; 160], 160).unwrap();
+                self.b.send_audio(self.now, &[2; 160], 160).unwrap();
+                next_frame += Duration::from_millis(20);
+            }
+            if self.a.poll_timeout().is_some_and(|t| t <= self.now) {
+                self.a.handle_timeout(self.now);
+            }
+            if self.b.poll_timeout().is_some_and(|t| t <= self.now) {
+                self.b.handle_timeout(self.now);
+            }
+            self.pump();
+            if self.now >= until {
+                break;
+            }
+        }
+        self.now = until;
+    }
+}
+
+#[test]
+fn audio_both_ways_plain_and_srtp() {
+    for srtp in [false, true] {
+        let mut p = Pair::new(srtp);
+        p.run(Duration::from_secs(4), true);
+        assert_eq!(p.b_rx.len(), 200, "srtp {srtp}");
+        assert_eq!(p.a_rx.len(), 200);
+        let first = &p.b_rx[0];
+        assert!(first.marker);
+        assert!(!p.b_rx[1].marker);
+        assert_eq!(first.payload, vec![1; 160]);
+        assert_eq!(first.payload_type, 0);
+        assert_eq!(first.ssrc, p.a.local_ssrc());
+        assert_eq!(
+            p.b_rx[1].timestamp.wrapping_sub(first.timestamp),
+            160,
+            "timestamps advance by the frame"
+        );
+        assert_eq!(
+            p.b_rx[1].extended_sequence_number,
+            first.extended_sequence_number + 1
+        );
+        assert!(p.b_events.contains(&MediaEvent::RemoteSsrcChanged {
+            ssrc: p.a.local_ssrc()
+        }));
+        let st = p.b.stats();
+        assert_eq!(st.inbound.packets, 200);
+        assert_eq!(st.inbound.cumulative_lost, 0);
+        assert_eq!(st.drops.total(), 0);
+        assert!(st.inbound.rtcp_packets >= 1);
+        assert!(p.a.stats().remote_report.is_some());
+        // The pool: recycled buffers come back out.
+        for r in p.b_rx.drain(..) {
+            p.b.recycle(r.payload);
+        }
+    }
+}
+
+#[test]
+fn dtmf_end_to_end_with_audio_held_back() {
+    let mut p = Pair::new(true);
+    p.run(Duration::from_millis(200), true);
+    let before = p.b_rx.len();
+    let now = p.now;
+    p.a.send_dtmf(
+        now,
+        DtmfDigit::from_char('5').unwrap(),
+        Duration::from_millis(100),
+        10,
+    )
+    .unwrap();
+    p.a.send_dtmf(
+        now,
+        DtmfDigit::from_char('#').unwrap(),
+        Duration::from_millis(60),
+        10,
+    )
+    .unwrap();
+    p.run(Duration::from_millis(800), true);
+    let digits: Vec<_> = p
+        .b_events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::DtmfReceived(r) => Some((r.digit.to_char(), r.duration, r.volume)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        digits,
+        vec![
+            ('5', Duration::from_millis(100), 10),
+            ('#', Duration::from_millis(60), 10)
+        ]
+    );
+    assert_eq!(
+        p.a_events
+            .iter()
+            .filter(|e| matches!(e, MediaEvent::DtmfSent { .. }))
+            .count(),
+        2
+    );
+    // Audio was held back during the tones: 50 frames in 1 s minus the
+    // frames covering 7 + 6 DTMF packet intervals and the gap.
+    let audio_during = p.b_rx.len() - before;
+    assert!(audio_during < 40, "{audio_during}");
+    // The first audio after the tone starts a talk spurt at a later timestamp.
+    let resumed = p.b_rx[before..]
+        .windows(2)
+        .find(|w| w[1].timestamp.wrapping_sub(w[0].timestamp) > 160)
+        .unwrap();
+    assert!(resumed[1].marker);
+    assert_eq!(p.a.stats().outbound.dtmf_digits, 2);
+    assert_eq!(p.b.stats().drops.total(), 0);
+}
+
+#[test]
+fn dtmf_survives_lost_start_and_lost_end_packets() {
+    let mut p = Pair::new(false);
+    p.run(Duration::from_millis(100), false);
+    let mut n = 0;
+    // Drop the first DTMF packet (start) of the first digit, and every end
+    // packet of the second.
+    p.filter = Box::new(move |from_a, t| {
+        if !from_a || t.kind != TransmitKind::Rtp || t.contents[1] & 0x7f != 101 {
+            return true;
+        }
+        n += 1;
+        let end = t.contents[13] & 0x80 != 0;
+        let digit = t.contents[12];
+        !(n == 1 || (digit == 2 && end))
+    });
+    let now = p.now;
+    p.a.send_dtmf(
+        now,
+        DtmfDigit::from_char('1').unwrap(),
+        Duration::from_millis(100),
+        10,
+    )
+    .unwrap();
+    p.a.send_dtmf(
+        now,
+        DtmfDigit::from_char('2').unwrap(),
+        Duration::from_millis(100),
+        10,
+    )
+    .unwrap();
+    p.run(Duration::from_secs(2), false);
+    let digits: Vec<_> = p
+        .b_events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::DtmfReceived(r) => Some((r.digit.to_char(), r.duration)),
+            _ => None,
+        })
+        .collect();
+    // '2' lost its end packets: reported on timeout with the last update's
+    // duration (80 ms: updates carry 20..80 ms).
+    assert_eq!(
+        digits,
+        vec![
+            ('1', Duration::from_millis(100)),
+            ('2', Duration::from_millis(80))
+        ]
+    );
+}
+
+#[test]
+fn srtp_latches_to_authenticated_source_and_ignores_forgeries() {
+    let mut p = Pair::new(true);
+    p.run(Duration::from_millis(100), true);
+    // A forged packet (bad tag) from an attacker does not move B.
+    let mut forged = p
+        .a_to_b
+        .iter()
+        .find(|t| t.kind == TransmitKind::Rtp)
+        .unwrap()
+        .contents
+        .clone();
+    forged[20] ^= 1;
+    forged[3] = forged[3].wrapping_add(200);
+    let attacker = addr("127.0.0.1:31000");
+    p.b.handle_input(p.now, attacker, &forged);
+    assert_eq!(p.b.remote_rtp_address(), addr(A));
+    assert_eq!(p.b.stats().drops.get(DropReason::AuthenticationFailed), 1);
+    // A moves (NAT rebinding): B follows with the first authenticated packet.
+    p.a_source = addr("127.0.0.1:30500");
+    p.run(Duration::from_millis(100), true);
+    assert_eq!(p.b.remote_rtp_address(), addr("127.0.0.1:30500"));
+    assert!(p.b_events.contains(&MediaEvent::RemoteAddressChanged {
+        socket: MediaSocket::Rtp,
+        address: addr("127.0.0.1:30500")
+    }));
+    // A replay of an old packet from the old address neither plays nor moves B.
+    let old = p.a_to_b[0].contents.clone();
+    let n = p.b_rx.len();
+    p.b.handle_input(p.now, addr(A), &old);
+    p.pump();
+    assert_eq!(p.b_rx.len(), n);
+    assert_eq!(p.b.remote_rtp_address(), addr("127.0.0.1:30500"));
+    assert_eq!(p.b.stats().drops.get(DropReason::Replayed), 1);
+}
+
+#[test]
+fn plain_rtp_latch_resists_hijack_while_peer_is_active() {
+    let mut p = Pair::new(false);
+    p.run(Duration::from_millis(200), true);
+    // An attacker injects valid-looking RTP while A is talking: dropped.
+    let attacker = addr("127.0.0.1:31000");
+    let pkt = p
+        .a_to_b
+        .iter()
+        .rev()
+        .find(|t| t.kind == TransmitKind::Rtp)
+        .unwrap()
+        .contents
+        .clone();
+    for i in 0..5u16 {
+        let mut q = pkt.clone();
+        let seq = u16::from_be_bytes([q[2], q[3]]).wrapping_add(100 + i);
+        q[2..4].copy_from_slice(&seq.to_be_bytes());
+        p.b.handle_input(p.now, attacker, &q);
+    }
+    assert_eq!(p.b.remote_rtp_address(), addr(A));
+    assert_eq!(p.b.stats().drops.get(DropReason::WrongSource), 5);
+    // A goes quiet (moves); packets from its new address latch after 3.
+    p.a_source = addr("127.0.0.1:30600");
+    p.run(Duration::from_millis(200), true);
+    assert_eq!(p.b.remote_rtp_address(), addr("127.0.0.1:30600"));
+}
+
+#[test]
+fn remote_ssrc_change_is_followed() {
+    let now = Instant::now();
+    let (ka, kb) = keys(3);
+    let mut p = Pair::with(
+        config(
+            B,
+            Some(SrtpConfig {
+                local: ka.clone(),
+                remote: kb.clone(),
+            }),
+        ),
+        config(
+            A,
+            Some(SrtpConfig {
+                local: kb.clone(),
+                remote: ka.clone(),
+            }),
+        ),
+        now,
+    );
+    p.run(Duration::from_millis(200), true);
+    let old = p.a.local_ssrc();
+    // A restarts its stream (new session, new SSRC, same keys).
+    p.a = MediaSession::new(
+        config(
+            B,
+            Some(SrtpConfig {
+                local: ka,
+                remote: kb,
+            }),
+        ),
+        ChaCha20Rng::seed_from_u64(99),
+        p.now,
+    )
+    .unwrap();
+    assert_ne!(p.a.local_ssrc(), old);
+    let n = p.b_rx.len();
+    p.run(Duration::from_millis(200), true);
+    assert!(p.b_rx.len() - n >= 9);
+    assert!(p.b_events.contains(&MediaEvent::RemoteSsrcChanged {
+        ssrc: p.a.local_ssrc()
+    }));
+    assert_eq!(p.b.stats().remote_ssrc, Some(p.a.local_ssrc()));
+    assert_eq!(p.b.stats().drops.total(), 0);
+}
+
+#[test]
+fn rekey_switches_cleanly() {
+    let mut p = Pair::new(true);
+    p.run(Duration::from_millis(200), true);
+    // A sends a packet with the old key that is still in flight.
+    p.filter = Box::new(|_, _| false);
+    p.run(Duration::from_millis(20), true);
+    let in_flight: Vec<_> = std::mem::take(&mut p.a_to_b);
+    assert!(in_flight.iter().any(|t| t.kind == TransmitKind::Rtp));
+    p.filter = Box::new(|_, _| true);
+    let (na, nb) = keys(77);
+    let now = p.now;
+    p.a.rekey(
+        now,
+        Some(SrtpConfig {
+            local: na.clone(),
+            remote: nb.clone(),
+        }),
+    )
+    .unwrap();
+    p.b.rekey(
+        now,
+        Some(SrtpConfig {
+            local: nb,
+            remote: na,
+        }),
+    )
+    .unwrap();
+    let n = p.b_rx.len();
+    for t in &in_flight {
+        p.b.handle_input(p.now, addr(A), &t.contents);
+    }
+    p.run(Duration::from_millis(400), true);
+    assert!(p.b_rx.len() - n >= 20);
+    assert_eq!(p.b.stats().drops.get(DropReason::AuthenticationFailed), 0);
+    // After the grace period the old key is gone.
+    p.run(Duration::from_secs(3), true);
+    let n = p.b_rx.len();
+    let dropped = p.b.stats().drops.total();
+    for t in &in_flight {
+        p.b.handle_input(p.now, addr(A), &t.contents);
+    }
+    p.pump();
+    assert_eq!(p.b_rx.len(), n);
+    assert_eq!(p.b.stats().drops.total(), dropped + in_flight.len() as u64);
+}
+
+#[test]
+fn close_sends_bye() {
+    let mut p = Pair::new(true);
+    p.run(Duration::from_millis(200), true);
+    let now = p.now;
+    p.a.close(now);
+    p.pump();
+    assert!(p.b_events.contains(&MediaEvent::RemoteBye {
+        ssrc: p.a.local_ssrc()
+    }));
+    assert!(p.a.send_audio(now, &[0; 160], 160).is_err());
+    assert!(p.a.poll_timeout().is_none());
+}
+
+#[test]
+fn stun_binding_learns_public_address_and_times_out() {
+    let now = Instant::now();
+    let mut s = MediaSession::new(config(B, None), ChaCha20Rng::seed_from_u64(5), now).unwrap();
+    let server = addr("127.0.0.1:3478");
+    s.start_stun_binding(now, server);
+    let req = loop {
+        let t = s.poll_transmit().unwrap();
+        if t.kind == TransmitKind::Stun {
+            break t;
+        }
+    };
+    assert_eq!(req.destination, server);
+    let m = stun::decode(&req.contents).unwrap();
+    // Retransmitted at 500 ms.
+    s.handle_timeout(now + Duration::from_millis(500));
+    assert!(std::iter::from_fn(|| s.poll_transmit()).any(|t| t.kind == TransmitKind::Stun));
+    // A response with a wrong transaction id is ignored; the right one wins.
+    let public = addr("127.0.0.1:45678");
+    s.handle_input(now, server, &stun::binding_success([9; 12], public));
+    assert_eq!(s.stats().drops.get(DropReason::UnexpectedStun), 1);
+    s.handle_input(
+        now,
+        server,
+        &stun::binding_success(m.transaction_id, public),
+    );
+    assert_eq!(
+        s.poll_event(),
+        Some(MediaEvent::PublicAddressDiscovered { address: public })
+    );
+    assert_eq!(s.public_address(), Some(public));
+
+    // No answer at all: fails after RFC 8489's 39.5 s.
+    s.start_stun_binding(now, server);
+    let mut t = now;
+    let mut sent = 0;
+    let failed = loop {
+        while let Some(x) = s.poll_transmit() {
+            if x.kind == TransmitKind::Stun {
+                sent += 1;
+            }
+        }
+        if let Some(e) = s.poll_event() {
+            break (e, t - now);
+        }
+        t = s.poll_timeout().unwrap();
+        s.handle_timeout(t);
+    };
+    assert_eq!(failed.0, MediaEvent::StunBindingFailed { server });
+    assert_eq!(failed.1, Duration::from_millis(39_500));
+    assert_eq!(sent, 7);
+}
+
+#[test]
+fn answers_peer_stun_requests_only() {
+    let now = Instant::now();
+    let mut s = MediaSession::new(config(B, None), ChaCha20Rng::seed_from_u64(5), now).unwrap();
+    s.handle_input(now, addr(B), &stun::binding_request([4; 12]));
+    let t = s.poll_transmit().unwrap();
+    assert_eq!(t.destination, addr(B));
+    assert_eq!(
+        stun::decode(&t.contents).unwrap().mapped_address,
+        Some(addr(B))
+    );
+    s.handle_input(now, addr("127.0.0.1:9"), &stun::binding_request([4; 12]));
+    assert!(s.poll_transmit().is_none());
+    s.handle_input(now, addr(B), &stun::binding_indication([4; 12]));
+    assert_eq!(s.stats().drops.get(DropReason::UnexpectedStun), 1);
+}
+
+#[test]
+fn keepalives_when_idle() {
+    for kind in [
+        KeepAliveKind::StunIndication,
+        KeepAliveKind::EmptyRtp { payload_type: 127 },
+    ] {
+        let now = Instant::now();
+        let mut c = config(B, None);
+        c.keep_alive = Some(KeepAlive {
+            interval: Duration::from_secs(5),
+            kind,
+        });
+        let mut s = MediaSession::new(c, ChaCha20Rng::seed_from_u64(5), now).unwrap();
+        s.send_audio(now, &[0; 160], 160).unwrap();
+        let mut t = now;
+        let mut kas = vec![];
+        while t < now + Duration::from_secs(16) {
+            t = s.poll_timeout().unwrap();
+            s.handle_timeout(t);
+            while let Some(x) = s.poll_transmit() {
+                if x.kind == TransmitKind::KeepAlive {
+                    kas.push((t - now, x.contents));
+                }
+            }
+        }
+        let times: Vec<_> = kas.iter().map(|k| k.0.as_secs()).collect();
+        assert_eq!(times, vec![5, 10, 15], "{kind:?}");
+        match kind {
+            KeepAliveKind::StunIndication => {
+                assert_eq!(
+                    stun::decode(&kas[0].1).unwrap().class,
+                    stun::StunClass::Indication
+                )
+            }
+            KeepAliveKind::EmptyRtp { .. } => {
+                assert_eq!(kas[0].1.len(), 12);
+                assert_eq!(kas[0].1[1] & 0x7f, 127);
+            }
+        }
+        assert_eq!(s.stats().outbound.keepalives, 3);
+    }
+}
+
+#[test]
+fn rtcp_on_its_own_port_without_mux() {
+    let now = Instant::now();
+    let mut ca = config(B, None);
+    ca.rtcp_mux = false;
+    let mut cb = config(A, None);
+    cb.rtcp_mux = false;
+    let mut p = Pair::with(ca, cb, now);
+    p.run(Duration::from_secs(8), true);
+    let rtcp: Vec<_> = p
+        .a_to_b
+        .iter()
+        .filter(|t| t.kind == TransmitKind::Rtcp)
+        .collect();
+    assert!(!rtcp.is_empty());
+    assert!(
+        rtcp.iter()
+            .all(|t| t.socket == MediaSocket::Rtcp && t.destination == addr("127.0.0.1:30003"))
+    );
+    assert!(p.a.stats().remote_report.is_some());
+    assert!(p.a.stats().rtt.samples >= 1);
+}
+
+#[test]
+fn bad_input_is_dropped_and_counted_by_reason() {
+    let now = Instant::now();
+    let (ka, kb) = keys(1);
+    let mut s = MediaSession::new(
+        config(
+            B,
+            Some(SrtpConfig {
+                local: ka,
+                remote: kb,
+            }),
+        ),
+        ChaCha20Rng::seed_from_u64(5),
+        now,
+    )
+    .unwrap();
+    let from = addr(B);
+    let cases: Vec<(Vec<u8>, DropReason)> = vec![
+        (vec![], DropReason::Truncated),
+        (vec![0x80, 0, 0], DropReason::Truncated),
+        (
+            vec![0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1],
+            DropReason::Truncated,
+        ),
+        (
+            vec![0x80, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3],
+            DropReason::UnknownPayloadType,
+        ),
+        (
+            [vec![0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1], vec![0; 40]].concat(),
+            DropReason::AuthenticationFailed,
+        ),
+        (vec![0x80, 201, 0, 1, 0, 0, 0, 1], DropReason::Truncated),
+        (
+            [vec![0x80, 201, 0, 1, 0, 0, 0, 1], vec![0; 14]].concat(),
+            DropReason::UnencryptedSrtcp,
+        ),
+        (
+            [
+                vec![0x80, 201, 0, 1, 0, 0, 0, 1, 0x80, 0, 0, 1],
+                vec![0; 10],
+            ]
+            .concat(),
+            DropReason::AuthenticationFailed,
+        ),
+        (
+            vec![0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42],
+            DropReason::MalformedStun,
+        ),
+        (vec![22, 0xfe, 0xfd, 0, 0], DropReason::Dtls),
+        (vec![17, 0], DropReason::Zrtp),
+        (vec![64, 0, 0, 4, 1, 2, 3, 4], DropReason::TurnChannel),
+        (vec![0xff; 30], DropReason::UnknownProtocol),
+    ];
+    for (bytes, reason) in &cases {
+        let before = s.stats().drops.get(*reason);
+        s.handle_input(now, from, bytes);
+        assert_eq!(
+            s.stats().drops.get(*reason),
+            before + 1,
+            "{reason:?} for {bytes:02x?}"
+        );
+    }
+    assert_eq!(s.stats().drops.total(), cases.len() as u64);
+    assert!(s.poll_rtp().is_none());
+}
+
+#[test]
+fn plain_session_drops_malformed_rtcp_and_rtp() {
+    let now = Instant::now();
+    let mut s = MediaSession::new(config(B, None), ChaCha20Rng::seed_from_u64(5), now).unwrap();
+    let from = addr(B);
+    // RR whose length runs past the datagram.
+    s.handle_input(now, from, &[0x81, 201, 0, 9, 0, 0, 0, 1]);
+    assert_eq!(s.stats().drops.get(DropReason::MalformedRtcp), 1);
+    // RTP with padding longer than the packet.
+    s.handle_input(now, from, &[0xa0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 9, 200]);
+    assert_eq!(s.stats().drops.get(DropReason::MalformedRtp), 1);
+    // Telephone-event shorter than 4 bytes.
+    s.handle_input(now, from, &[0x80, 101, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 9]);
+    assert_eq!(s.stats().drops.get(DropReason::MalformedDtmf), 1);
+    // A valid packet with CSRCs, extension and padding plays.
+    let mut p = vec![0xb1, 0x80, 0, 2, 0, 0, 0, 160, 0, 0, 0, 1, 0, 0, 0, 7];
+    p.extend_from_slice(&[0xbe, 0xde, 0, 1, 0x10, 0xaa, 0, 0]);
+    p.extend_from_slice(&[5; 160]);
+    p.extend_from_slice(&[0, 0, 0, 4]);
+    s.handle_input(now, from, &p);
+    let r = s.poll_rtp().unwrap();
+    assert_eq!(r.payload, vec![5; 160]);
+    assert!(r.marker);
+}
