@@ -34,6 +34,9 @@ fn config(remote: &str, srtp: Option<SrtpConfig>) -> MediaConfig {
     c
 }
 
+/// Decides whether a transmit (from A when the flag is set) is delivered.
+type Filter = Box<dyn FnMut(bool, &Transmit) -> bool>;
+
 /// Two sessions wired back to back with no delay; transmits can be
 /// filtered (dropped) or redirected.
 struct Pair {
@@ -45,7 +48,7 @@ struct Pair {
     a_events: Vec<MediaEvent>,
     b_events: Vec<MediaEvent>,
     /// (from A?, transmit) -> deliver?
-    filter: Box<dyn FnMut(bool, &Transmit) -> bool>,
+    filter: Filter,
     /// Source address B sees for A's packets.
     a_source: SocketAddr,
     a_to_b: Vec<Transmit>,
