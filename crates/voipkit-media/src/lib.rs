@@ -26,8 +26,8 @@ pub use dtmf::{DtmfDigit, DtmfReport};
 pub use emodel::CodecImpairment;
 pub use error::{DropCounters, DropReason, MediaError};
 pub use session::{
-    KeepAlive, KeepAliveKind, MediaConfig, MediaEvent, MediaSession, MediaSocket, ReceivedRtp,
-    SrtpConfig, Transmit, TransmitKind,
+    KeepAlive, KeepAliveKind, MediaEvent, MediaSession, MediaSessionConfig, MediaSocket,
+    ReceivedRtp, SrtpConfig, Transmit, TransmitKind,
 };
 pub use stats::{InboundStats, MediaStats, OutboundStats, RemoteReport, RttStats};
 pub use stun::StunTiming;

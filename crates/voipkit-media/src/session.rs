@@ -154,7 +154,7 @@ pub struct KeepAlive {
 /// The media session's configuration; the call layer fills it from the SDP
 /// negotiation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MediaConfig {
+pub struct MediaSessionConfig {
     /// Remote RTP address (from the SDP `c=`/`m=` lines).
     pub remote_rtp: SocketAddr,
     /// Remote RTCP address when rtcp-mux is off (`a=rtcp`, default port+1).
@@ -199,7 +199,7 @@ pub struct MediaConfig {
     pub playout_delay: Duration,
 }
 
-impl MediaConfig {
+impl MediaSessionConfig {
     /// A configuration with defaults: 20 ms ptime, rtcp-mux, symmetric RTP,
     /// no SRTP, STUN-indication keep-alives every 15 s, G.711-with-PLC
     /// E-model values, 64 kbit/s + headers of session bandwidth.
@@ -260,7 +260,7 @@ struct Latch {
 /// [`MediaSession::poll_event`]. Audio goes in with
 /// [`MediaSession::send_audio`].
 pub struct MediaSession {
-    config: MediaConfig,
+    config: MediaSessionConfig,
     cname: String,
     rng: ChaCha20Rng,
     epoch: Instant,
@@ -325,7 +325,7 @@ impl MediaSession {
     /// A session starting at `now`, drawing SSRC, initial sequence number
     /// and timestamp, CNAME, STUN transaction IDs and RTCP timing from `rng`.
     pub fn new(
-        config: MediaConfig,
+        config: MediaSessionConfig,
         mut rng: ChaCha20Rng,
         now: Instant,
     ) -> Result<Self, MediaError> {
@@ -446,7 +446,7 @@ impl MediaSession {
     }
 
     /// The configuration in force.
-    pub fn config(&self) -> &MediaConfig {
+    pub fn config(&self) -> &MediaSessionConfig {
         &self.config
     }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use voipkit_media::{
-    CryptoSuite, MediaConfig, MediaSession, SrtpConfig, SrtpKeyingMaterial, TransmitKind,
+    CryptoSuite, MediaSession, MediaSessionConfig, SrtpConfig, SrtpKeyingMaterial, TransmitKind,
 };
 use voipkit_netsim::{Datagram, Endpoint, Harness, LinkConfig, NetSim, Outgoing};
 
@@ -130,7 +130,7 @@ fn peer(
     truth_out: Truth,
     truth_in: Truth,
 ) -> Peer {
-    let mut cfg = MediaConfig::new(remote, 0, 8000);
+    let mut cfg = MediaSessionConfig::new(remote, 0, 8000);
     cfg.srtp = Some(keys);
     cfg.playout_delay = Duration::from_millis(60);
     let session = MediaSession::new(cfg, ChaCha20Rng::seed_from_u64(seed), now).unwrap();

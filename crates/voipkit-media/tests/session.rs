@@ -8,8 +8,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use voipkit_media::stun;
 use voipkit_media::{
-    CryptoSuite, DropReason, DtmfDigit, KeepAlive, KeepAliveKind, MediaConfig, MediaEvent,
-    MediaSession, MediaSocket, ReceivedRtp, SrtpConfig, SrtpKeyingMaterial, Transmit, TransmitKind,
+    CryptoSuite, DropReason, DtmfDigit, KeepAlive, KeepAliveKind, MediaEvent, MediaSession,
+    MediaSessionConfig, MediaSocket, ReceivedRtp, SrtpConfig, SrtpKeyingMaterial, Transmit,
+    TransmitKind,
 };
 
 fn addr(s: &str) -> SocketAddr {
@@ -27,8 +28,8 @@ fn keys(seed: u64) -> (SrtpKeyingMaterial, SrtpKeyingMaterial) {
     )
 }
 
-fn config(remote: &str, srtp: Option<SrtpConfig>) -> MediaConfig {
-    let mut c = MediaConfig::new(addr(remote), 0, 8000);
+fn config(remote: &str, srtp: Option<SrtpConfig>) -> MediaSessionConfig {
+    let mut c = MediaSessionConfig::new(addr(remote), 0, 8000);
     c.telephone_event_payload_type = Some(101);
     c.srtp = srtp;
     c
@@ -75,7 +76,7 @@ impl Pair {
         Self::with(config(B, sa), config(A, sb), now)
     }
 
-    fn with(ca: MediaConfig, cb: MediaConfig, now: Instant) -> Self {
+    fn with(ca: MediaSessionConfig, cb: MediaSessionConfig, now: Instant) -> Self {
         Self {
             a: MediaSession::new(ca, ChaCha20Rng::seed_from_u64(10), now).unwrap(),
             b: MediaSession::new(cb, ChaCha20Rng::seed_from_u64(20), now).unwrap(),
