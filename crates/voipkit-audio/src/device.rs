@@ -142,14 +142,26 @@ impl EventQueue {
                 }
                 let direction = *direction;
                 let table = [
-                    (event_bits::DEVICE_LOST, DeviceEvent::DeviceLost { direction }),
+                    (
+                        event_bits::DEVICE_LOST,
+                        DeviceEvent::DeviceLost { direction },
+                    ),
                     (
                         event_bits::STREAM_INVALIDATED,
                         DeviceEvent::StreamInvalidated { direction },
                     ),
-                    (event_bits::ROUTE_CHANGED, DeviceEvent::RouteChanged { direction }),
-                    (event_bits::DEVICE_XRUN, DeviceEvent::DeviceXrun { direction }),
-                    (event_bits::BACKEND_ERROR, DeviceEvent::BackendError { direction }),
+                    (
+                        event_bits::ROUTE_CHANGED,
+                        DeviceEvent::RouteChanged { direction },
+                    ),
+                    (
+                        event_bits::DEVICE_XRUN,
+                        DeviceEvent::DeviceXrun { direction },
+                    ),
+                    (
+                        event_bits::BACKEND_ERROR,
+                        DeviceEvent::BackendError { direction },
+                    ),
                     (event_bits::END_OF_INPUT, DeviceEvent::EndOfInput),
                 ];
                 for (bit, event) in table {

@@ -96,7 +96,7 @@ impl StreamConfig {
     /// Checks the values; every constructor of a stream calls this.
     pub fn validate(&self) -> Result<(), AudioError> {
         if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&self.sample_rate)
-            || self.sample_rate % 100 != 0
+            || !self.sample_rate.is_multiple_of(100)
         {
             return Err(AudioError::UnsupportedConfig {
                 reason: format!(
@@ -114,7 +114,11 @@ impl StreamConfig {
             });
         }
         self.latency.drift.validate()?;
-        if self.latency.target.is_some_and(|t| t > Duration::from_secs(2)) {
+        if self
+            .latency
+            .target
+            .is_some_and(|t| t > Duration::from_secs(2))
+        {
             return Err(AudioError::UnsupportedConfig {
                 reason: "target latency above 2 s".to_owned(),
             });
@@ -190,7 +194,10 @@ impl DeviceFormat {
                 ),
             });
         }
-        if self.buffer_frames.is_some_and(|b| b == 0 || b > self.sample_rate) {
+        if self
+            .buffer_frames
+            .is_some_and(|b| b == 0 || b > self.sample_rate)
+        {
             return Err(AudioError::UnsupportedConfig {
                 reason: "device buffer size must be 1 frame .. 1 s".to_owned(),
             });
@@ -201,7 +208,9 @@ impl DeviceFormat {
     /// The buffer-size hint as a duration (10 ms when unknown).
     pub fn buffer_duration(&self) -> Duration {
         match self.buffer_frames {
-            Some(frames) => Duration::from_secs_f64(f64::from(frames) / f64::from(self.sample_rate)),
+            Some(frames) => {
+                Duration::from_secs_f64(f64::from(frames) / f64::from(self.sample_rate))
+            }
             None => Duration::from_millis(10),
         }
     }
@@ -285,7 +294,13 @@ mod tests {
 
     #[test]
     fn bad_configs_are_errors() {
-        for (rate, ch) in [(22_050, 1), (7_000, 1), (48_000, 0), (48_000, 9), (400_000, 1)] {
+        for (rate, ch) in [
+            (22_050, 1),
+            (7_000, 1),
+            (48_000, 0),
+            (48_000, 9),
+            (400_000, 1),
+        ] {
             let c = StreamConfig::new(rate, ch, FrameDuration::Ms20);
             assert!(matches!(
                 c.validate(),

@@ -11,9 +11,7 @@ use crate::AudioError;
 use crate::device::{AudioDevice, DeviceEvent, Direction, RealtimeHook, rt_enter, rt_exit};
 use crate::format::{DeviceFormat, StreamConfig};
 use crate::soft::{Pacing, SoftBackend, SoftDevice};
-use crate::stream::{
-    CaptureCallback, CaptureStream, PlayoutCallback, PlayoutStream, event_bits,
-};
+use crate::stream::{CaptureCallback, CaptureStream, PlayoutCallback, PlayoutStream, event_bits};
 
 /// Offsets (in device frames) cycled through when `vary_buffer` is set:
 /// callbacks of uneven length like real drivers give, averaging zero.
@@ -153,7 +151,10 @@ impl LoopbackDevice {
         config.format.validate()?;
         if !config.clock_skew.is_finite() || config.clock_skew.abs() > 0.1 {
             return Err(AudioError::UnsupportedConfig {
-                reason: format!("loopback clock skew {} (must be within ±10 %)", config.clock_skew),
+                reason: format!(
+                    "loopback clock skew {} (must be within ±10 %)",
+                    config.clock_skew
+                ),
             });
         }
         let buffer_frames = match config.format.buffer_frames {

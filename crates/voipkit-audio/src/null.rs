@@ -69,7 +69,10 @@ impl SoftBackend for NullBackend {
         let format = self.format?;
         let frames = self.buffer_frames();
         rt_enter(hook);
-        if let Some(buf) = self.scratch.get_mut(..frames * usize::from(format.channels)) {
+        if let Some(buf) = self
+            .scratch
+            .get_mut(..frames * usize::from(format.channels))
+        {
             if let Some(p) = &mut self.playout {
                 p.render(buf);
             }

@@ -226,10 +226,10 @@ impl<B: SoftBackend> SoftDevice<B> {
 
     /// Joins a device thread that ended on its own (device lost).
     fn reap(&mut self) {
-        if let RunState::Threaded { handle, .. } = &self.state {
-            if handle.is_finished() {
-                let _ = self.stop();
-            }
+        if let RunState::Threaded { handle, .. } = &self.state
+            && handle.is_finished()
+        {
+            let _ = self.stop();
         }
     }
 

@@ -138,7 +138,8 @@ impl Geometry {
         let target = config.target_latency(device.buffer_duration());
         let frame_frames = config.frames_per_frame();
         let target_frames = ((target.as_secs_f64() * engine_rate).ceil() as usize).max(1);
-        let ceiling_frames = target_frames + (3 * frame_frames).max(config.sample_rate as usize / 16);
+        let ceiling_frames =
+            target_frames + (3 * frame_frames).max(config.sample_rate as usize / 16);
         let capacity_frames = ((config.latency.capacity.as_secs_f64() * engine_rate) as usize)
             .max(ceiling_frames + 2 * frame_frames);
         Ok((
@@ -299,7 +300,11 @@ impl PlayoutStream {
 
     /// Engine audio queued in the ring now.
     pub fn buffered(&self) -> Duration {
-        samples_to_duration(self.prod.occupied_len(), self.engine_channels, self.engine_rate)
+        samples_to_duration(
+            self.prod.occupied_len(),
+            self.engine_channels,
+            self.engine_rate,
+        )
     }
 
     /// The fill level the drift controller holds.
@@ -414,7 +419,11 @@ impl CaptureStream {
 
     /// Captured engine audio waiting in the ring now.
     pub fn buffered(&self) -> Duration {
-        samples_to_duration(self.cons.occupied_len(), self.engine_channels, self.engine_rate)
+        samples_to_duration(
+            self.cons.occupied_len(),
+            self.engine_channels,
+            self.engine_rate,
+        )
     }
 
     /// The fill level the drift controller holds.
@@ -619,7 +628,11 @@ impl PlayoutCallback {
         }
         let ec = self.geometry.engine_channels;
         let value = if ec == 1 {
-            self.chunk.get(self.chunk_pos).copied().unwrap_or(0).to_f32()
+            self.chunk
+                .get(self.chunk_pos)
+                .copied()
+                .unwrap_or(0)
+                .to_f32()
         } else {
             let src = self
                 .chunk
@@ -649,7 +662,8 @@ impl PlayoutCallback {
         self.chunk_pos += ec;
         mix(
             engine.get(..ec).unwrap_or_default(),
-            work.get_mut(..self.geometry.work_channels).unwrap_or_default(),
+            work.get_mut(..self.geometry.work_channels)
+                .unwrap_or_default(),
         );
         true
     }
@@ -789,7 +803,9 @@ impl CaptureCallback {
         let ec = self.geometry.engine_channels;
         let room = self.prod.vacant_len() / ec * ec;
         let n = self.chunk_len.min(room);
-        let pushed = self.prod.push_slice(self.chunk.get(..n).unwrap_or_default());
+        let pushed = self
+            .prod
+            .push_slice(self.chunk.get(..n).unwrap_or_default());
         let dropped = self.chunk_len - pushed;
         self.chunk_len = 0;
         dropped

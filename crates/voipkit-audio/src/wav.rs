@@ -19,9 +19,7 @@ use crate::AudioError;
 use crate::device::{AudioDevice, DeviceEvent, Direction, RealtimeHook, rt_enter, rt_exit};
 use crate::format::{DeviceFormat, DeviceSample, StreamConfig};
 use crate::soft::{Pacing, SoftBackend, SoftDevice};
-use crate::stream::{
-    CaptureCallback, CaptureStream, PlayoutCallback, PlayoutStream, event_bits,
-};
+use crate::stream::{CaptureCallback, CaptureStream, PlayoutCallback, PlayoutStream, event_bits};
 
 /// Device time one period of a WAV device covers.
 const PERIOD: Duration = Duration::from_millis(10);
@@ -148,8 +146,11 @@ impl SoftBackend for WavBackend {
 
     fn attach_playout(&mut self, callback: PlayoutCallback, format: DeviceFormat) {
         if let Some(out) = &mut self.output {
-            out.scratch =
-                vec![0.0; FrameClock::max_frames(format.sample_rate) * usize::from(format.channels)];
+            out.scratch = vec![
+                0.0;
+                FrameClock::max_frames(format.sample_rate)
+                    * usize::from(format.channels)
+            ];
             out.clock = Some(FrameClock::new(format.sample_rate));
             out.format = Some(format);
             out.callback = Some(callback);
@@ -173,69 +174,69 @@ impl SoftBackend for WavBackend {
         // Device side, outside the real-time section: read the file.
         let mut input_len = 0;
         let mut input_ok = true;
-        if let Some(input) = &mut self.input {
-            if input.callback.is_some() {
-                let channels = usize::from(input.format.channels);
-                let want = input.clock.next_frames() * channels;
-                let mut scratch = std::mem::take(&mut input.scratch);
-                let buf = scratch.get_mut(..want).unwrap_or_default();
-                match input.read(buf) {
-                    Ok(n) => {
-                        if n < want {
-                            buf.get_mut(n..).unwrap_or_default().fill(0.0);
-                            if !input.ended {
-                                input.ended = true;
-                                if let Some(c) = &input.callback {
-                                    c.shared().raise(event_bits::END_OF_INPUT);
-                                }
+        if let Some(input) = &mut self.input
+            && input.callback.is_some()
+        {
+            let channels = usize::from(input.format.channels);
+            let want = input.clock.next_frames() * channels;
+            let mut scratch = std::mem::take(&mut input.scratch);
+            let buf = scratch.get_mut(..want).unwrap_or_default();
+            match input.read(buf) {
+                Ok(n) => {
+                    if n < want {
+                        buf.get_mut(n..).unwrap_or_default().fill(0.0);
+                        if !input.ended {
+                            input.ended = true;
+                            if let Some(c) = &input.callback {
+                                c.shared().raise(event_bits::END_OF_INPUT);
                             }
                         }
-                        input_len = want;
                     }
-                    Err(_) => {
-                        input_ok = false;
-                        if let Some(c) = &input.callback {
-                            c.shared().raise(event_bits::BACKEND_ERROR);
-                        }
+                    input_len = want;
+                }
+                Err(_) => {
+                    input_ok = false;
+                    if let Some(c) = &input.callback {
+                        c.shared().raise(event_bits::BACKEND_ERROR);
                     }
                 }
-                input.scratch = scratch;
             }
+            input.scratch = scratch;
         }
         let mut output_len = 0;
-        if let Some(out) = &mut self.output {
-            if let (Some(format), Some(clock)) = (out.format, &mut out.clock) {
-                output_len = clock.next_frames() * usize::from(format.channels);
-            }
+        if let Some(out) = &mut self.output
+            && let (Some(format), Some(clock)) = (out.format, &mut out.clock)
+        {
+            output_len = clock.next_frames() * usize::from(format.channels);
         }
 
         // The real-time section: our callbacks on scratch buffers.
         rt_enter(hook);
-        if let Some(input) = &mut self.input {
-            if let (Some(c), Some(buf)) = (&mut input.callback, input.scratch.get(..input_len)) {
-                c.capture(buf);
-            }
+        if let Some(input) = &mut self.input
+            && let (Some(c), Some(buf)) = (&mut input.callback, input.scratch.get(..input_len))
+        {
+            c.capture(buf);
         }
-        if let Some(out) = &mut self.output {
-            if let (Some(p), Some(buf)) = (&mut out.callback, out.scratch.get_mut(..output_len)) {
-                p.render(buf);
-            }
+        if let Some(out) = &mut self.output
+            && let (Some(p), Some(buf)) = (&mut out.callback, out.scratch.get_mut(..output_len))
+        {
+            p.render(buf);
         }
         rt_exit(hook);
 
         // Device side again: write the rendered block.
         let mut output_ok = true;
-        if let Some(out) = &mut self.output {
-            if let (Some(w), Some(buf)) = (&mut out.writer, out.scratch.get(..output_len)) {
-                let mut writer = w.get_i16_writer(output_len as u32);
-                for &s in buf {
-                    writer.write_sample(i16::from_f32(s));
-                }
-                if writer.flush().is_err() {
-                    output_ok = false;
-                    if let Some(p) = &out.callback {
-                        p.shared().raise(event_bits::BACKEND_ERROR);
-                    }
+        if let Some(out) = &mut self.output
+            && let (Some(w), Some(buf)) = (&mut out.writer, out.scratch.get(..output_len))
+        {
+            let mut writer = w.get_i16_writer(output_len as u32);
+            for &s in buf {
+                writer.write_sample(i16::from_f32(s));
+            }
+            if writer.flush().is_err() {
+                output_ok = false;
+                if let Some(p) = &out.callback {
+                    p.shared().raise(event_bits::BACKEND_ERROR);
                 }
             }
         }
@@ -247,13 +248,13 @@ impl SoftBackend for WavBackend {
     }
 
     fn on_stop(&mut self) -> Result<(), AudioError> {
-        if let Some(out) = &mut self.output {
-            if let Some(w) = &mut out.writer {
-                w.flush().map_err(|source| AudioError::Wav {
-                    path: out.path.clone(),
-                    source,
-                })?;
-            }
+        if let Some(out) = &mut self.output
+            && let Some(w) = &mut out.writer
+        {
+            w.flush().map_err(|source| AudioError::Wav {
+                path: out.path.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -371,13 +372,13 @@ impl WavDevice {
     pub fn finalize(&mut self) -> Result<(), AudioError> {
         self.inner.stop()?;
         let backend = self.inner.backend_mut()?;
-        if let Some(out) = &mut backend.output {
-            if let Some(w) = out.writer.take() {
-                w.finalize().map_err(|source| AudioError::Wav {
-                    path: out.path.clone(),
-                    source,
-                })?;
-            }
+        if let Some(out) = &mut backend.output
+            && let Some(w) = out.writer.take()
+        {
+            w.finalize().map_err(|source| AudioError::Wav {
+                path: out.path.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -421,13 +422,13 @@ impl AudioDevice for WavDevice {
             bits_per_sample: 16,
             sample_format: SampleFormat::Int,
         };
-        let writer = WavWriter::create(&path, spec)
-            .map_err(|source| AudioError::Wav { path, source })?;
+        let writer =
+            WavWriter::create(&path, spec).map_err(|source| AudioError::Wav { path, source })?;
         let stream = self.inner.open_output(config)?;
-        if let Ok(backend) = self.inner.backend_mut() {
-            if let Some(out) = &mut backend.output {
-                out.writer = Some(writer);
-            }
+        if let Ok(backend) = self.inner.backend_mut()
+            && let Some(out) = &mut backend.output
+        {
+            out.writer = Some(writer);
         }
         Ok(stream)
     }

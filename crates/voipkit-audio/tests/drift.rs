@@ -28,11 +28,11 @@ mod common;
 use std::time::Duration;
 
 use common::{Sine, purity_db};
+use voipkit_audio::AudioDevice;
 use voipkit_audio::{
     CaptureStatus, DeviceFormat, FrameDuration, LoopbackConfig, LoopbackDevice, Pacing,
     StreamConfig, StreamStats, capture_channel, playout_channel,
 };
-use voipkit_audio::AudioDevice;
 
 const SIM_SECONDS: f64 = 600.0;
 const WINDOW: usize = 8192;

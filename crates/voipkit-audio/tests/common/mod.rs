@@ -88,8 +88,8 @@ pub fn purity_db(signal: &[f64]) -> (f64, f64) {
         .enumerate()
         .map(|(i, &x)| {
             let t = 2.0 * PI * i as f64 / (n - 1) as f64;
-            let w = 0.35875 - 0.48829 * t.cos() + 0.14128 * (2.0 * t).cos()
-                - 0.01168 * (3.0 * t).cos();
+            let w =
+                0.35875 - 0.48829 * t.cos() + 0.14128 * (2.0 * t).cos() - 0.01168 * (3.0 * t).cos();
             x * w
         })
         .collect();
