@@ -86,6 +86,10 @@ pub use model::{
     Address, AddressType, Attribute, Connection, MAX_ATTRIBUTES, MAX_FORMATS, MAX_MEDIA,
     MAX_SDP_LEN, MediaDescription, Origin, OtherLine, SessionDescription, TimeDescription,
 };
+/// The RNG trait [`SdpSession`] draws session ids and SRTP keys from (the
+/// caller passes a seeded `rand_chacha::ChaCha20Rng`).
+pub use rand::RngCore;
+
 pub use negotiation::{
     Answer, AudioCodec, MediaConfig, NegotiatedAudio, NegotiatedCodec, RejectedStream, SdpSession,
     SrtpParameters, SrtpPolicy, TelephoneEvent,
