@@ -55,7 +55,11 @@ fuzz_target!(|data: &[u8]| {
         reparse(&answer.sdp);
         // The same offer again (a session refresh) gets the same answer.
         let again = answerer.answer_offer(&sdp, &mut rng).map(|a| a.sdp);
-        assert_eq!(again.ok().as_ref(), Some(&answer.sdp), "refresh changed the answer");
+        assert_eq!(
+            again.ok().as_ref(),
+            Some(&answer.sdp),
+            "refresh changed the answer"
+        );
         if let Ok(reoffer) = answerer.create_offer(&mut rng) {
             reparse(&reoffer);
         }
