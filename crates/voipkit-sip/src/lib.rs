@@ -23,7 +23,23 @@
     )
 )]
 
+pub mod auth;
+mod error;
 pub mod message;
+pub mod timer;
+pub mod transaction;
+pub mod transport;
+pub mod ua;
+
+pub use auth::{Challenge, Credentials, DigestAlgorithm, Qop, Secret};
+pub use error::Error;
+pub use timer::TimerConfig;
+pub use transport::{Transmit, Transport};
+pub use ua::{
+    CallHandle, CallState, EndReason, Event, IncomingCall, OutgoingCall, PushParams, ReasonHeader,
+    RegistrationConfig, RegistrationFailure, RegistrationHandle, RegistrationState, RequestHandle,
+    SessionTimerConfig, UaConfig, UaStats, UserAgent,
+};
 
 pub use message::{
     CSeq, Framing, Header, HeaderName, Headers, Host, Limits, Message, Method, NameAddr, Param,
