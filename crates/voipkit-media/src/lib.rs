@@ -25,6 +25,10 @@ mod wire;
 pub use dtmf::{DtmfDigit, DtmfReport};
 pub use emodel::CodecImpairment;
 pub use error::{DropCounters, DropReason, MediaError};
+/// To seed a [`ChaCha20Rng`] (`ChaCha20Rng::seed_from_u64`, `from_os_rng`).
+pub use rand::SeedableRng;
+/// The RNG a session draws from (re-exported so callers can seed one).
+pub use rand_chacha::ChaCha20Rng;
 pub use session::{
     KeepAlive, KeepAliveKind, MediaEvent, MediaSession, MediaSessionConfig, MediaSocket,
     ReceivedRtp, SrtpConfig, Transmit, TransmitKind,
