@@ -129,6 +129,14 @@ impl DriftController {
         self.target
     }
 
+    /// Moves the fill level held (e.g. the device turned out to use bigger
+    /// buffers); the smoothed measurement and the learnt drift are kept.
+    pub fn set_target(&mut self, target: f64) {
+        if target.is_finite() && target >= 0.0 {
+            self.target = target;
+        }
+    }
+
     /// The current correction (fraction; 0.001 = +1000 ppm).
     pub fn correction(&self) -> f64 {
         self.correction
@@ -159,8 +167,11 @@ impl DriftController {
             return self.correction;
         }
         if !self.primed {
-            self.stage1 = fill;
-            self.stage2 = fill;
+            // Start the filter at the target rather than at this one
+            // sample of the sawtooth, so the first correction is not a
+            // jump of up to ±2 %.
+            self.stage1 = self.target;
+            self.stage2 = self.target;
             self.primed = true;
         }
         let c = &self.config;

@@ -12,7 +12,7 @@
 //! device resamples one channel, not two.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
@@ -50,6 +50,11 @@ pub(crate) struct Shared {
     correction_ppm: AtomicI32,
     /// Capture only: the media side has primed (the controller may run).
     consumer_primed: AtomicBool,
+    /// Current target fill, engine sample frames (raised by the callback
+    /// when the device turns out to use bigger buffers than assumed).
+    target_frames: AtomicUsize,
+    /// Fill above which the consumer skips down to the target.
+    ceiling_frames: AtomicUsize,
     /// Device event flags, see `event_bits`.
     events: AtomicU32,
 }
@@ -121,11 +126,15 @@ struct Geometry {
     engine_rate: f64,
     device_rate: f64,
     frame_samples: usize,
-    /// Target fill in engine sample frames.
+    /// Initial target fill in engine sample frames.
     target_frames: usize,
-    /// Fill above which the consumer discards down to the target.
-    ceiling_frames: usize,
-    target_seconds: f64,
+    /// How far above the target the ceiling sits.
+    ceiling_margin: usize,
+    /// With an automatic target: one frame + 5 ms, to which the largest
+    /// device buffer seen is added.
+    auto_base: Option<usize>,
+    /// Largest target the ring can hold with its ceiling and a frame.
+    max_target: usize,
 }
 
 impl Geometry {
@@ -138,10 +147,14 @@ impl Geometry {
         let target = config.target_latency(device.buffer_duration());
         let frame_frames = config.frames_per_frame();
         let target_frames = ((target.as_secs_f64() * engine_rate).ceil() as usize).max(1);
-        let ceiling_frames =
-            target_frames + (3 * frame_frames).max(config.sample_rate as usize / 16);
+        let ceiling_margin = (3 * frame_frames).max(config.sample_rate as usize / 16);
         let capacity_frames = ((config.latency.capacity.as_secs_f64() * engine_rate) as usize)
-            .max(ceiling_frames + 2 * frame_frames);
+            .max(target_frames + ceiling_margin + 2 * frame_frames);
+        let auto_base = config
+            .latency
+            .target
+            .is_none()
+            .then(|| frame_frames + (config.sample_rate as usize).div_ceil(200));
         Ok((
             Geometry {
                 engine_channels,
@@ -151,11 +164,68 @@ impl Geometry {
                 device_rate: f64::from(device.sample_rate),
                 frame_samples: config.samples_per_frame(),
                 target_frames,
-                ceiling_frames,
-                target_seconds: target_frames as f64 / engine_rate,
+                ceiling_margin,
+                auto_base,
+                max_target: capacity_frames - ceiling_margin - frame_frames,
             },
             capacity_frames * engine_channels,
         ))
+    }
+}
+
+/// The callback side's view of the latency target: raises it (automatic
+/// targets only) when the device delivers bigger buffers than assumed, and
+/// publishes it to the media side.
+#[derive(Clone, Copy, Debug)]
+struct TargetTracker {
+    target_frames: usize,
+    ceiling_frames: usize,
+    max_device_frames: usize,
+}
+
+impl TargetTracker {
+    fn new(g: &Geometry, shared: &Shared) -> Self {
+        let t = TargetTracker {
+            target_frames: g.target_frames,
+            ceiling_frames: g.target_frames + g.ceiling_margin,
+            max_device_frames: 0,
+        };
+        t.publish(shared);
+        t
+    }
+
+    fn publish(&self, shared: &Shared) {
+        shared
+            .target_frames
+            .store(self.target_frames, Ordering::Relaxed);
+        shared
+            .ceiling_frames
+            .store(self.ceiling_frames, Ordering::Relaxed);
+    }
+
+    /// Notes a callback of `device_frames`; true if the target rose.
+    #[inline]
+    fn observe(&mut self, device_frames: usize, g: &Geometry, shared: &Shared) -> bool {
+        let Some(base) = g.auto_base else {
+            return false;
+        };
+        if device_frames <= self.max_device_frames {
+            return false;
+        }
+        self.max_device_frames = device_frames;
+        let buffer = (device_frames as f64 * g.engine_rate / g.device_rate).ceil() as usize;
+        let wanted = (base + buffer).min(g.max_target);
+        if wanted <= self.target_frames {
+            return false;
+        }
+        self.target_frames = wanted;
+        self.ceiling_frames = wanted + g.ceiling_margin;
+        self.publish(shared);
+        true
+    }
+
+    fn seconds(&self, g: &Geometry) -> f64 {
+        self.target_frames as f64 / g.engine_rate
     }
 }
 
@@ -190,11 +260,11 @@ pub fn playout_channel(
     let (geometry, capacity) = Geometry::new(config, device)?;
     let (prod, cons) = HeapRb::<i16>::new(capacity).split();
     let shared = Arc::new(Shared::default());
+    let target = TargetTracker::new(&geometry, &shared);
     let stream = PlayoutStream {
         prod,
         shared: Arc::clone(&shared),
         frame_samples: geometry.frame_samples,
-        target_samples: geometry.target_frames * geometry.engine_channels,
         engine_rate: geometry.engine_rate,
         engine_channels: geometry.engine_channels,
     };
@@ -210,7 +280,8 @@ pub fn playout_channel(
             geometry.work_channels,
             geometry.engine_rate / geometry.device_rate,
         ),
-        drift: DriftController::new(config.latency.drift, geometry.target_seconds),
+        drift: DriftController::new(config.latency.drift, target.seconds(&geometry)),
+        target,
         running: false,
     };
     Ok((stream, callback))
@@ -225,12 +296,11 @@ pub fn capture_channel(
     let (geometry, capacity) = Geometry::new(config, device)?;
     let (prod, cons) = HeapRb::<i16>::new(capacity).split();
     let shared = Arc::new(Shared::default());
+    let target = TargetTracker::new(&geometry, &shared);
     let stream = CaptureStream {
         cons,
         shared: Arc::clone(&shared),
         frame_samples: geometry.frame_samples,
-        target_samples: geometry.target_frames * geometry.engine_channels,
-        ceiling_samples: geometry.ceiling_frames * geometry.engine_channels,
         engine_rate: geometry.engine_rate,
         engine_channels: geometry.engine_channels,
         primed: false,
@@ -246,7 +316,8 @@ pub fn capture_channel(
             geometry.work_channels,
             geometry.device_rate / geometry.engine_rate,
         ),
-        drift: DriftController::new(config.latency.drift, geometry.target_seconds),
+        drift: DriftController::new(config.latency.drift, target.seconds(&geometry)),
+        target,
         controlling: false,
     };
     Ok((stream, callback))
@@ -257,7 +328,6 @@ pub struct PlayoutStream {
     prod: HeapProd<i16>,
     shared: Arc<Shared>,
     frame_samples: usize,
-    target_samples: usize,
     engine_rate: f64,
     engine_channels: usize,
 }
@@ -309,19 +379,27 @@ impl PlayoutStream {
 
     /// The fill level the drift controller holds.
     pub fn target_latency(&self) -> Duration {
-        samples_to_duration(self.target_samples, self.engine_channels, self.engine_rate)
+        samples_to_duration(
+            self.target_samples(),
+            self.engine_channels,
+            self.engine_rate,
+        )
     }
 
     /// True while the ring holds less than the target plus one frame: a
     /// media loop paced by the device (rather than by a timer) pushes
     /// while this is true.
     pub fn wants_frame(&self) -> bool {
-        self.prod.occupied_len() < self.target_samples + self.frame_samples
+        self.prod.occupied_len() < self.target_samples() + self.frame_samples
     }
 
     /// Counters of this stream.
     pub fn stats(&self) -> StreamStats {
         self.shared.stats()
+    }
+
+    fn target_samples(&self) -> usize {
+        self.shared.target_frames.load(Ordering::Relaxed) * self.engine_channels
     }
 
     /// Resets the `max_fill` watermark.
@@ -349,8 +427,6 @@ pub struct CaptureStream {
     cons: HeapCons<i16>,
     shared: Arc<Shared>,
     frame_samples: usize,
-    target_samples: usize,
-    ceiling_samples: usize,
     engine_rate: f64,
     engine_channels: usize,
     primed: bool,
@@ -384,17 +460,19 @@ impl CaptureStream {
                 actual: out.len(),
             });
         }
+        let target = self.target_samples();
+        let ceiling = self.shared.ceiling_frames.load(Ordering::Relaxed) * self.engine_channels;
         let mut available = self.cons.occupied_len();
         if !self.primed {
-            if available < self.target_samples.max(self.frame_samples) {
+            if available < target.max(self.frame_samples) {
                 out.fill(0);
                 return Ok(CaptureStatus::NotReady);
             }
             self.primed = true;
             self.shared.consumer_primed.store(true, Ordering::Relaxed);
         }
-        if available > self.ceiling_samples {
-            let excess = available - self.target_samples;
+        if available > ceiling {
+            let excess = available - target;
             let excess = excess - excess % self.engine_channels;
             let skipped = self.cons.skip(excess);
             available -= skipped;
@@ -428,7 +506,11 @@ impl CaptureStream {
 
     /// The fill level the drift controller holds.
     pub fn target_latency(&self) -> Duration {
-        samples_to_duration(self.target_samples, self.engine_channels, self.engine_rate)
+        samples_to_duration(
+            self.target_samples(),
+            self.engine_channels,
+            self.engine_rate,
+        )
     }
 
     /// True when `pop_frame` would return a frame now.
@@ -437,13 +519,17 @@ impl CaptureStream {
         if self.primed {
             available >= self.frame_samples
         } else {
-            available >= self.target_samples.max(self.frame_samples)
+            available >= self.target_samples().max(self.frame_samples)
         }
     }
 
     /// Counters of this stream.
     pub fn stats(&self) -> StreamStats {
         self.shared.stats()
+    }
+
+    fn target_samples(&self) -> usize {
+        self.shared.target_frames.load(Ordering::Relaxed) * self.engine_channels
     }
 
     /// Resets the `max_fill` watermark.
@@ -473,6 +559,7 @@ pub struct PlayoutCallback {
     chunk_len: usize,
     resampler: FractionalResampler,
     drift: DriftController,
+    target: TargetTracker,
     /// False while priming (at start and after an underrun).
     running: bool,
 }
@@ -499,7 +586,10 @@ impl PlayoutCallback {
         self.shared.callbacks.fetch_add(1, Ordering::Relaxed);
         let g = self.geometry;
         let device_frames = out.len() / g.device_channels;
-        if !self.running && self.buffered_frames() >= g.target_frames {
+        if self.target.observe(device_frames, &g, &self.shared) {
+            self.drift.set_target(self.target.seconds(&g));
+        }
+        if !self.running && self.buffered_frames() >= self.target.target_frames {
             self.running = true;
             self.drift.restart();
         }
@@ -546,8 +636,8 @@ impl PlayoutCallback {
     fn discard_above_ceiling(&mut self) {
         let g = self.geometry;
         let queued = self.cons.occupied_len() / g.engine_channels;
-        if queued > g.ceiling_frames {
-            let excess = (queued - g.target_frames) * g.engine_channels;
+        if queued > self.target.ceiling_frames {
+            let excess = (queued - self.target.target_frames) * g.engine_channels;
             let skipped = self.cons.skip(excess);
             self.shared.overruns.fetch_add(1, Ordering::Relaxed);
             self.shared
@@ -567,7 +657,15 @@ impl PlayoutCallback {
                 };
                 self.resampler.push_mono(x);
             }
-            frame.fill(T::from_f32(self.resampler.emit_mono()));
+            let v = T::from_f32(self.resampler.emit_mono());
+            match frame {
+                [m] => *m = v,
+                [l, r] => {
+                    *l = v;
+                    *r = v;
+                }
+                _ => frame.fill(v),
+            }
             rendered += 1;
         }
         rendered
@@ -681,6 +779,7 @@ pub struct CaptureCallback {
     chunk_len: usize,
     resampler: FractionalResampler,
     drift: DriftController,
+    target: TargetTracker,
     /// The drift controller runs only while the media side is primed.
     controlling: bool,
 }
@@ -706,6 +805,10 @@ impl CaptureCallback {
     pub fn capture<T: DeviceSample>(&mut self, input: &[T]) {
         self.shared.callbacks.fetch_add(1, Ordering::Relaxed);
         let g = self.geometry;
+        let device_frames = input.len() / g.device_channels;
+        if self.target.observe(device_frames, &g, &self.shared) {
+            self.drift.set_target(self.target.seconds(&g));
+        }
         let primed = self.shared.consumer_primed.load(Ordering::Relaxed);
         if primed != self.controlling {
             self.controlling = primed;
@@ -715,7 +818,6 @@ impl CaptureCallback {
         }
         self.resampler
             .set_step(self.nominal_step * (1.0 + self.drift.correction()));
-        let device_frames = input.len() / g.device_channels;
         let mut dropped = if g.work_channels == 1 {
             self.capture_mono(input)
         } else {
@@ -742,10 +844,10 @@ impl CaptureCallback {
         let ec = g.engine_channels;
         let mut dropped = 0;
         for frame in input.chunks_exact(g.device_channels) {
-            let x = if g.device_channels == 1 {
-                frame.first().map_or(0.0, |s| s.to_f32())
-            } else {
-                frame.iter().map(|s| s.to_f32()).sum::<f32>() / g.device_channels as f32
+            let x = match frame {
+                [m] => m.to_f32(),
+                [l, r] => (l.to_f32() + r.to_f32()) * 0.5,
+                _ => frame.iter().map(|s| s.to_f32()).sum::<f32>() / g.device_channels as f32,
             };
             self.resampler.push_mono(x);
             while !self.resampler.needs_input() {
@@ -753,7 +855,12 @@ impl CaptureCallback {
                 if self.chunk_len + ec > self.chunk.len() {
                     dropped += self.flush();
                 }
-                if let Some(dst) = self.chunk.get_mut(self.chunk_len..self.chunk_len + ec) {
+                if ec == 1 {
+                    if let Some(dst) = self.chunk.get_mut(self.chunk_len) {
+                        *dst = v;
+                        self.chunk_len += 1;
+                    }
+                } else if let Some(dst) = self.chunk.get_mut(self.chunk_len..self.chunk_len + ec) {
                     dst.fill(v);
                     self.chunk_len += ec;
                 }
@@ -809,5 +916,200 @@ impl CaptureCallback {
         let dropped = self.chunk_len - pushed;
         self.chunk_len = 0;
         dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::FrameDuration;
+
+    fn engine(rate: u32, channels: u16) -> StreamConfig {
+        StreamConfig::new(rate, channels, FrameDuration::Ms10)
+    }
+
+    fn device(rate: u32, channels: u16) -> DeviceFormat {
+        DeviceFormat {
+            sample_rate: rate,
+            channels,
+            buffer_frames: Some(rate / 100),
+        }
+    }
+
+    /// Pushes `frames` engine frames of a constant interleaved pattern.
+    fn feed(stream: &mut PlayoutStream, pattern: &[i16], frames: usize) {
+        let frame: Vec<i16> = pattern
+            .iter()
+            .copied()
+            .cycle()
+            .take(stream.samples_per_frame())
+            .collect();
+        for _ in 0..frames {
+            stream.push_frame(&frame).unwrap();
+        }
+    }
+
+    #[test]
+    fn mixing_rules() {
+        let mut d = [0.0; 6];
+        mix(&[0.5, -0.25], &mut d);
+        assert_eq!(d, [0.5, -0.25, 0.0, 0.0, 0.0, 0.0]);
+        let mut m = [0.0];
+        mix(&[0.5, -0.25], &mut m);
+        assert_eq!(m, [0.125]);
+        let mut s = [0.0; 2];
+        mix(&[0.75], &mut s);
+        assert_eq!(s, [0.75, 0.75]);
+        let mut two = [0.0; 2];
+        mix(&[0.1, 0.2, 0.3, 0.4], &mut two);
+        assert_eq!(two, [0.1, 0.2]);
+    }
+
+    #[test]
+    fn playout_maps_channels_and_keeps_levels() {
+        // Stereo engine -> 6-channel device, same rate.
+        let (mut stream, mut cb) = playout_channel(&engine(48_000, 2), &device(48_000, 6)).unwrap();
+        feed(&mut stream, &[16384, -8192], 10);
+        let mut out = vec![0i16; 480 * 6];
+        cb.render(&mut out);
+        for frame in out.chunks_exact(6).skip(4) {
+            assert_eq!(frame, [16384, -8192, 0, 0, 0, 0]);
+        }
+        // Stereo engine -> mono device at another rate: the average.
+        let (mut stream, mut cb) = playout_channel(&engine(16_000, 2), &device(44_100, 1)).unwrap();
+        feed(&mut stream, &[16384, -8192], 10);
+        let mut out = vec![0.0f32; 441];
+        cb.render(&mut out);
+        assert!(
+            out[10..].iter().all(|&v| (v - 0.125).abs() < 1e-4),
+            "{:?}",
+            &out[..20]
+        );
+        // Mono engine -> stereo device, upsampling 8 kHz -> 48 kHz.
+        let (mut stream, mut cb) = playout_channel(&engine(8_000, 1), &device(48_000, 2)).unwrap();
+        feed(&mut stream, &[-16384], 10);
+        let before = stream.buffered();
+        let mut out = vec![0.0f32; 480 * 2];
+        cb.render(&mut out);
+        assert!(out[40..].iter().all(|&v| (v + 0.5).abs() < 1e-4));
+        // 480 device frames at 48 kHz consume 10 ms of engine audio.
+        let consumed = before - stream.buffered();
+        assert!(consumed >= Duration::from_millis(9), "{consumed:?}");
+    }
+
+    #[test]
+    fn playout_primes_underruns_and_overruns() {
+        let (mut stream, mut cb) = playout_channel(&engine(48_000, 1), &device(48_000, 1)).unwrap();
+        let target = stream.target_latency();
+        assert_eq!(target, Duration::from_millis(25)); // 10 ms frame + 10 ms buffer + 5 ms
+        let mut out = vec![7i16; 480];
+        // Empty ring: priming silence, not an underrun.
+        cb.render(&mut out);
+        assert!(out.iter().all(|&s| s == 0));
+        assert_eq!(stream.stats().underruns, 0);
+        feed(&mut stream, &[1000], 3); // 30 ms >= target: plays
+        cb.render(&mut out);
+        assert!(out[4..].iter().all(|&s| s == 1000));
+        for _ in 0..3 {
+            cb.render(&mut out); // the ring runs dry after ~30 ms
+        }
+        let stats = stream.stats();
+        assert_eq!(stats.underruns, 1, "{stats:?}");
+        assert!(stats.silence_samples > 0);
+        assert_eq!(*out.last().unwrap(), 0);
+        // Fill the ring: the frame that does not fit is refused and counted.
+        let mut refused = 0;
+        for _ in 0..100 {
+            if let Err(AudioError::RingFull) = stream.push_frame(&[5; 480]) {
+                refused += 1;
+            }
+        }
+        assert!(refused > 0);
+        assert_eq!(stream.stats().overruns, refused);
+        // Far above the ceiling: the callback skips down to the target.
+        cb.render(&mut out);
+        assert!(stream.stats().overruns > refused);
+        assert!(stream.buffered() <= target + Duration::from_millis(1));
+        // Wrong frame length is an error, not a panic.
+        assert!(matches!(
+            stream.push_frame(&[0; 3]),
+            Err(AudioError::FrameLength { .. })
+        ));
+    }
+
+    #[test]
+    fn playout_silences_a_trailing_partial_frame() {
+        let (mut stream, mut cb) = playout_channel(&engine(48_000, 1), &device(48_000, 2)).unwrap();
+        feed(&mut stream, &[3000], 5);
+        let mut out = vec![9i16; 2 * 100 + 1];
+        cb.render(&mut out);
+        assert_eq!(out[200], 0);
+        assert_eq!(out[198], 3000);
+        let mut tiny = [9i16; 1];
+        cb.render(&mut tiny);
+        assert_eq!(tiny, [0]);
+    }
+
+    #[test]
+    fn capture_maps_channels_and_primes() {
+        // Stereo device -> mono engine: the average.
+        let (mut stream, mut cb) = capture_channel(&engine(48_000, 1), &device(44_100, 2)).unwrap();
+        let input: Vec<f32> = [0.5f32, -0.25]
+            .iter()
+            .copied()
+            .cycle()
+            .take(441 * 2)
+            .collect();
+        let mut frame = vec![0i16; 480];
+        cb.capture(&input);
+        assert_eq!(
+            stream.pop_frame(&mut frame).unwrap(),
+            CaptureStatus::NotReady
+        );
+        for _ in 0..3 {
+            cb.capture(&input);
+        }
+        assert_eq!(stream.pop_frame(&mut frame).unwrap(), CaptureStatus::Frame);
+        assert!(
+            frame[10..]
+                .iter()
+                .all(|&s| (i32::from(s) - 4096).abs() <= 2),
+            "{:?}",
+            &frame[..12]
+        );
+        // Mono device -> stereo engine: duplicated.
+        let (mut stream, mut cb) = capture_channel(&engine(16_000, 2), &device(16_000, 1)).unwrap();
+        let input = vec![-8192i16; 160];
+        for _ in 0..4 {
+            cb.capture(&input);
+        }
+        let mut frame = vec![0i16; 320];
+        assert_eq!(stream.pop_frame(&mut frame).unwrap(), CaptureStatus::Frame);
+        assert!(frame[8..].iter().all(|&s| s == -8192));
+        // Popping faster than the device captures: an underrun, then
+        // re-priming.
+        let mut status = CaptureStatus::Frame;
+        for _ in 0..5 {
+            status = stream.pop_frame(&mut frame).unwrap();
+        }
+        assert_eq!(status, CaptureStatus::NotReady);
+        assert_eq!(stream.stats().underruns, 1);
+        assert!(frame.iter().all(|&s| s == 0));
+        assert!(!stream.has_frame());
+    }
+
+    #[test]
+    fn capture_overrun_drops_and_stale_audio_is_skipped() {
+        let (mut stream, mut cb) = capture_channel(&engine(8_000, 1), &device(8_000, 1)).unwrap();
+        let input = vec![100i16; 80];
+        for _ in 0..100 {
+            cb.capture(&input); // nobody reads: 1 s into a 200 ms ring
+        }
+        let stats = stream.stats();
+        assert!(stats.overruns > 0 && stats.dropped_samples > 0, "{stats:?}");
+        let mut frame = vec![0i16; 80];
+        assert_eq!(stream.pop_frame(&mut frame).unwrap(), CaptureStatus::Frame);
+        // The 200 ms of stale audio were cut down to the target.
+        assert!(stream.buffered() <= stream.target_latency());
     }
 }

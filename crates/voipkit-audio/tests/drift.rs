@@ -355,3 +355,52 @@ fn loopback_round_trip_with_skewed_clock() {
     assert!(capture.stats().fill < Duration::from_millis(80));
     assert!(dev.poll_event().is_none());
 }
+
+/// A device that announces 10 ms buffers but calls back with 2048 frames
+/// (46 ms at 44.1 kHz), as some sound servers do: the automatic target
+/// rises to frame + buffer + 5 ms on the first callback, so neither
+/// direction underruns (a fixed 35 ms target would underrun on every
+/// callback).
+#[test]
+fn bigger_device_buffers_raise_the_automatic_target() {
+    let (mut playout, mut render) = playout_channel(&engine(), &device()).unwrap();
+    let (mut capture, mut capture_cb) = capture_channel(&engine(), &device()).unwrap();
+    assert_eq!(playout.target_latency().as_millis(), 35);
+    let mut sine = Sine::new(1000.0, 48_000.0, 0.5);
+    let mut frame = vec![0i16; 960];
+    let mut got = vec![0i16; 960];
+    let mut out = vec![0.0f32; 2048 * 2];
+    let device_period = 2048.0 / 44_100.0;
+    let (mut media_n, mut device_n) = (0u64, 0u64);
+    let mut primed = false;
+    let mut starved = 0;
+    while (media_n as f64) * 0.02 < 30.0 {
+        let t_media = media_n as f64 * 0.02;
+        let t_device = device_n as f64 * device_period;
+        if t_device <= t_media {
+            render.render(&mut out);
+            capture_cb.capture(&out);
+            device_n += 1;
+        } else {
+            sine.fill_i16(&mut frame, 1);
+            playout.push_frame(&frame).unwrap();
+            match capture.pop_frame(&mut got).unwrap() {
+                CaptureStatus::Frame => primed = true,
+                CaptureStatus::NotReady if primed => starved += 1,
+                CaptureStatus::NotReady => {}
+            }
+            media_n += 1;
+        }
+    }
+    let target = playout.target_latency().as_secs_f64() * 1e3;
+    eprintln!(
+        "target {target:.1} ms, playout {:?}, capture {:?}",
+        playout.stats(),
+        capture.stats()
+    );
+    assert!((70.0..73.0).contains(&target), "{target}");
+    assert_eq!(capture.target_latency(), playout.target_latency());
+    assert_eq!(playout.stats().underruns, 0);
+    assert_eq!(starved, 0);
+    assert_eq!(capture.stats().underruns, 0);
+}

@@ -3,42 +3,61 @@
 
 use std::f64::consts::PI;
 
-/// A phase-continuous sine generator.
+/// A phase-continuous sine generator (a rotating phasor: two multiplies
+/// per sample instead of a `sin` call, renormalised every 1024 samples).
 pub struct Sine {
-    phase: f64,
-    step: f64,
+    re: f64,
+    im: f64,
+    rot_re: f64,
+    rot_im: f64,
     amplitude: f64,
+    count: u32,
 }
 
 impl Sine {
     pub fn new(freq: f64, rate: f64, amplitude: f64) -> Self {
+        let w = 2.0 * PI * freq / rate;
         Sine {
-            phase: 0.0,
-            step: 2.0 * PI * freq / rate,
+            re: 1.0,
+            im: 0.0,
+            rot_re: w.cos(),
+            rot_im: w.sin(),
             amplitude,
+            count: 0,
         }
     }
 
     pub fn next(&mut self) -> f64 {
-        let v = self.phase.sin() * self.amplitude;
-        self.phase += self.step;
-        if self.phase > 2.0 * PI {
-            self.phase -= 2.0 * PI;
+        let v = self.im * self.amplitude;
+        let re = self.re * self.rot_re - self.im * self.rot_im;
+        let im = self.re * self.rot_im + self.im * self.rot_re;
+        self.re = re;
+        self.im = im;
+        self.count += 1;
+        if self.count == 1024 {
+            self.count = 0;
+            let norm = (re * re + im * im).sqrt();
+            self.re /= norm;
+            self.im /= norm;
         }
         v
     }
 
     pub fn fill_i16(&mut self, out: &mut [i16], channels: usize) {
         for frame in out.chunks_exact_mut(channels) {
-            let v = (self.next() * 32767.0).round() as i16;
-            frame.fill(v);
+            let v = (self.next() * 32767.0) as i16;
+            for s in frame {
+                *s = v;
+            }
         }
     }
 
     pub fn fill_f32(&mut self, out: &mut [f32], channels: usize) {
         for frame in out.chunks_exact_mut(channels) {
             let v = self.next() as f32;
-            frame.fill(v);
+            for s in frame {
+                *s = v;
+            }
         }
     }
 }
