@@ -143,15 +143,16 @@ pub struct MediaConfig {
     pub codecs: Vec<AudioCodec>,
     /// Offer/accept RFC 4733 telephone-event, at each codec's clock rate.
     pub telephone_event: bool,
-    /// Packetization time we ask for (`a=ptime`), in ms.
+    /// Packetization time we ask for (`a=ptime`), in ms (10..=120, steps
+    /// of 10).
     pub ptime: u32,
     /// Offer/accept RTCP multiplexing (RFC 5761).
     pub rtcp_mux: bool,
     /// SRTP policy.
     pub srtp: SrtpPolicy,
-    /// Crypto suites in order of preference. Keep
-    /// `AES_CM_128_HMAC_SHA1_32` off the top: libre (baresip) computes its
-    /// SRTCP tag wrongly.
+    /// Crypto suites in order of preference, offered with tags 1, 2, ...
+    /// `AES_CM_128_HMAC_SHA1_32` always goes last, wherever it is listed:
+    /// libre (baresip) computes its SRTCP tag wrongly.
     pub crypto_suites: Vec<CryptoSuite>,
     /// Ask the peer for Opus in-band FEC (`useinbandfec=1`).
     pub opus_inband_fec: bool,
@@ -549,6 +550,19 @@ impl SdpSession {
         self.pending.take().is_some()
     }
 
+    /// The configured suites, each once, `AES_CM_128_HMAC_SHA1_32` last
+    /// whatever the configuration says (libre's SRTCP tag for it is wrong).
+    fn crypto_preference(&self) -> Vec<CryptoSuite> {
+        let mut suites: Vec<CryptoSuite> = Vec::new();
+        for s in &self.config.crypto_suites {
+            if !suites.contains(s) {
+                suites.push(*s);
+            }
+        }
+        suites.sort_by_key(|s| *s == CryptoSuite::AesCm128HmacSha1_32);
+        suites
+    }
+
     fn origin(&self) -> Origin {
         let ip = self.local_rtp.ip();
         Origin {
@@ -614,7 +628,10 @@ impl SdpSession {
 
     /// Common attributes of our audio m-line after the formats.
     fn push_transport_attributes(&self, attrs: &mut Vec<Attribute>, mux: bool) {
-        attrs.push(Attribute::new("ptime", self.config.ptime.to_string()));
+        attrs.push(Attribute::new(
+            "ptime",
+            normalize_ptime(self.config.ptime).to_string(),
+        ));
         if let Some(rtcp) = self.local_rtcp {
             let conn = (rtcp.ip() != self.local_rtp.ip()).then(|| Connection::ip(rtcp.ip()));
             let a = crate::attributes::RtcpAttribute {
@@ -714,16 +731,8 @@ impl SdpSession {
         }
         let mut crypto = Vec::new();
         if self.config.srtp != SrtpPolicy::Disabled {
-            let mut tag = 0u32;
-            for suite in &self.config.crypto_suites {
-                if crypto
-                    .iter()
-                    .any(|(_, k): &(u32, SrtpKeyingMaterial)| k.suite() == *suite)
-                {
-                    continue;
-                }
-                tag += 1;
-                crypto.push((tag, Self::key_for(&mut self.keys, *suite, rng)));
+            for (tag, suite) in (1u32..).zip(self.crypto_preference()) {
+                crypto.push((tag, Self::key_for(&mut self.keys, suite, rng)));
             }
         }
 
@@ -992,9 +1001,9 @@ impl SdpSession {
                 let lines = m.crypto();
                 // Our preference among the offered suites (not the offer's
                 // order): keeps _32 last, see MediaConfig::crypto_suites.
-                let chosen = self.config.crypto_suites.iter().find_map(|suite| {
+                let chosen = self.crypto_preference().into_iter().find_map(|suite| {
                     lines.iter().find_map(|l| {
-                        if l.suite() != Some(*suite) {
+                        if l.suite() != Some(suite) {
                             return None;
                         }
                         l.usable_key().map(|k| (l.clone(), k))

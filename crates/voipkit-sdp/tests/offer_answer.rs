@@ -921,3 +921,47 @@ fn every_reoffer_increments_the_version_once() {
     );
     assert_eq!(b.session_version(), b.session_id());
 }
+
+#[test]
+fn aes_cm_32_is_never_preferred() {
+    let config = MediaConfig {
+        crypto_suites: vec![
+            CryptoSuite::AesCm128HmacSha1_32,
+            CryptoSuite::AesCm128HmacSha1_80,
+            CryptoSuite::AesCm128HmacSha1_32,
+        ],
+        ptime: 25,
+        ..MediaConfig::default()
+    };
+    let mut a = session(config.clone(), "127.0.0.1:4000", 1);
+    let offer = a.create_offer(&mut rng(1)).unwrap();
+    let lines = offer.media[0].crypto();
+    let order: Vec<_> = lines.iter().map(|c| (c.tag, c.suite().unwrap())).collect();
+    assert_eq!(
+        order,
+        vec![
+            (1, CryptoSuite::AesCm128HmacSha1_80),
+            (2, CryptoSuite::AesCm128HmacSha1_32)
+        ]
+    );
+    assert_eq!(offer.media[0].ptime(), Some(20));
+    let answer = session(config, "127.0.0.1:5000", 2)
+        .answer_offer(&sdp("baresip-srtp.sdp"), &mut rng(1))
+        .unwrap();
+    assert_eq!(
+        answer.audio.unwrap().srtp.unwrap().suite,
+        CryptoSuite::AesCm128HmacSha1_80
+    );
+    // _32 alone is still usable.
+    let only32 = MediaConfig {
+        crypto_suites: vec![CryptoSuite::AesCm128HmacSha1_32],
+        ..MediaConfig::default()
+    };
+    let answer = session(only32, "127.0.0.1:5000", 2)
+        .answer_offer(&sdp("baresip-srtp.sdp"), &mut rng(1))
+        .unwrap();
+    assert_eq!(
+        answer.audio.unwrap().srtp.unwrap().suite,
+        CryptoSuite::AesCm128HmacSha1_32
+    );
+}
