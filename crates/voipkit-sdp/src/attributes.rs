@@ -8,19 +8,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::crypto::{CryptoSuite, SrtpKeyingMaterial};
+use crate::error::SdpError;
 use crate::model::{Attribute, Connection};
-
-/// Why an attribute value did not parse.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttributeParseError(pub &'static str);
-
-impl fmt::Display for AttributeParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-impl std::error::Error for AttributeParseError {}
 
 /// `a=rtpmap:<payload type> <encoding name>/<clock rate>[/<channels>]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,37 +32,47 @@ impl RtpMap {
 }
 
 impl FromStr for RtpMap {
-    type Err = AttributeParseError;
+    type Err = SdpError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut it = s.split_whitespace();
         let (Some(pt), Some(enc), None) = (it.next(), it.next(), it.next()) else {
-            return Err(AttributeParseError(
-                "rtpmap needs <pt> <name>/<rate>[/<channels>]",
-            ));
+            return Err(SdpError::InvalidAttribute {
+                attribute: "rtpmap",
+                reason: "rtpmap needs <pt> <name>/<rate>[/<channels>]",
+            });
         };
-        let payload_type = pt
-            .parse::<u8>()
-            .ok()
-            .filter(|pt| *pt <= 127)
-            .ok_or(AttributeParseError("rtpmap payload type is not 0..=127"))?;
+        let payload_type =
+            pt.parse::<u8>()
+                .ok()
+                .filter(|pt| *pt <= 127)
+                .ok_or(SdpError::InvalidAttribute {
+                    attribute: "rtpmap",
+                    reason: "rtpmap payload type is not 0..=127",
+                })?;
         let mut parts = enc.split('/');
         let name = parts.next().unwrap_or_default();
         let clock_rate = parts
             .next()
             .and_then(|r| r.parse::<u32>().ok())
             .filter(|r| *r > 0)
-            .ok_or(AttributeParseError("rtpmap clock rate is not a number"))?;
+            .ok_or(SdpError::InvalidAttribute {
+                attribute: "rtpmap",
+                reason: "rtpmap clock rate is not a number",
+            })?;
         let channels = match parts.next() {
-            Some(c) => Some(
-                c.parse::<u16>()
-                    .ok()
-                    .filter(|c| *c > 0)
-                    .ok_or(AttributeParseError("rtpmap channels is not a number"))?,
-            ),
+            Some(c) => Some(c.parse::<u16>().ok().filter(|c| *c > 0).ok_or(
+                SdpError::InvalidAttribute {
+                    attribute: "rtpmap",
+                    reason: "rtpmap channels is not a number",
+                },
+            )?),
             None => None,
         };
         if name.is_empty() || parts.next().is_some() {
-            return Err(AttributeParseError("malformed rtpmap encoding"));
+            return Err(SdpError::InvalidAttribute {
+                attribute: "rtpmap",
+                reason: "malformed rtpmap encoding",
+            });
         }
         Ok(Self {
             payload_type,
@@ -248,21 +247,27 @@ pub struct RtcpAttribute {
 }
 
 impl FromStr for RtcpAttribute {
-    type Err = AttributeParseError;
+    type Err = SdpError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         let (port, rest) = s.split_once(char::is_whitespace).unwrap_or((s, ""));
-        let port = port
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or(AttributeParseError("rtcp port is not 1..=65535"))?;
+        let port =
+            port.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or(SdpError::InvalidAttribute {
+                    attribute: "rtcp",
+                    reason: "rtcp port is not 1..=65535",
+                })?;
         let connection = if rest.trim().is_empty() {
             None
         } else {
             Some(
                 rest.parse::<Connection>()
-                    .map_err(|_| AttributeParseError("malformed rtcp address"))?,
+                    .map_err(|_| SdpError::InvalidAttribute {
+                        attribute: "rtcp",
+                        reason: "malformed rtcp address",
+                    })?,
             )
         };
         Ok(Self { port, connection })
@@ -345,19 +350,23 @@ impl CryptoAttribute {
 }
 
 impl FromStr for CryptoAttribute {
-    type Err = AttributeParseError;
+    type Err = SdpError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut it = s.split_whitespace();
         let (Some(tag), Some(suite), Some(key)) = (it.next(), it.next(), it.next()) else {
-            return Err(AttributeParseError(
-                "crypto needs <tag> <suite> <key-params>",
-            ));
+            return Err(SdpError::InvalidAttribute {
+                attribute: "crypto",
+                reason: "crypto needs <tag> <suite> <key-params>",
+            });
         };
         let tag = tag
             .parse::<u32>()
             .ok()
             .filter(|t| tag.len() <= 9 && *t <= 999_999_999)
-            .ok_or(AttributeParseError("crypto tag is not 0..=999999999"))?;
+            .ok_or(SdpError::InvalidAttribute {
+                attribute: "crypto",
+                reason: "crypto tag is not 0..=999999999",
+            })?;
         Ok(Self {
             tag,
             suite_name: suite.to_owned(),

@@ -39,6 +39,15 @@ pub enum SdpError {
         /// The limit.
         limit: usize,
     },
+    /// An attribute value that does not follow its grammar (from the typed
+    /// views' `FromStr`, e.g. [`crate::RtpMap`]).
+    #[error("malformed a={attribute} value: {reason}")]
+    InvalidAttribute {
+        /// The attribute name.
+        attribute: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A mandatory line (`v=` or `o=`) is absent.
     #[error("SDP has no {0} line")]
     Missing(&'static str),

@@ -77,9 +77,7 @@ mod error;
 mod model;
 mod negotiation;
 
-pub use attributes::{
-    AttributeParseError, CryptoAttribute, Direction, FormatParameters, RtcpAttribute, RtpMap,
-};
+pub use attributes::{CryptoAttribute, Direction, FormatParameters, RtcpAttribute, RtpMap};
 pub use crypto::{CryptoSuite, SrtpKeyingMaterial};
 pub use error::{RejectReason, SdpError};
 pub use model::{
