@@ -965,3 +965,22 @@ fn aes_cm_32_is_never_preferred() {
         CryptoSuite::AesCm128HmacSha1_32
     );
 }
+
+#[test]
+fn debug_output_never_carries_keys() {
+    let (mut a, mut b) = (alice(), bob());
+    let (a_audio, _) = exchange(&mut a, &mut b, 90);
+    let srtp = a_audio.clone().unwrap().srtp.unwrap();
+    let secrets = [srtp.local.to_inline(), srtp.remote.to_inline()];
+    let dumps = [
+        format!("{a:?}"),
+        format!("{b:?}"),
+        format!("{a_audio:?}"),
+        format!("{:?}", a.local_description()),
+    ];
+    for d in &dumps {
+        for k in &secrets {
+            assert!(!d.contains(k.as_str()), "key in Debug output: {d}");
+        }
+    }
+}
