@@ -67,6 +67,8 @@ const BUCKET: Duration = Duration::from_micros(500);
 const WARMUP_PACKETS: u64 = 50;
 /// Played sequence numbers remembered to tell duplicates from late packets.
 const PLAYED_RING: usize = 64;
+/// Decoded packet starts tracked for [`JitterBuffer::last_frame_packet_starts`].
+const MARKERS: usize = 256;
 /// Above target by this much: drop audio at once instead of stretching.
 const CATCH_UP: Duration = Duration::from_millis(500);
 /// A timestamp this far behind the playout point with an in-order sequence
@@ -77,6 +79,8 @@ const MAX_PACKET: usize = 5760;
 /// Time-stretch lags: 2.5 ms to 15 ms (a pitch period of 400..67 Hz).
 const LAG_MIN: Duration = Duration::from_micros(2500);
 const LAG_MAX: Duration = Duration::from_millis(15);
+/// Smallest adjustment made in quiet audio.
+const LAG_TINY: Duration = Duration::from_micros(500);
 /// Correlation needed to accelerate / expand loud audio.
 const ACCEL_CORR: f32 = 0.85;
 const EXPAND_CORR: f32 = 0.6;
@@ -418,6 +422,12 @@ pub struct JitterBuffer<D: Decoder> {
     stats: JitterStats,
     last_delay: i64,
     last_target: i64,
+    last_frame_ts: Option<i64>,
+    /// Decoded packet starts not yet played: (frame offset into the decoded
+    /// audio, extended timestamp).
+    markers: VecDeque<(usize, i64)>,
+    /// Packet starts played by the last frame: (RTP timestamp, offset).
+    last_starts: Vec<(u32, usize)>,
 }
 
 impl<D: Decoder> JitterBuffer<D> {
@@ -483,6 +493,9 @@ impl<D: Decoder> JitterBuffer<D> {
             stats: JitterStats::default(),
             last_delay: 0,
             last_target: 0,
+            last_frame_ts: None,
+            markers: VecDeque::with_capacity(MARKERS),
+            last_starts: Vec::with_capacity(MARKERS),
         })
     }
 
@@ -555,6 +568,22 @@ impl<D: Decoder> JitterBuffer<D> {
     /// The delay the buffer steers to (see the module documentation).
     pub fn target_delay(&self) -> Duration {
         self.duration_of_sub(self.last_target)
+    }
+
+    /// RTP timestamp of the first sample of the last output frame (its
+    /// position on the sender's timeline; concealment inserted during an
+    /// underrun does not advance it). `None` before playout started.
+    /// For lip sync and for delay measurements.
+    pub fn last_frame_timestamp(&self) -> Option<u32> {
+        self.last_frame_ts.map(|t| t as u32)
+    }
+
+    /// The packets whose first sample the last output frame played, as
+    /// (RTP timestamp, sample offset into the frame). Time-stretching moves
+    /// offsets; concealment has no entries. For lip sync and delay
+    /// measurements.
+    pub fn last_frame_packet_starts(&self) -> &[(u32, usize)] {
+        &self.last_starts
     }
 
     /// Packets held now.
@@ -839,6 +868,29 @@ impl<D: Decoder> JitterBuffer<D> {
         }
     }
 
+    /// Move packet-start markers at or after `from` by `by` frames (later if
+    /// `later`, else earlier; markers before `from` that would pass 0 are
+    /// dropped).
+    fn shift_markers(&mut self, from: usize, by: usize, later: bool) {
+        for m in self.markers.iter_mut() {
+            if m.0 >= from {
+                if later {
+                    m.0 += by;
+                } else {
+                    m.0 -= by.min(m.0);
+                }
+            }
+        }
+    }
+
+    /// The first `n` frames of decoded audio are gone (played or dropped).
+    fn drop_front_markers(&mut self, n: usize) {
+        while self.markers.front().is_some_and(|&(pos, _)| pos < n) {
+            self.markers.pop_front();
+        }
+        self.shift_markers(0, n, false);
+    }
+
     fn decode_slot(&mut self, idx: usize) {
         let Some(slot) = self.slots.get_mut(idx) else {
             return;
@@ -858,6 +910,11 @@ impl<D: Decoder> JitterBuffer<D> {
                 self.compact_pcm();
                 let len = self.pcm.len();
                 if len + n * ch <= self.pcm_cap {
+                    let pos = self.pcm_frames();
+                    if self.markers.len() >= MARKERS {
+                        self.markers.pop_front();
+                    }
+                    self.markers.push_back((pos, ts));
                     let src = self.scratch.get(..n * ch).unwrap_or_default();
                     self.pcm.extend_from_slice(src);
                 }
@@ -925,29 +982,48 @@ impl<D: Decoder> JitterBuffer<D> {
             self.started = true;
         }
 
-        // Far too much delay (e.g. after a long outage the backlog arrived
-        // at once): drop audio now rather than stretching for seconds.
+        // Far too much delay with a backlog queued (e.g. after a long outage
+        // the backlog arrived at once): drop audio now rather than stretching
+        // for seconds. Never skip past the newest queued packet.
         if m - target > self.sub_of(CATCH_UP) {
-            let skip = ((m - target) / SUB) as usize;
-            let have = self.pcm_frames();
-            if skip <= have {
-                self.pcm_off += skip * ch;
-            } else {
-                self.pcm.clear();
-                self.pcm_off = 0;
-                self.pcm_end_ts += (skip - have) as i64;
+            let newest_end = self
+                .slots
+                .iter()
+                .filter(|s| s.used)
+                .map(|s| s.ts + s.samples as i64)
+                .max()
+                .unwrap_or(self.pcm_end_ts);
+            let backlog = newest_end - self.play_ts() - self.packet_samples as i64;
+            let skip = ((m - target) / SUB).min(backlog).max(0) as usize;
+            if skip > 0 {
+                let have = self.pcm_frames();
+                if skip <= have {
+                    self.pcm_off += skip * ch;
+                    self.drop_front_markers(skip);
+                } else {
+                    self.pcm.clear();
+                    self.pcm_off = 0;
+                    self.markers.clear();
+                    self.pcm_end_ts += (skip - have) as i64;
+                }
+                self.stats.samples_skipped += skip as u64;
+                self.stats.catch_ups += 1;
+                head = self.head();
             }
-            self.stats.samples_skipped += skip as u64;
-            self.stats.catch_ups += 1;
-            head = self.head();
         }
 
         let mut kind = FrameKind::Normal;
         let mut guard = 0;
+        // Timeline position of this frame's first sample: the first audio
+        // appended to an empty buffer starts at `pcm_end_ts` (an underrun's
+        // concealment does not advance it).
+        let mut frame_ts = (self.pcm_frames() > 0).then(|| self.play_ts());
         while self.pcm_frames() < f && guard < 64 {
             guard += 1;
+
             let Some(h) = head else {
                 // Underrun: conceal without advancing.
+                frame_ts.get_or_insert(self.pcm_end_ts);
                 let k = self.conceal_frames(f - self.pcm_frames());
                 if self.last_was_cn {
                     self.stats.samples_comfort_noise += k as u64;
@@ -969,6 +1045,7 @@ impl<D: Decoder> JitterBuffer<D> {
                 break;
             };
             if h_ts == self.pcm_end_ts {
+                frame_ts.get_or_insert(self.pcm_end_ts);
                 self.decode_slot(h);
                 head = self.head();
                 continue;
@@ -987,6 +1064,7 @@ impl<D: Decoder> JitterBuffer<D> {
                     continue;
                 }
             }
+            frame_ts.get_or_insert(self.pcm_end_ts);
             if m < target {
                 // Below target: conceal without advancing.
                 let k = self.conceal_frames(f - self.pcm_frames());
@@ -1082,20 +1160,44 @@ impl<D: Decoder> JitterBuffer<D> {
             let target = self.target_sub(m, self.head_ts(head));
             let have = self.pcm_frames();
             let step = (self.rate as usize / 12_000).max(1);
-            if m - target >= lag_min as i64 * SUB {
+            let tiny = Self::samples_of(self.rate, LAG_TINY).max(1);
+            if m - target >= tiny as i64 * SUB {
                 let room = ((m - target) / SUB) as usize;
                 let hi = lag_max.min(room).min(have.saturating_sub(f)).min(have / 2);
+                let region = self.pcm.get(self.pcm_off..).unwrap_or_default();
+                let mut lag = None;
                 if hi >= lag_min {
-                    let region = self.pcm.get(self.pcm_off..).unwrap_or_default();
                     if let Some(l) = stretch::best_lag(region, ch, lag_min, hi, step) {
-                        if (l.corr >= ACCEL_CORR || l.power < stretch::QUIET_POWER)
-                            && stretch::accelerate(&mut self.pcm, self.pcm_off, ch, l.lag)
-                        {
-                            self.stats.accelerate_ops += 1;
-                            self.stats.samples_accelerated += l.lag as u64;
-                            if kind == FrameKind::Normal {
-                                kind = FrameKind::Accelerated;
+                        if l.corr >= ACCEL_CORR {
+                            // The largest multiple of the period that still
+                            // correlates gets closest to the target.
+                            let mut best = l.lag;
+                            let mut k = 2;
+                            while l.lag * k <= hi {
+                                if stretch::correlation(region, ch, l.lag * k) >= ACCEL_CORR {
+                                    best = l.lag * k;
+                                }
+                                k += 1;
                             }
+                            lag = Some(best);
+                        } else if l.power < stretch::QUIET_POWER {
+                            lag = Some(hi);
+                        }
+                    }
+                }
+                if lag.is_none() && hi >= tiny && hi < lag_min.max(tiny + 1) {
+                    // Less than a pitch period to go: only in quiet audio.
+                    if stretch::power(region, ch, 2 * hi) < stretch::QUIET_POWER {
+                        lag = Some(hi);
+                    }
+                }
+                if let Some(lag) = lag {
+                    if stretch::accelerate(&mut self.pcm, self.pcm_off, ch, lag) {
+                        self.shift_markers(lag, lag, false);
+                        self.stats.accelerate_ops += 1;
+                        self.stats.samples_accelerated += lag as u64;
+                        if kind == FrameKind::Normal {
+                            kind = FrameKind::Accelerated;
                         }
                     }
                 }
@@ -1108,6 +1210,7 @@ impl<D: Decoder> JitterBuffer<D> {
                         if (l.corr >= EXPAND_CORR || l.power < stretch::QUIET_POWER || short)
                             && stretch::expand(&mut self.pcm, self.pcm_off, ch, l.lag)
                         {
+                            self.shift_markers(l.lag, l.lag, true);
                             self.stats.expand_ops += 1;
                             self.stats.samples_expanded += l.lag as u64;
                             if kind == FrameKind::Normal {
@@ -1119,7 +1222,19 @@ impl<D: Decoder> JitterBuffer<D> {
             }
         }
 
-        // Output.
+        // Output. The delay and target reported are those of this frame's
+        // first sample.
+        let fts = frame_ts.unwrap_or_else(|| self.play_ts());
+        self.last_frame_ts = Some(fts);
+        let m = match self.delay.min_transit() {
+            Some(min) => t.saturating_sub(fts.saturating_mul(SUB)).saturating_sub(min),
+            None => 0,
+        };
+        self.last_delay = m;
+        let h = self.head_ts(head);
+        self.last_target = self.target_sub(m, h);
+        let allow = self.allowance_sub().0;
+        self.stats.jitter_allowance = self.duration_of_sub(allow);
         let have = self.pcm_frames();
         let take = have.min(f);
         let src = self
@@ -1133,16 +1248,20 @@ impl<D: Decoder> JitterBuffer<D> {
             rest.fill(0);
         }
         self.pcm_off += take * ch;
+        self.last_starts.clear();
+        while let Some(&(pos, ts)) = self.markers.front() {
+            if pos >= take {
+                break;
+            }
+            self.markers.pop_front();
+            self.last_starts.push((ts as u32, pos));
+        }
+        self.drop_front_markers(take);
         if self.pcm_off >= self.pcm.len() {
+            self.markers.clear();
             self.pcm.clear();
             self.pcm_off = 0;
         }
-        let m = self.current_delay_sub(t);
-        self.last_delay = m;
-        let h = self.head_ts(head);
-        self.last_target = self.target_sub(m, h);
-        let allow = self.allowance_sub().0;
-        self.stats.jitter_allowance = self.duration_of_sub(allow);
         Ok(kind)
     }
 }

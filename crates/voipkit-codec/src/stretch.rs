@@ -50,6 +50,28 @@ fn corr_at(pcm: &[i16], ch: usize, lag: usize, step: usize) -> (f32, f32) {
     (c, (xx + yy) / (2.0 * n))
 }
 
+/// Normalized correlation of `x[0..lag]` and `x[lag..2lag]`.
+pub(crate) fn correlation(pcm: &[i16], ch: usize, lag: usize) -> f32 {
+    if lag == 0 || pcm.len() < 2 * lag * ch {
+        return 0.0;
+    }
+    corr_at(pcm, ch, lag, 1).0
+}
+
+/// Mean square of the mono mix of the first `n` frames.
+pub(crate) fn power(pcm: &[i16], ch: usize, n: usize) -> f32 {
+    let n = n.min(pcm.len() / ch.max(1));
+    if n == 0 {
+        return 0.0;
+    }
+    let mut e = 0.0;
+    for i in 0..n {
+        let v = mono(pcm, ch, i);
+        e += v * v;
+    }
+    e / n as f32
+}
+
 /// Find the best lag in `lo..=hi` (samples per channel); `pcm` must hold at
 /// least `2 * hi` frames. `step` is the decimation of the coarse search.
 pub(crate) fn best_lag(pcm: &[i16], ch: usize, lo: usize, hi: usize, step: usize) -> Option<Lag> {
