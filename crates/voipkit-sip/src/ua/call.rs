@@ -895,7 +895,7 @@ impl UserAgent {
                     // A retransmission: ACK again.
                     if let Some((cs, t, dest, bytes)) = d.ack.clone() {
                         if cs == seq {
-                            self.transmits.push_back(Transmit {
+                            self.tx.out.push_back(Transmit {
                                 transport: t,
                                 destination: dest,
                                 contents: bytes,
@@ -1008,7 +1008,7 @@ impl UserAgent {
                 if let Some(d) = call.dialog.as_ref() {
                     if let Some((cs, t, dest, bytes)) = d.ack.clone() {
                         if cs == seq {
-                            self.transmits.push_back(Transmit {
+                            self.tx.out.push_back(Transmit {
                                 transport: t,
                                 destination: dest,
                                 contents: bytes,
@@ -2174,7 +2174,7 @@ impl UserAgent {
                 if let Some(p) = call.pending_2xx.as_mut() {
                     p.interval = (p.interval * 2).min(cfg.t2);
                     let next = p.interval;
-                    self.transmits.push_back(Transmit {
+                    self.tx.out.push_back(Transmit {
                         transport: p.transport,
                         destination: p.destination,
                         contents: p.bytes.clone(),
@@ -2194,7 +2194,7 @@ impl UserAgent {
                 if let Some(r) = call.rel1xx.as_mut() {
                     r.interval *= 2;
                     let next = r.interval;
-                    self.transmits.push_back(Transmit {
+                    self.tx.out.push_back(Transmit {
                         transport: r.transport,
                         destination: r.destination,
                         contents: r.bytes.clone(),

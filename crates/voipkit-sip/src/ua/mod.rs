@@ -308,7 +308,6 @@ pub struct UserAgent {
     pub(crate) dialog_index: HashMap<(String, String), CallHandle>,
     pub(crate) registrations: HashMap<RegistrationHandle, Registration>,
     pub(crate) digest: DigestClient,
-    pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) next_handle: u64,
     pub(crate) learned: HashMap<Transport, SocketAddr>,
@@ -345,7 +344,6 @@ impl UserAgent {
             dialog_index: HashMap::new(),
             registrations: HashMap::new(),
             digest,
-            transmits: VecDeque::new(),
             events: VecDeque::new(),
             next_handle: 1,
             learned: HashMap::new(),
@@ -435,10 +433,7 @@ impl UserAgent {
 
     /// The next message to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        if let Some(t) = self.tx.out.pop_front() {
-            return Some(t);
-        }
-        self.transmits.pop_front()
+        self.tx.out.pop_front()
     }
 
     /// The earliest deadline.
@@ -775,7 +770,7 @@ impl UserAgent {
             req.headers.push(HeaderName::MaxForwards, "70");
         }
         let bytes = req.to_bytes();
-        self.transmits.push_back(Transmit {
+        self.tx.out.push_back(Transmit {
             transport: t,
             destination: dest,
             contents: bytes.clone(),
@@ -822,7 +817,7 @@ impl UserAgent {
         let mut resp = Response::for_request(req, status).with_reason(reason);
         self.add_to_tag_if_missing(&mut resp);
         let dest = crate::transaction::response_destination(req, source, transport);
-        self.transmits.push_back(Transmit {
+        self.tx.out.push_back(Transmit {
             transport,
             destination: dest,
             contents: resp.to_bytes(),
@@ -842,7 +837,7 @@ impl UserAgent {
                 }
             }
             self.stats.rejected_requests += 1;
-            self.transmits.push_back(Transmit {
+            self.tx.out.push_back(Transmit {
                 transport,
                 destination: source,
                 contents: out.to_bytes(),
