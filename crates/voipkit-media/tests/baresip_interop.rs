@@ -203,10 +203,11 @@ fn recv_response(sip: &UdpSocket, cseq_method: &str, deadline: Instant) -> Respo
         if !text.starts_with("SIP/2.0 ") {
             continue;
         }
-        if let Some(r) = parse_response(&text) {
-            if r.cseq.ends_with(cseq_method) && r.code >= 200 {
-                return r;
-            }
+        if let Some(r) = parse_response(&text)
+            && r.cseq.ends_with(cseq_method)
+            && r.code >= 200
+        {
+            return r;
         }
     }
 }
