@@ -278,6 +278,8 @@ pub struct UaStats {
     pub rejected_requests: u64,
     /// Responses whose top Via is not ours (dropped).
     pub misrouted_responses: u64,
+    /// Malformed responses (dropped, RFC 3261 §8.1.3.3).
+    pub invalid_responses: u64,
 }
 
 /// What a timer of the core (not of a transaction) is for.
@@ -300,6 +302,7 @@ pub(crate) enum TxOwner {
 /// A SIP user agent core (UAC and UAS), sans-IO.
 pub struct UserAgent {
     pub(crate) cfg: UaConfig,
+    pub(crate) caps: crate::message::UasCapabilities,
     pub(crate) rng: ChaCha20Rng,
     pub(crate) tx: TxLayer<TxOwner>,
     pub(crate) timers: Timers<UaTimer>,
@@ -336,6 +339,7 @@ impl UserAgent {
             digest.add(c.clone());
         }
         Self {
+            caps: validate::capabilities(&cfg),
             tx: TxLayer::new(cfg.timers),
             cfg,
             rng,
@@ -398,9 +402,9 @@ impl UserAgent {
         match parse_message(Bytes::copy_from_slice(bytes), framing, &self.cfg.limits) {
             Ok(Message::Request(r)) => self.on_request(now, r, source, transport),
             Ok(Message::Response(r)) => self.on_response(now, r),
-            Err(_) => {
+            Err(e) => {
                 self.stats.parse_errors += 1;
-                self.best_effort_400(bytes, source, transport);
+                self.best_effort_400(bytes, &e, source, transport);
             }
         }
         self.drain_tu(now);
@@ -452,6 +456,11 @@ impl UserAgent {
     // ----- dispatch -----
 
     fn on_response(&mut self, now: Instant, resp: Response) {
+        // RFC 3261 §8.1.3.3: a malformed response is discarded.
+        if crate::message::validate_response(&resp).is_err() {
+            self.stats.invalid_responses += 1;
+            return;
+        }
         // RFC 3261 §18.1.2: the top Via must be ours.
         let ours =
             resp.top_via().ok().is_some_and(|v| {
@@ -495,13 +504,10 @@ impl UserAgent {
     }
 
     fn on_new_request(&mut self, now: Instant, id: TxId, req: Request) {
-        if let Some(rej) = validate::check(&req, &self.cfg) {
+        if let Some(rej) = validate::check(&req, &self.caps) {
             self.stats.rejected_requests += 1;
-            let mut resp = Response::for_request(&req, rej.status).with_reason(rej.reason);
-            for (n, v) in rej.headers {
-                resp.headers.push(n, v);
-            }
-            self.add_to_tag_if_missing(&mut resp);
+            let tag = self.new_tag();
+            let resp = rej.to_response(&req, &tag);
             self.tx.respond(now, id, resp);
             return;
         }
@@ -826,16 +832,15 @@ impl UserAgent {
 
     /// A 400 for bytes that did not parse, when they look like a request
     /// with a Via we can copy (best effort; responses are dropped).
-    fn best_effort_400(&mut self, bytes: &[u8], source: SocketAddr, transport: Transport) {
-        if let Some(resp) = validate::best_effort_400(bytes) {
-            let tag = self.new_tag();
-            let mut out = resp;
-            if let Ok(mut to) = out.to() {
-                if to.tag().is_none() {
-                    to.set_tag(&tag);
-                    out.headers.set(HeaderName::To, to.to_string());
-                }
-            }
+    fn best_effort_400(
+        &mut self,
+        bytes: &[u8],
+        err: &crate::message::ParseError,
+        source: SocketAddr,
+        transport: Transport,
+    ) {
+        let tag = self.new_tag();
+        if let Some(out) = crate::message::best_effort_rejection(bytes, err, &tag) {
             self.stats.rejected_requests += 1;
             self.tx.out.push_back(Transmit {
                 transport,
