@@ -73,7 +73,10 @@ fuzz_target!(|data: &[u8]| {
     let now = Instant::now();
     let peer = "127.0.0.1:4000".parse().unwrap();
     let mut cfg = MediaSessionConfig::new(peer, 0, 8000);
-    cfg.srtp = Some(SrtpConfig { local: k.clone(), remote: k });
+    cfg.srtp = Some(SrtpConfig {
+        local: k.clone(),
+        remote: k,
+    });
     if let Ok(mut s) = MediaSession::new(cfg, ChaCha20Rng::seed_from_u64(1), now) {
         s.handle_input(now, peer, rest);
         s.handle_rtcp_input(now, peer, rest);

@@ -81,7 +81,10 @@ fuzz_target!(|data: &[u8]| {
     let peer = "127.0.0.1:4000".parse().unwrap();
     let mut cfg = MediaSessionConfig::new(peer, 15, 8000);
     cfg.telephone_event_payload_type = Some(101);
-    cfg.srtp = Some(SrtpConfig { local: k.clone(), remote: k });
+    cfg.srtp = Some(SrtpConfig {
+        local: k.clone(),
+        remote: k,
+    });
     if let Ok(mut s) = MediaSession::new(cfg, ChaCha20Rng::seed_from_u64(1), now) {
         s.handle_input(now, peer, rest);
         s.handle_input(now, peer, rest);
