@@ -32,7 +32,6 @@ macro_rules! header_names {
             fn from_lower(lower: &[u8]) -> Option<HeaderName> {
                 // `match` on byte strings compiles to a switch on length and
                 // then compares: far cheaper than scanning a table.
-                let lower = std::str::from_utf8(lower).ok()?;
                 Some(match lower {
                     $( $($lower)|+ => HeaderName::$variant, )*
                     _ => return None,
@@ -44,119 +43,119 @@ macro_rules! header_names {
 
 header_names! {
     /// `Via` (`v`)
-    Via = "Via", "via" | "v";
+    Via = "Via", b"via" | b"v";
     /// `From` (`f`)
-    From = "From", "from" | "f";
+    From = "From", b"from" | b"f";
     /// `To` (`t`)
-    To = "To", "to" | "t";
+    To = "To", b"to" | b"t";
     /// `Call-ID` (`i`)
-    CallId = "Call-ID", "call-id" | "i";
+    CallId = "Call-ID", b"call-id" | b"i";
     /// `CSeq`
-    CSeq = "CSeq", "cseq";
+    CSeq = "CSeq", b"cseq";
     /// `Contact` (`m`)
-    Contact = "Contact", "contact" | "m";
+    Contact = "Contact", b"contact" | b"m";
     /// `Max-Forwards`
-    MaxForwards = "Max-Forwards", "max-forwards";
+    MaxForwards = "Max-Forwards", b"max-forwards";
     /// `Route`
-    Route = "Route", "route";
+    Route = "Route", b"route";
     /// `Record-Route`
-    RecordRoute = "Record-Route", "record-route";
+    RecordRoute = "Record-Route", b"record-route";
     /// `Content-Type` (`c`)
-    ContentType = "Content-Type", "content-type" | "c";
+    ContentType = "Content-Type", b"content-type" | b"c";
     /// `Content-Length` (`l`)
-    ContentLength = "Content-Length", "content-length" | "l";
+    ContentLength = "Content-Length", b"content-length" | b"l";
     /// `Content-Encoding` (`e`)
-    ContentEncoding = "Content-Encoding", "content-encoding" | "e";
+    ContentEncoding = "Content-Encoding", b"content-encoding" | b"e";
     /// `Content-Disposition`
-    ContentDisposition = "Content-Disposition", "content-disposition";
+    ContentDisposition = "Content-Disposition", b"content-disposition";
     /// `Expires`
-    Expires = "Expires", "expires";
+    Expires = "Expires", b"expires";
     /// `Min-Expires`
-    MinExpires = "Min-Expires", "min-expires";
+    MinExpires = "Min-Expires", b"min-expires";
     /// `WWW-Authenticate`
-    WwwAuthenticate = "WWW-Authenticate", "www-authenticate";
+    WwwAuthenticate = "WWW-Authenticate", b"www-authenticate";
     /// `Proxy-Authenticate`
-    ProxyAuthenticate = "Proxy-Authenticate", "proxy-authenticate";
+    ProxyAuthenticate = "Proxy-Authenticate", b"proxy-authenticate";
     /// `Authorization`
-    Authorization = "Authorization", "authorization";
+    Authorization = "Authorization", b"authorization";
     /// `Proxy-Authorization`
-    ProxyAuthorization = "Proxy-Authorization", "proxy-authorization";
+    ProxyAuthorization = "Proxy-Authorization", b"proxy-authorization";
     /// `Require`
-    Require = "Require", "require";
+    Require = "Require", b"require";
     /// `Proxy-Require`
-    ProxyRequire = "Proxy-Require", "proxy-require";
+    ProxyRequire = "Proxy-Require", b"proxy-require";
     /// `Supported` (`k`)
-    Supported = "Supported", "supported" | "k";
+    Supported = "Supported", b"supported" | b"k";
     /// `Unsupported`
-    Unsupported = "Unsupported", "unsupported";
+    Unsupported = "Unsupported", b"unsupported";
     /// `Allow`
-    Allow = "Allow", "allow";
+    Allow = "Allow", b"allow";
     /// `Accept`
-    Accept = "Accept", "accept";
+    Accept = "Accept", b"accept";
     /// `Accept-Encoding`
-    AcceptEncoding = "Accept-Encoding", "accept-encoding";
+    AcceptEncoding = "Accept-Encoding", b"accept-encoding";
     /// `Accept-Language`
-    AcceptLanguage = "Accept-Language", "accept-language";
+    AcceptLanguage = "Accept-Language", b"accept-language";
     /// `RSeq` (RFC 3262)
-    RSeq = "RSeq", "rseq";
+    RSeq = "RSeq", b"rseq";
     /// `RAck` (RFC 3262)
-    RAck = "RAck", "rack";
+    RAck = "RAck", b"rack";
     /// `Event` (`o`, RFC 6665)
-    Event = "Event", "event" | "o";
+    Event = "Event", b"event" | b"o";
     /// `Allow-Events` (`u`)
-    AllowEvents = "Allow-Events", "allow-events" | "u";
+    AllowEvents = "Allow-Events", b"allow-events" | b"u";
     /// `Subscription-State`
-    SubscriptionState = "Subscription-State", "subscription-state";
+    SubscriptionState = "Subscription-State", b"subscription-state";
     /// `Refer-To` (`r`, RFC 3515)
-    ReferTo = "Refer-To", "refer-to" | "r";
+    ReferTo = "Refer-To", b"refer-to" | b"r";
     /// `Referred-By` (`b`, RFC 3892)
-    ReferredBy = "Referred-By", "referred-by" | "b";
+    ReferredBy = "Referred-By", b"referred-by" | b"b";
     /// `Replaces` (RFC 3891)
-    Replaces = "Replaces", "replaces";
+    Replaces = "Replaces", b"replaces";
     /// `Reason` (RFC 3326)
-    Reason = "Reason", "reason";
+    Reason = "Reason", b"reason";
     /// `Session-Expires` (`x`, RFC 4028)
-    SessionExpires = "Session-Expires", "session-expires" | "x";
+    SessionExpires = "Session-Expires", b"session-expires" | b"x";
     /// `Min-SE` (RFC 4028)
-    MinSe = "Min-SE", "min-se";
+    MinSe = "Min-SE", b"min-se";
     /// `User-Agent`
-    UserAgent = "User-Agent", "user-agent";
+    UserAgent = "User-Agent", b"user-agent";
     /// `Server`
-    Server = "Server", "server";
+    Server = "Server", b"server";
     /// `Subject` (`s`)
-    Subject = "Subject", "subject" | "s";
+    Subject = "Subject", b"subject" | b"s";
     /// `Date`
-    Date = "Date", "date";
+    Date = "Date", b"date";
     /// `Timestamp`
-    Timestamp = "Timestamp", "timestamp";
+    Timestamp = "Timestamp", b"timestamp";
     /// `Warning`
-    Warning = "Warning", "warning";
+    Warning = "Warning", b"warning";
     /// `Retry-After`
-    RetryAfter = "Retry-After", "retry-after";
+    RetryAfter = "Retry-After", b"retry-after";
     /// `Organization`
-    Organization = "Organization", "organization";
+    Organization = "Organization", b"organization";
     /// `Priority`
-    Priority = "Priority", "priority";
+    Priority = "Priority", b"priority";
     /// `MIME-Version`
-    MimeVersion = "MIME-Version", "mime-version";
+    MimeVersion = "MIME-Version", b"mime-version";
     /// `P-Asserted-Identity` (RFC 3325)
-    PAssertedIdentity = "P-Asserted-Identity", "p-asserted-identity";
+    PAssertedIdentity = "P-Asserted-Identity", b"p-asserted-identity";
     /// `Path` (RFC 3327)
-    Path = "Path", "path";
+    Path = "Path", b"path";
     /// `Service-Route` (RFC 3608)
-    ServiceRoute = "Service-Route", "service-route";
+    ServiceRoute = "Service-Route", b"service-route";
     /// `In-Reply-To`
-    InReplyTo = "In-Reply-To", "in-reply-to";
+    InReplyTo = "In-Reply-To", b"in-reply-to";
     /// `Reply-To`
-    ReplyTo = "Reply-To", "reply-to";
+    ReplyTo = "Reply-To", b"reply-to";
     /// `Alert-Info`
-    AlertInfo = "Alert-Info", "alert-info";
+    AlertInfo = "Alert-Info", b"alert-info";
     /// `Call-Info`
-    CallInfo = "Call-Info", "call-info";
+    CallInfo = "Call-Info", b"call-info";
     /// `Error-Info`
-    ErrorInfo = "Error-Info", "error-info";
+    ErrorInfo = "Error-Info", b"error-info";
     /// `Authentication-Info`
-    AuthenticationInfo = "Authentication-Info", "authentication-info";
+    AuthenticationInfo = "Authentication-Info", b"authentication-info";
 }
 
 impl HeaderName {
@@ -523,7 +522,8 @@ impl NameAddr {
             let rest = rest.get(1..).unwrap_or("");
             let gt = rest.find('>').ok_or("missing '>'")?;
             let (uri, after) = rest.split_at_checked(gt).ok_or("bad name-addr")?;
-            let uri = Uri::parse_in(parent, trim_lws(uri))?;
+            // No white space inside the brackets (RFC 4475 §3.1.2.14).
+            let uri = Uri::parse_in(parent, uri)?;
             let after = trim_lws(after.get(1..).unwrap_or(""));
             if !after.is_empty() && !after.starts_with(';') {
                 return Err("junk after '>'");
@@ -543,7 +543,7 @@ impl NameAddr {
             let (uri, params) = match s.find(';') {
                 Some(i) => {
                     let (u, p) = s.split_at_checked(i).ok_or("bad addr-spec")?;
-                    (u, Params::parse(parent, p)?)
+                    (trim_lws(u), Params::parse(parent, p)?)
                 }
                 None => (s, Params::new()),
             };
@@ -573,6 +573,36 @@ impl NameAddr {
     /// Sets the `tag` parameter.
     pub fn set_tag(&mut self, tag: &str) {
         self.params.set("tag", Some(tag));
+    }
+
+    /// The `expires` parameter of a Contact (saturating at `u32::MAX`);
+    /// `None` if absent or not a number.
+    pub fn expires(&self) -> Option<u32> {
+        let v = self.params.get("expires")?;
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(v.parse::<u32>().unwrap_or(u32::MAX))
+    }
+
+    /// The `q` parameter of a Contact, in thousandths (`q=0.5` is 500).
+    pub fn q(&self) -> Option<u16> {
+        let v = self.params.get("q")?;
+        let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+        if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let whole = match int {
+            "0" => 0u16,
+            "1" => 1000,
+            _ => return None,
+        };
+        let mut f: u16 = 0;
+        for (i, d) in frac.bytes().enumerate() {
+            f += u16::from(d - b'0') * [100, 10, 1].get(i).copied().unwrap_or(0);
+        }
+        let q = whole + f;
+        (q <= 1000).then_some(q)
     }
 }
 

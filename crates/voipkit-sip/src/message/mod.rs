@@ -11,7 +11,9 @@ mod method;
 mod parse;
 mod stream;
 mod text;
+mod typed;
 mod uri;
+mod validate;
 
 use std::fmt;
 use std::io::Write as _;
@@ -24,7 +26,12 @@ pub use method::{Method, StatusCode};
 pub use parse::{Framing, Limits, parse_message};
 pub use stream::{StreamFramer, StreamItem};
 pub use text::{Param, Params, SipStr, percent_decode};
+pub use typed::{BodyPart, Event, MediaType, Reason, Replaces, SubscriptionState, split_multipart};
 pub use uri::{Host, SipUri, Uri};
+pub use validate::{
+    Inspection, Rejection, ResponseDrop, UasCapabilities, Verdict, best_effort_rejection, inspect,
+    validate_request, validate_response,
+};
 
 pub(crate) use text::trim_lws;
 
@@ -194,10 +201,14 @@ pub trait SipMessage {
         single_name_addr(self.headers(), &HeaderName::To, "To")
     }
 
-    /// Every Via item, top first.
+    /// Every Via item, top first. An empty item (`a,,b`) is an error.
     fn vias(&self) -> Result<Vec<Via>, ParseError> {
-        self.headers()
-            .items(&HeaderName::Via)
+        typed::strict_items(self.headers(), &HeaderName::Via)
+            .map_err(|reason| ParseError::BadHeader {
+                header: "Via",
+                reason,
+            })?
+            .into_iter()
             .map(|(parent, item)| {
                 Via::parse_item(parent, item).map_err(|reason| ParseError::BadHeader {
                     header: "Via",
@@ -224,8 +235,12 @@ pub trait SipMessage {
     /// Record-Route, Path, ...). A Contact of `*` yields an error here; see
     /// [`SipMessage::is_contact_star`].
     fn name_addrs(&self, name: &HeaderName) -> Result<Vec<NameAddr>, ParseError> {
-        self.headers()
-            .items(name)
+        typed::strict_items(self.headers(), name)
+            .map_err(|reason| ParseError::BadHeader {
+                header: header_label(name),
+                reason,
+            })?
+            .into_iter()
             .map(|(parent, item)| {
                 NameAddr::parse_item(parent, item).map_err(|reason| ParseError::BadHeader {
                     header: header_label(name),
@@ -253,16 +268,15 @@ pub trait SipMessage {
             return Ok(None);
         };
         let v = trim_lws(v);
-        if v.is_empty() || v.len() > 10 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ParseError::BadHeader {
                 header: header_label(name),
                 reason: "not a number",
             });
         }
         // Values beyond u32 saturate (RFC 3261 §20.19 for Expires).
-        Ok(Some(v.parse::<u64>().map_or(u32::MAX, |n| {
-            u32::try_from(n).unwrap_or(u32::MAX)
-        })))
+        // Values beyond u32 (any number of digits) saturate.
+        Ok(Some(v.parse::<u32>().unwrap_or(u32::MAX)))
     }
 
     /// Every token of a token-list header (Require, Supported, Allow, ...).
@@ -282,6 +296,153 @@ pub trait SipMessage {
             trim_lws(t).to_ascii_lowercase()
         })
     }
+
+    /// The Content-Type with its parameters (`boundary`, `charset`).
+    fn media_type(&self) -> Result<Option<MediaType>, ParseError> {
+        let Some(v) = self.headers().get(&HeaderName::ContentType) else {
+            return Ok(None);
+        };
+        MediaType::parse_value(v, v)
+            .map(Some)
+            .map_err(|reason| ParseError::BadHeader {
+                header: "Content-Type",
+                reason,
+            })
+    }
+
+    /// The body parts of a `multipart/*` body (SDP + something else);
+    /// `None` if the body is not multipart.
+    fn body_parts(&self) -> Result<Option<Vec<BodyPart>>, ParseError> {
+        let Some(mt) = self.media_type()? else {
+            return Ok(None);
+        };
+        if !mt.kind.eq_ignore_ascii_case("multipart") {
+            return Ok(None);
+        }
+        let boundary = mt.params.get("boundary").ok_or(ParseError::BadHeader {
+            header: "Content-Type",
+            reason: "multipart without boundary",
+        })?;
+        split_multipart(boundary, self.body()).map(Some)
+    }
+
+    /// Max-Forwards (RFC 3261 §20.22; absent in RFC 2543 requests).
+    fn max_forwards(&self) -> Result<Option<u32>, ParseError> {
+        self.u32_header(&HeaderName::MaxForwards)
+    }
+
+    /// Expires (delta-seconds, saturating at `u32::MAX`).
+    fn expires(&self) -> Result<Option<u32>, ParseError> {
+        self.u32_header(&HeaderName::Expires)
+    }
+
+    /// Min-Expires (in a 423).
+    fn min_expires(&self) -> Result<Option<u32>, ParseError> {
+        self.u32_header(&HeaderName::MinExpires)
+    }
+
+    /// RSeq (RFC 3262).
+    fn rseq(&self) -> Result<Option<u32>, ParseError> {
+        self.u32_header(&HeaderName::RSeq)
+    }
+
+    /// The Route items, in order.
+    fn routes(&self) -> Result<Vec<NameAddr>, ParseError> {
+        self.name_addrs(&HeaderName::Route)
+    }
+
+    /// The Record-Route items, in order.
+    fn record_routes(&self) -> Result<Vec<NameAddr>, ParseError> {
+        self.name_addrs(&HeaderName::RecordRoute)
+    }
+
+    /// Option tags in Require.
+    fn require(&self) -> Vec<&str> {
+        self.tokens(&HeaderName::Require).collect()
+    }
+
+    /// Option tags in Supported.
+    fn supported(&self) -> Vec<&str> {
+        self.tokens(&HeaderName::Supported).collect()
+    }
+
+    /// Option tags in Unsupported.
+    fn unsupported(&self) -> Vec<&str> {
+        self.tokens(&HeaderName::Unsupported).collect()
+    }
+
+    /// Methods in Allow.
+    fn allow(&self) -> Vec<Method> {
+        self.headers()
+            .items(&HeaderName::Allow)
+            .map(|(parent, m)| Method::parse(parent, m))
+            .collect()
+    }
+
+    /// The Event header (RFC 6665).
+    fn event(&self) -> Result<Option<Event>, ParseError> {
+        single_typed(self.headers(), &HeaderName::Event, "Event", Event::parse_value)
+    }
+
+    /// The Subscription-State header (RFC 6665).
+    fn subscription_state(&self) -> Result<Option<SubscriptionState>, ParseError> {
+        single_typed(
+            self.headers(),
+            &HeaderName::SubscriptionState,
+            "Subscription-State",
+            SubscriptionState::parse_value,
+        )
+    }
+
+    /// The Refer-To header (RFC 3515).
+    fn refer_to(&self) -> Result<Option<NameAddr>, ParseError> {
+        single_typed(
+            self.headers(),
+            &HeaderName::ReferTo,
+            "Refer-To",
+            NameAddr::parse_item,
+        )
+    }
+
+    /// The Replaces header (RFC 3891).
+    fn replaces(&self) -> Result<Option<Replaces>, ParseError> {
+        single_typed(
+            self.headers(),
+            &HeaderName::Replaces,
+            "Replaces",
+            Replaces::parse_value,
+        )
+    }
+
+    /// Every Reason item (RFC 3326).
+    fn reasons(&self) -> Result<Vec<Reason>, ParseError> {
+        self.headers()
+            .items(&HeaderName::Reason)
+            .map(|(parent, item)| {
+                Reason::parse_item(parent, item).map_err(|reason| ParseError::BadHeader {
+                    header: "Reason",
+                    reason,
+                })
+            })
+            .collect()
+    }
+}
+
+fn single_typed<T>(
+    headers: &Headers,
+    name: &HeaderName,
+    label: &'static str,
+    parse: fn(&SipStr, &str) -> Result<T, &'static str>,
+) -> Result<Option<T>, ParseError> {
+    let Some(v) = headers.get(name) else {
+        return Ok(None);
+    };
+    parse(v, v)
+        .map(Some)
+        .map_err(|reason| ParseError::BadHeader {
+            header: label,
+            reason,
+        })
 }
 
 fn header_label(name: &HeaderName) -> &'static str {

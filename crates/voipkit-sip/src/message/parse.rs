@@ -45,23 +45,32 @@ pub enum Framing {
 /// Finds the end of the header section: the offset of the first byte of the
 /// body. Accepts CRLFCRLF, and bare LFLF from sloppy senders.
 pub(crate) fn find_head_end(buf: &[u8]) -> Option<usize> {
-    let crlf = memchr::memmem::find(buf, b"\r\n\r\n").map(|i| i + 4);
-    match crlf {
-        // Fast path: a CRLF-only head. Only look for LFLF before it when a
-        // bare LF line end shows up.
-        Some(end) => {
-            let head = buf.get(..end)?;
-            if memchr::memmem::find(head, b"\n\n").is_some() {
-                memchr::memmem::find(head, b"\n\n").map(|i| (i + 2).min(end))
-            } else {
-                Some(end)
-            }
+    find_head_end_bytes(buf)
+}
+
+/// Finds the end of the header section by walking the lines (memchr for
+/// each LF): the first empty line (CRLF or bare LF) ends it. One pass, no
+/// substring search.
+pub(crate) fn find_head_end_bytes(buf: &[u8]) -> Option<usize> {
+    let mut pos = 0;
+    loop {
+        let rest = buf.get(pos..)?;
+        let nl = memchr::memchr(b'\n', rest)?;
+        if nl == 0 || (nl == 1 && rest.first() == Some(&b'\r')) {
+            return Some(pos + nl + 1);
         }
-        None => memchr::memmem::find(buf, b"\n\n").map(|i| i + 2),
+        pos += nl + 1;
     }
 }
 
 /// Parses one message from `buf`.
+///
+/// Limits are checked first (whole size), then while walking the head
+/// (header count, header line length), so hostile input costs at most one
+/// pass over `max_message_size` bytes. The head is validated as UTF-8 once;
+/// header values are zero-copy slices of it (folded values are the only
+/// ones copied). The header vector is the one allocation of a typical
+/// message (plus the Request-URI's parameters, if any).
 pub fn parse_message(buf: Bytes, framing: Framing, limits: &Limits) -> Result<Message, ParseError> {
     if buf.len() > limits.max_message_size {
         return Err(ParseError::TooLarge {
@@ -73,28 +82,20 @@ pub fn parse_message(buf: Bytes, framing: Framing, limits: &Limits) -> Result<Me
         .iter()
         .take_while(|b| **b == b'\r' || **b == b'\n')
         .count();
-    let buf = buf.slice(skip..);
+    let buf = if skip > 0 { buf.slice(skip..) } else { buf };
     if buf.is_empty() {
         return Err(ParseError::Incomplete);
     }
-    let head_end = find_head_end(&buf).ok_or(ParseError::Incomplete)?;
+    let head_end = find_head_end_bytes(&buf).ok_or(ParseError::Incomplete)?;
     let head = SipStr::try_from(buf.slice(..head_end)).map_err(|_| ParseError::NotUtf8)?;
-    let rest = buf.slice(head_end..);
 
-    let mut lines = LineIter { s: &head, pos: 0 };
-    let start = lines.next().ok_or(ParseError::Incomplete)?;
+    let start_end = memchr::memchr(b'\n', head.as_bytes()).ok_or(ParseError::Incomplete)?;
+    let start = head.get(..start_end).ok_or(ParseError::Incomplete)?;
+    let start = start.strip_suffix('\r').unwrap_or(start);
     let mut headers = Headers::with_capacity(16);
-    parse_header_lines(&head, &mut lines, &mut headers, limits)?;
+    let content_length = parse_lines(&head, start_end + 1, &mut headers, limits)?;
 
-    // Body framing.
-    let mut content_length: Option<usize> = None;
-    for v in headers.get_all(&HeaderName::ContentLength) {
-        let n = parse_content_length(v)?;
-        if content_length.is_some_and(|c| c != n) {
-            return Err(ParseError::Invalid("conflicting Content-Length values"));
-        }
-        content_length = Some(n);
-    }
+    let rest = buf.slice(head_end..);
     let body = match (content_length, framing) {
         (Some(n), _) if n > rest.len() => {
             return Err(ParseError::BodyTooShort {
@@ -102,12 +103,21 @@ pub fn parse_message(buf: Bytes, framing: Framing, limits: &Limits) -> Result<Me
                 actual: rest.len(),
             });
         }
+        (Some(n), _) if n == rest.len() => rest,
         (Some(n), _) => rest.slice(..n),
         (None, Framing::Datagram) => rest,
         (None, Framing::Stream) => return Err(ParseError::Missing("Content-Length")),
     };
 
     parse_start_line(&head, start, headers, body)
+}
+
+/// Parses a block of header lines (no start line) ending with an empty
+/// line: the head of a multipart body part.
+pub(crate) fn parse_header_block(head: &SipStr, limits: &Limits) -> Result<Headers, ParseError> {
+    let mut headers = Headers::with_capacity(4);
+    parse_lines(head, 0, &mut headers, limits)?;
+    Ok(headers)
 }
 
 fn parse_content_length(v: &str) -> Result<usize, ParseError> {
@@ -119,42 +129,34 @@ fn parse_content_length(v: &str) -> Result<usize, ParseError> {
         .map_err(|_| ParseError::Invalid("bad Content-Length"))
 }
 
-/// Lines of the head, without their CRLF/LF. Stops at the empty line.
-struct LineIter<'a> {
-    s: &'a str,
-    pos: usize,
+/// One line of `head` starting at `pos`: (line without CR/LF, next pos).
+fn line_at(head: &str, pos: usize) -> Option<(&str, usize)> {
+    let rest = head.get(pos..)?;
+    let nl = memchr::memchr(b'\n', rest.as_bytes())?;
+    let line = rest.get(..nl)?;
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    Some((line, pos + nl + 1))
 }
 
-impl<'a> Iterator for LineIter<'a> {
-    type Item = &'a str;
-    fn next(&mut self) -> Option<&'a str> {
-        let rest = self.s.get(self.pos..)?;
-        let nl = memchr::memchr(b'\n', rest.as_bytes())?;
-        let line = rest.get(..nl)?;
-        self.pos += nl + 1;
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.is_empty() { None } else { Some(line) }
-    }
+fn is_fold(head: &str, pos: usize) -> bool {
+    matches!(head.as_bytes().get(pos), Some(b' ' | b'\t'))
 }
 
-impl<'a> LineIter<'a> {
-    fn peek_continuation(&self) -> bool {
-        self.s
-            .as_bytes()
-            .get(self.pos)
-            .is_some_and(|b| *b == b' ' || *b == b'\t')
-    }
-}
-
-fn parse_header_lines(
+/// Parses the header lines from `pos` to the empty line; returns the
+/// Content-Length if present (conflicting values are an error).
+fn parse_lines(
     head: &SipStr,
-    lines: &mut LineIter<'_>,
+    mut pos: usize,
     headers: &mut Headers,
     limits: &Limits,
-) -> Result<(), ParseError> {
-    while let Some(line) = lines.next() {
-        if line.starts_with([' ', '\t']) {
-            // A continuation with no header before it.
+) -> Result<Option<usize>, ParseError> {
+    let mut content_length: Option<usize> = None;
+    while let Some((line, next)) = line_at(head, pos) {
+        if line.is_empty() {
+            break;
+        }
+        pos = next;
+        if matches!(line.as_bytes().first(), Some(b' ' | b'\t')) {
             return Err(ParseError::Invalid("folded line before any header"));
         }
         if headers.len() >= limits.max_headers {
@@ -162,23 +164,28 @@ fn parse_header_lines(
                 limit: limits.max_headers,
             });
         }
-        let colon = line
-            .find(':')
+        if line.len() > limits.max_header_len {
+            return Err(ParseError::HeaderTooLong {
+                limit: limits.max_header_len,
+            });
+        }
+        let colon = memchr::memchr(b':', line.as_bytes())
             .ok_or(ParseError::Invalid("header line without ':'"))?;
-        let (name, value) = line
-            .split_at_checked(colon)
-            .ok_or(ParseError::Invalid("bad header line"))?;
+        let name = line.get(..colon).ok_or(ParseError::Invalid("bad header line"))?;
         let name = name.trim_end_matches([' ', '\t']);
         if !is_token(name) {
             return Err(ParseError::Invalid("bad header name"));
         }
-        let value = value.get(1..).unwrap_or("");
-        let mut total = line.len();
-        let value = if lines.peek_continuation() {
+        let value = line.get(colon + 1..).unwrap_or("");
+        let value = if is_fold(head, pos) {
             // Unfold: join continuation lines with a single space.
+            let mut total = line.len();
             let mut owned = trim_lws(value).to_owned();
-            while lines.peek_continuation() {
-                let Some(cont) = lines.next() else { break };
+            while is_fold(head, pos) {
+                let Some((cont, next)) = line_at(head, pos) else {
+                    break;
+                };
+                pos = next;
                 total += cont.len() + 2;
                 if total > limits.max_header_len {
                     return Err(ParseError::HeaderTooLong {
@@ -197,17 +204,17 @@ fn parse_header_lines(
         } else {
             sub(head, trim_lws(value))
         };
-        if total > limits.max_header_len {
-            return Err(ParseError::HeaderTooLong {
-                limit: limits.max_header_len,
-            });
+        let name = HeaderName::parse(head, name);
+        if name == HeaderName::ContentLength {
+            let n = parse_content_length(&value)?;
+            if content_length.is_some_and(|c| c != n) {
+                return Err(ParseError::Invalid("conflicting Content-Length values"));
+            }
+            content_length = Some(n);
         }
-        headers.push_header(Header {
-            name: HeaderName::parse(head, name),
-            value,
-        });
+        headers.push_header(Header { name, value });
     }
-    Ok(())
+    Ok(content_length)
 }
 
 fn parse_start_line(

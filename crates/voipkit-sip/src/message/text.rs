@@ -29,17 +29,40 @@ pub(crate) fn is_lws(b: u8) -> bool {
 
 /// `s` without leading and trailing linear white space.
 pub(crate) fn trim_lws(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_ascii() && is_lws(c as u8))
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut end = b.len();
+    while start < end && b.get(start).is_some_and(|c| is_lws(*c)) {
+        start += 1;
+    }
+    while end > start && b.get(end - 1).is_some_and(|c| is_lws(*c)) {
+        end -= 1;
+    }
+    // Only ASCII bytes were skipped, so both ends are char boundaries.
+    s.get(start..end).unwrap_or("")
 }
 
 /// Whether `b` is an RFC 3261 `token` character.
 pub(crate) fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN_TABLE.get(usize::from(b)).copied().unwrap_or(false)
 }
+
+/// RFC 3261 `token` characters, as a lookup table.
+#[allow(clippy::indexing_slicing)] // i < 256 on a 256-entry array, at compile time
+static TOKEN_TABLE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
 
 /// Whether `s` is a non-empty RFC 3261 `token`.
 pub(crate) fn is_token(s: &str) -> bool {
@@ -145,8 +168,21 @@ impl Params {
     /// sub-strings of `parent` where possible. Fails on an empty or
     /// non-token name.
     pub(crate) fn parse(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
+        let s = trim_lws(s);
+        let s = s.strip_prefix(';').unwrap_or(s);
+        if trim_lws(s).is_empty() {
+            return Ok(Self { list: Vec::new() });
+        }
         let mut list = Vec::new();
-        for piece in split_top_level(s, b';') {
+        let mut rest = s;
+        loop {
+            let end = find_top_level(rest, b';').unwrap_or(rest.len());
+            let (piece, tail) = rest.split_at_checked(end).ok_or("bad parameter")?;
+            let piece = trim_lws(piece);
+            if piece.is_empty() {
+                // `;;` or a trailing `;`: RFC 3261 has no empty parameters.
+                return Err("empty parameter");
+            }
             let (name, value) = match find_top_level(piece, b'=') {
                 Some(eq) => {
                     let (n, v) = piece.split_at_checked(eq).ok_or("bad parameter")?;
@@ -164,6 +200,10 @@ impl Params {
                 name: sub(parent, name),
                 value: value.map(|v| sub(parent, v)),
             });
+            match tail.strip_prefix(';') {
+                Some(t) => rest = t,
+                None => break,
+            }
         }
         Ok(Self { list })
     }
