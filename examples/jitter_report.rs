@@ -52,8 +52,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use voipkit_codec::{
-    Encoder, FrameKind, IncomingPacket, JitterBuffer, JitterBufferConfig, OpusDecoder,
-    OpusEncoder, OpusEncoderConfig,
+    Encoder, FrameKind, IncomingPacket, JitterBuffer, JitterBufferConfig, OpusDecoder, OpusEncoder,
+    OpusEncoderConfig,
 };
 use voipkit_netsim::{LinkConfig, Loss, NetSim, Spikes};
 
@@ -252,7 +252,10 @@ fn run(trace: &Trace, packets: &[Vec<u8>], frame_ms: u64, seed: u64) -> Result {
         }
         if kind != FrameKind::Waiting {
             for &(ts, pos) in jb.last_frame_packet_starts() {
-                starts.push((t + Duration::from_secs_f64(pos as f64 / f64::from(RATE)), ts));
+                starts.push((
+                    t + Duration::from_secs_f64(pos as f64 / f64::from(RATE)),
+                    ts,
+                ));
             }
             if let Some(ts) = jb.last_frame_timestamp() {
                 played_last |= ts.wrapping_sub(last_ts) as i32 >= 0;
@@ -386,7 +389,12 @@ fn main() {
         if args.only.as_deref().is_some_and(|o| !tr.name.contains(o)) {
             continue;
         }
-        let r = run(tr, &packets, args.frame_ms, args.seed.wrapping_add(k as u64));
+        let r = run(
+            tr,
+            &packets,
+            args.frame_ms,
+            args.seed.wrapping_add(k as u64),
+        );
         if args.tsv {
             println!(
                 "{}\t{:.2}\t{:.2}\t{:.3}\t{:.3}\t{:.2}",

@@ -88,9 +88,16 @@ const fn alaw_expand_ref(code: u8) -> i16 {
     if iexp > 1 {
         mant <<= iexp - 1;
     }
-    if code > 127 { mant as i16 } else { -mant as i16 }
+    if code > 127 {
+        mant as i16
+    } else {
+        -mant as i16
+    }
 }
 
+// Indexing in a const block is checked at compile time: an out-of-bounds
+// index fails the build, it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
 const ULAW_ENCODE: [u8; 16384] = {
     let mut t = [0u8; 16384];
     let mut i = 0;
@@ -103,6 +110,9 @@ const ULAW_ENCODE: [u8; 16384] = {
     t
 };
 
+// Indexing in a const block is checked at compile time: an out-of-bounds
+// index fails the build, it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
 const ALAW_ENCODE: [u8; 4096] = {
     let mut t = [0u8; 4096];
     let mut i = 0;
@@ -114,6 +124,9 @@ const ALAW_ENCODE: [u8; 4096] = {
     t
 };
 
+// Indexing in a const block is checked at compile time: an out-of-bounds
+// index fails the build, it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
 const ULAW_DECODE: [i16; 256] = {
     let mut t = [0i16; 256];
     let mut i = 0;
@@ -124,6 +137,9 @@ const ULAW_DECODE: [i16; 256] = {
     t
 };
 
+// Indexing in a const block is checked at compile time: an out-of-bounds
+// index fails the build, it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
 const ALAW_DECODE: [i16; 256] = {
     let mut t = [0i16; 256];
     let mut i = 0;
@@ -181,7 +197,7 @@ impl G711Encoder {
     /// 1 ms up to 120 ms; 10 and 20 ms are usual).
     pub fn new(law: G711Law, frame: Duration) -> Result<Self> {
         let ms = frame.as_millis();
-        if frame.subsec_nanos() % 1_000_000 != 0 || ms == 0 || ms > 120 {
+        if !frame.subsec_nanos().is_multiple_of(1_000_000) || ms == 0 || ms > 120 {
             return Err(CodecError::InvalidConfig("G.711 frame must be 1..=120 ms"));
         }
         Ok(Self {
@@ -320,7 +336,11 @@ impl G711Decoder {
                 c += a * b;
                 e += b * b;
             }
-            let score = if e > 0.0 { c / (e * energy_ref).sqrt() } else { 0.0 };
+            let score = if e > 0.0 {
+                c / (e * energy_ref).sqrt()
+            } else {
+                0.0
+            };
             if score > best_score {
                 best_score = score;
                 best = lag;
@@ -364,7 +384,7 @@ impl G711Decoder {
         } else {
             3
         };
-        if want != self.periods && self.pitch * want <= HIST - self.pitch / 4 - 1 {
+        if want != self.periods && self.pitch * want < HIST - self.pitch / 4 {
             // The last `pitch` samples are the tail of every loop length,
             // so the position maps by adding whole periods.
             self.pos += self.pitch * (want - self.periods);
@@ -404,7 +424,9 @@ impl Decoder for G711Decoder {
         if self.erased > 0 {
             // Cross-fade from the synthetic continuation into the real signal.
             let extra_10ms = (self.erased / TEN_MS).saturating_sub(1);
-            let len = (self.pitch / 4 + extra_10ms * 32).min(TEN_MS).min(out.len());
+            let len = (self.pitch / 4 + extra_10ms * 32)
+                .min(TEN_MS)
+                .min(out.len());
             for (i, o) in out.iter_mut().take(len).enumerate() {
                 let s = self.synth_next();
                 let w = (i as f64 + 1.0) / (len as f64 + 1.0);

@@ -349,10 +349,10 @@ impl DelayEstimator {
 
     /// Upper edge of the bucket holding quantile `q` (sub-samples).
     fn quantile(&mut self, q: f64) -> i64 {
-        if let Some((n, v)) = self.cached {
-            if n == self.count {
-                return v;
-            }
+        if let Some((n, v)) = self.cached
+            && n == self.count
+        {
+            return v;
         }
         let total: f64 = self.hist.iter().sum();
         let mut v = 0;
@@ -411,6 +411,8 @@ pub struct JitterBuffer<D: Decoder> {
     /// RTP timestamp (extended) just after the decoded audio.
     pcm_end_ts: i64,
     last_decoded_seq: Option<i64>,
+    /// Timestamp just after the last decoded packet.
+    last_decoded_end: i64,
     last_was_cn: bool,
     packet_samples: usize,
     frame_samples: usize,
@@ -483,6 +485,7 @@ impl<D: Decoder> JitterBuffer<D> {
             pcm_cap,
             pcm_end_ts: 0,
             last_decoded_seq: None,
+            last_decoded_end: 0,
             last_was_cn: false,
             packet_samples: 0,
             frame_samples: 0,
@@ -702,7 +705,11 @@ impl<D: Decoder> JitterBuffer<D> {
             self.pcm_end_ts = ts;
         }
 
-        if self.slots.iter().any(|s| s.used && (s.seq == seq || s.ts == ts)) {
+        if self
+            .slots
+            .iter()
+            .any(|s| s.used && (s.seq == seq || s.ts == ts))
+        {
             self.stats.packets_duplicate += 1;
             return InsertOutcome::Duplicate;
         }
@@ -931,7 +938,7 @@ impl<D: Decoder> JitterBuffer<D> {
             }
             // An underrun followed by the next packet in sequence after a
             // timestamp gap was silence (DTX / silence suppression), not loss.
-            if self.pending_stall > 0 && seq == last + 1 && ts > self.pcm_end_ts {
+            if self.pending_stall > 0 && seq == last + 1 && ts > self.last_decoded_end {
                 let moved = self.pending_stall.min(self.stats.samples_concealed);
                 self.stats.samples_concealed -= moved;
                 self.stats.samples_comfort_noise += moved;
@@ -939,10 +946,13 @@ impl<D: Decoder> JitterBuffer<D> {
         }
         self.pending_stall = 0;
         self.pcm_end_ts = ts + n as i64;
+        self.last_decoded_end = self.pcm_end_ts;
         self.packet_samples = n;
         self.last_decoded_seq = Some(seq);
         self.last_was_cn = cn;
-        self.played[self.played_pos % PLAYED_RING] = seq;
+        if let Some(p) = self.played.get_mut(self.played_pos % PLAYED_RING) {
+            *p = seq;
+        }
         self.played_pos = (self.played_pos + 1) % PLAYED_RING;
     }
 
@@ -951,7 +961,7 @@ impl<D: Decoder> JitterBuffer<D> {
     /// 10 or 20 ms). Always fills `out`; returns what it holds.
     pub fn get_frame(&mut self, now: Instant, out: &mut [i16]) -> Result<FrameKind> {
         let ch = self.ch;
-        if out.is_empty() || out.len() % ch != 0 || out.len() / ch > MAX_PACKET {
+        if out.is_empty() || !out.len().is_multiple_of(ch) || out.len() / ch > MAX_PACKET {
             return Err(CodecError::InvalidFrameSize {
                 samples: out.len(),
                 channels: ch,
@@ -1111,12 +1121,9 @@ impl<D: Decoder> JitterBuffer<D> {
                         Ok(None) => Err(CodecError::InvalidPacket("no FEC")),
                         Err(e) => Err(e),
                     });
-                    match got {
-                        Ok(got) => {
-                            self.stats.fec_recovered += 1;
-                            k = got;
-                        }
-                        Err(()) => {}
+                    if let Ok(got) = got {
+                        self.stats.fec_recovered += 1;
+                        k = got;
                     }
                 }
                 if let Some(s) = self.slots.get_mut(h) {
@@ -1143,7 +1150,8 @@ impl<D: Decoder> JitterBuffer<D> {
             let Some((h_ts, n)) = self.slots.get(h).map(|s| (s.ts, s.samples)) else {
                 break;
             };
-            if h_ts != self.pcm_end_ts || (self.pcm.len() - self.pcm_off + n * ch) > self.pcm_cap / 2
+            if h_ts != self.pcm_end_ts
+                || (self.pcm.len() - self.pcm_off + n * ch) > self.pcm_cap / 2
             {
                 break;
             }
@@ -1152,10 +1160,7 @@ impl<D: Decoder> JitterBuffer<D> {
         }
 
         // Time stretch.
-        if self.cfg.time_stretch
-            && self.pcm_frames() >= f
-            && matches!(kind, FrameKind::Normal)
-        {
+        if self.cfg.time_stretch && self.pcm_frames() >= f && matches!(kind, FrameKind::Normal) {
             let m = self.current_delay_sub(t);
             let target = self.target_sub(m, self.head_ts(head));
             let have = self.pcm_frames();
@@ -1166,57 +1171,58 @@ impl<D: Decoder> JitterBuffer<D> {
                 let hi = lag_max.min(room).min(have.saturating_sub(f)).min(have / 2);
                 let region = self.pcm.get(self.pcm_off..).unwrap_or_default();
                 let mut lag = None;
-                if hi >= lag_min {
-                    if let Some(l) = stretch::best_lag(region, ch, lag_min, hi, step) {
-                        if l.corr >= ACCEL_CORR {
-                            // The largest multiple of the period that still
-                            // correlates gets closest to the target.
-                            let mut best = l.lag;
-                            let mut k = 2;
-                            while l.lag * k <= hi {
-                                if stretch::correlation(region, ch, l.lag * k) >= ACCEL_CORR {
-                                    best = l.lag * k;
-                                }
-                                k += 1;
+                if hi >= lag_min
+                    && let Some(l) = stretch::best_lag(region, ch, lag_min, hi, step)
+                {
+                    if l.corr >= ACCEL_CORR {
+                        // The largest multiple of the period that still
+                        // correlates gets closest to the target.
+                        let mut best = l.lag;
+                        let mut k = 2;
+                        while l.lag * k <= hi {
+                            if stretch::correlation(region, ch, l.lag * k) >= ACCEL_CORR {
+                                best = l.lag * k;
                             }
-                            lag = Some(best);
-                        } else if l.power < stretch::QUIET_POWER {
-                            lag = Some(hi);
+                            k += 1;
                         }
-                    }
-                }
-                if lag.is_none() && hi >= tiny && hi < lag_min.max(tiny + 1) {
-                    // Less than a pitch period to go: only in quiet audio.
-                    if stretch::power(region, ch, 2 * hi) < stretch::QUIET_POWER {
+                        lag = Some(best);
+                    } else if l.power < stretch::QUIET_POWER {
                         lag = Some(hi);
                     }
                 }
-                if let Some(lag) = lag {
-                    if stretch::accelerate(&mut self.pcm, self.pcm_off, ch, lag) {
-                        self.shift_markers(lag, lag, false);
-                        self.stats.accelerate_ops += 1;
-                        self.stats.samples_accelerated += lag as u64;
-                        if kind == FrameKind::Normal {
-                            kind = FrameKind::Accelerated;
-                        }
+                // Less than a pitch period to go: only in quiet audio.
+                if lag.is_none()
+                    && hi >= tiny
+                    && hi < lag_min.max(tiny + 1)
+                    && stretch::power(region, ch, 2 * hi) < stretch::QUIET_POWER
+                {
+                    lag = Some(hi);
+                }
+                if let Some(lag) = lag
+                    && stretch::accelerate(&mut self.pcm, self.pcm_off, ch, lag)
+                {
+                    self.shift_markers(lag, lag, false);
+                    self.stats.accelerate_ops += 1;
+                    self.stats.samples_accelerated += lag as u64;
+                    if kind == FrameKind::Normal {
+                        kind = FrameKind::Accelerated;
                     }
                 }
             } else if m < target {
                 let hi = lag_max.min(have / 2);
                 let short = m < target - 10 * i64::from(self.rate);
-                if hi >= lag_min && self.pcm.len() + hi * ch <= self.pcm_cap {
-                    let region = self.pcm.get(self.pcm_off..).unwrap_or_default();
-                    if let Some(l) = stretch::best_lag(region, ch, lag_min, hi, step) {
-                        if (l.corr >= EXPAND_CORR || l.power < stretch::QUIET_POWER || short)
-                            && stretch::expand(&mut self.pcm, self.pcm_off, ch, l.lag)
-                        {
-                            self.shift_markers(l.lag, l.lag, true);
-                            self.stats.expand_ops += 1;
-                            self.stats.samples_expanded += l.lag as u64;
-                            if kind == FrameKind::Normal {
-                                kind = FrameKind::Expanded;
-                            }
-                        }
+                let region = self.pcm.get(self.pcm_off..).unwrap_or_default();
+                if hi >= lag_min
+                    && self.pcm.len() + hi * ch <= self.pcm_cap
+                    && let Some(l) = stretch::best_lag(region, ch, lag_min, hi, step)
+                    && (l.corr >= EXPAND_CORR || l.power < stretch::QUIET_POWER || short)
+                    && stretch::expand(&mut self.pcm, self.pcm_off, ch, l.lag)
+                {
+                    self.shift_markers(l.lag, l.lag, true);
+                    self.stats.expand_ops += 1;
+                    self.stats.samples_expanded += l.lag as u64;
+                    if kind == FrameKind::Normal {
+                        kind = FrameKind::Expanded;
                     }
                 }
             }
@@ -1227,7 +1233,9 @@ impl<D: Decoder> JitterBuffer<D> {
         let fts = frame_ts.unwrap_or_else(|| self.play_ts());
         self.last_frame_ts = Some(fts);
         let m = match self.delay.min_transit() {
-            Some(min) => t.saturating_sub(fts.saturating_mul(SUB)).saturating_sub(min),
+            Some(min) => t
+                .saturating_sub(fts.saturating_mul(SUB))
+                .saturating_sub(min),
             None => 0,
         };
         self.last_delay = m;

@@ -62,7 +62,7 @@ pub use jitter::{
     TargetDelay,
 };
 pub use opus::{
-    LossAdaptation, OpusDecoder, OpusEncoder, OpusEncoderConfig, OpusSettings, OPUS_CLOCK_RATE,
+    LossAdaptation, OPUS_CLOCK_RATE, OpusDecoder, OpusEncoder, OpusEncoderConfig, OpusSettings,
 };
 pub use resample::Resampler;
 

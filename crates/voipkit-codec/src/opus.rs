@@ -42,20 +42,26 @@ pub(crate) fn opus_packet_samples(payload: &[u8]) -> Result<usize> {
         .ok_or(CodecError::InvalidPacket("empty Opus packet"))?;
     let config = toc >> 3;
     let frame = match config {
-        0..=11 => [480, 960, 1920, 2880][usize::from(config % 4)],
-        12..=15 => [480, 960][usize::from(config % 2)],
-        _ => [120, 240, 480, 960][usize::from(config % 4)],
+        0..=11 => match config % 4 {
+            0 => 480,
+            1 => 960,
+            2 => 1920,
+            _ => 2880,
+        },
+        12..=15 => 480 << (config % 2),
+        _ => 120 << (config % 4),
     };
     let frames = match toc & 0x03 {
         0 => 1,
         1 | 2 => 2,
         _ => {
-            let count = payload
-                .get(1)
-                .ok_or(CodecError::InvalidPacket("Opus code 3 packet without count"))?
-                & 0x3F;
+            let count = payload.get(1).ok_or(CodecError::InvalidPacket(
+                "Opus code 3 packet without count",
+            ))? & 0x3F;
             if count == 0 {
-                return Err(CodecError::InvalidPacket("Opus code 3 packet with 0 frames"));
+                return Err(CodecError::InvalidPacket(
+                    "Opus code 3 packet with 0 frames",
+                ));
             }
             usize::from(count)
         }
@@ -146,7 +152,11 @@ impl OpusEncoder {
             20_000 => 960,
             40_000 => 1920,
             60_000 => 2880,
-            _ => return Err(CodecError::InvalidConfig("Opus frame must be 10/20/40/60 ms")),
+            _ => {
+                return Err(CodecError::InvalidConfig(
+                    "Opus frame must be 10/20/40/60 ms",
+                ));
+            }
         };
         let raw = RawEncoder::new(
             SampleRate::Hz48000,
@@ -180,7 +190,9 @@ impl OpusEncoder {
     /// Set the target bitrate (bit/s, 6000..=510000).
     pub fn set_bitrate(&mut self, bitrate: u32) -> Result<()> {
         if !(6_000..=510_000).contains(&bitrate) {
-            return Err(CodecError::InvalidConfig("Opus bitrate must be 6000..=510000"));
+            return Err(CodecError::InvalidConfig(
+                "Opus bitrate must be 6000..=510000",
+            ));
         }
         self.raw
             .set_bitrate(Bitrate::BitsPerSecond(bitrate as i32))?;
@@ -348,7 +360,7 @@ impl Decoder for OpusDecoder {
     }
     fn conceal(&mut self, out: &mut [i16]) -> Result<usize> {
         let n = out.len() / self.channels;
-        if n % GRANULE != 0 || n == 0 || n > MAX_PACKET_SAMPLES {
+        if !n.is_multiple_of(GRANULE) || n == 0 || n > MAX_PACKET_SAMPLES {
             return Err(CodecError::InvalidFrameSize {
                 samples: out.len(),
                 channels: self.channels,
@@ -363,7 +375,7 @@ impl Decoder for OpusDecoder {
     }
     fn decode_fec(&mut self, next_payload: &[u8], out: &mut [i16]) -> Result<Option<usize>> {
         let n = out.len() / self.channels;
-        if n % GRANULE != 0 || n == 0 || n > MAX_PACKET_SAMPLES {
+        if !n.is_multiple_of(GRANULE) || n == 0 || n > MAX_PACKET_SAMPLES {
             return Err(CodecError::InvalidFrameSize {
                 samples: out.len(),
                 channels: self.channels,
@@ -378,13 +390,12 @@ impl Decoder for OpusDecoder {
         payload.len() <= 2
     }
     fn reset(&mut self) {
-        if let Ok(fresh) = RawDecoder::new(SampleRate::Hz48000, Channels::Mono) {
-            if self.channels == 1 {
-                self.raw = fresh;
-                return;
-            }
-        }
-        if let Ok(fresh) = RawDecoder::new(SampleRate::Hz48000, Channels::Stereo) {
+        let ch = if self.channels == 2 {
+            Channels::Stereo
+        } else {
+            Channels::Mono
+        };
+        if let Ok(fresh) = RawDecoder::new(SampleRate::Hz48000, ch) {
             self.raw = fresh;
         }
     }

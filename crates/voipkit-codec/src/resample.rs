@@ -203,7 +203,7 @@ impl Resampler {
     /// per channel written (see [`Resampler::output_len`]).
     pub fn process(&mut self, input: &[i16], output: &mut [i16]) -> Result<usize> {
         let ch = self.channels;
-        if input.len() % ch != 0 {
+        if !input.len().is_multiple_of(ch) {
             return Err(CodecError::InvalidFrameSize {
                 samples: input.len(),
                 channels: ch,
@@ -340,7 +340,10 @@ mod tests {
             let out = run(inr, outr, 20, &input);
             // Skip the filter's start-up.
             let a = amplitude(&out[outr as usize / 10..], outr, f);
-            assert!((a - 10_000.0).abs() < 10_000.0 * 0.06, "{inr}->{outr} {f} Hz: {a}");
+            assert!(
+                (a - 10_000.0).abs() < 10_000.0 * 0.06,
+                "{inr}->{outr} {f} Hz: {a}"
+            );
         }
     }
 
@@ -352,7 +355,10 @@ mod tests {
             let input = tone(48_000, f, 48_000, 20_000.0);
             let out = run(48_000, 8_000, 20, &input);
             let alias = amplitude(&out[800..], 8_000, 8_000.0 - f % 8_000.0);
-            let total = (out[800..].iter().map(|&s| f64::from(s).powi(2)).sum::<f64>()
+            let total = (out[800..]
+                .iter()
+                .map(|&s| f64::from(s).powi(2))
+                .sum::<f64>()
                 / (out.len() - 800) as f64)
                 .sqrt();
             assert!(alias < 20_000.0 * 0.001, "{f} Hz alias {alias}"); // < -60 dB

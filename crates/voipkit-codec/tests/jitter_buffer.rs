@@ -1,0 +1,835 @@
+//! Jitter buffer behaviour on virtual time: packet streams over
+//! voipkit-netsim, played by a `JitterBuffer` on a playout clock.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use voipkit_codec::{
+    Decoder, Encoder, FrameKind, G711Decoder, G711Encoder, G711Law, IncomingPacket, InsertOutcome,
+    JitterBuffer, JitterBufferConfig, JitterStats, OpusDecoder, OpusEncoder, OpusEncoderConfig,
+    TargetDelay,
+};
+use voipkit_netsim::{LinkConfig, Loss, NetSim, Spikes};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Codec {
+    G711,
+    Opus,
+}
+
+/// A speech-like signal at `rate`: harmonics of a gliding pitch, syllables
+/// and, if `pauses`, 1 s of silence every 3 s.
+fn speechlike(rate: u32, n: usize, pauses: bool) -> Vec<i16> {
+    let mut phase = 0.0f64;
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / f64::from(rate);
+            let f0 = 130.0 + 30.0 * (2.0 * std::f64::consts::PI * 0.5 * t).sin();
+            phase += 2.0 * std::f64::consts::PI * f0 / f64::from(rate);
+            let mut v = 0.0;
+            for h in 1..6 {
+                v += (phase * h as f64).sin() / h as f64;
+            }
+            let syll = 0.3 + 0.7 * (2.0 * std::f64::consts::PI * 3.0 * t).sin().abs();
+            let gate = if pauses && t % 3.0 >= 2.0 { 0.0 } else { 1.0 };
+            (v * 6000.0 * syll * gate) as i16
+        })
+        .collect()
+}
+
+struct Stream {
+    rate: u32,
+    packet_samples: usize,
+    payloads: Vec<Vec<u8>>,
+}
+
+fn make_stream(codec: Codec, seconds: f64, packet_ms: u64, pauses: bool, dtx: bool) -> Stream {
+    match codec {
+        Codec::G711 => {
+            let mut enc = G711Encoder::new(G711Law::Mu, Duration::from_millis(packet_ms)).unwrap();
+            let n = enc.frame_samples();
+            let sig = speechlike(8000, (seconds * 8000.0) as usize, pauses);
+            let payloads = sig
+                .chunks_exact(n)
+                .map(|f| {
+                    let mut b = vec![0u8; n];
+                    enc.encode(f, &mut b).unwrap();
+                    b
+                })
+                .collect();
+            Stream {
+                rate: 8000,
+                packet_samples: n,
+                payloads,
+            }
+        }
+        Codec::Opus => {
+            let mut enc = OpusEncoder::new(&OpusEncoderConfig {
+                frame: Duration::from_millis(packet_ms),
+                dtx,
+                expected_loss_percent: 10,
+                ..Default::default()
+            })
+            .unwrap();
+            let n = enc.frame_samples();
+            let sig = speechlike(48_000, (seconds * 48_000.0) as usize, pauses);
+            let mut buf = [0u8; 1500];
+            let payloads = sig
+                .chunks_exact(n)
+                .map(|f| {
+                    let k = enc.encode(f, &mut buf).unwrap();
+                    buf[..k].to_vec()
+                })
+                .collect();
+            Stream {
+                rate: 48_000,
+                packet_samples: n,
+                payloads,
+            }
+        }
+    }
+}
+
+fn decoder(codec: Codec) -> Box<dyn Decoder> {
+    match codec {
+        Codec::G711 => Box::new(G711Decoder::new(G711Law::Mu)),
+        Codec::Opus => Box::new(OpusDecoder::new(1).unwrap()),
+    }
+}
+
+struct Setup {
+    codec: Codec,
+    seconds: f64,
+    packet_ms: u64,
+    frame_ms: u64,
+    link: LinkConfig,
+    seed: u64,
+    config: JitterBufferConfig,
+    /// Sender clock speed relative to the receiver (1.01 = 1% fast).
+    sender_speed: f64,
+    pauses: bool,
+    dtx: bool,
+    /// Packets the sender does not send at all (by index).
+    skip: fn(usize, &[u8]) -> bool,
+    /// (ssrc, seq offset, ts offset) for packet i.
+    ids: fn(usize) -> (u32, u16, u32),
+    /// Sequence numbers count sent packets (skipped ones take none), as a
+    /// sender with DTX / silence suppression numbers them.
+    contiguous_seq: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            codec: Codec::G711,
+            seconds: 30.0,
+            packet_ms: 20,
+            frame_ms: 20,
+            link: LinkConfig::with_delay(Duration::from_millis(30)),
+            seed: 1,
+            config: JitterBufferConfig::default(),
+            sender_speed: 1.0,
+            pauses: false,
+            dtx: false,
+            skip: |_, _| false,
+            ids: |_| (0xABCD, 1000, 1_000_000),
+            contiguous_seq: false,
+        }
+    }
+}
+
+struct Outcome {
+    stats: JitterStats,
+    /// (play instant, packet index, added delay ms over the link's base delay).
+    played: Vec<(Instant, usize, f64)>,
+    /// (tick, kind, current delay, target delay).
+    ticks: Vec<(Instant, FrameKind, Duration, Duration)>,
+    output: Vec<i16>,
+    stream: Stream,
+    t0: Instant,
+}
+
+fn addr(p: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], p))
+}
+
+fn run(s: Setup) -> Outcome {
+    let stream = make_stream(s.codec, s.seconds, s.packet_ms, s.pauses, s.dtx);
+    let (a, b) = (addr(5000), addr(5002));
+    let mut net = NetSim::new(s.seed, LinkConfig::default());
+    net.set_link(a, b, s.link);
+    let mut jb = JitterBuffer::new(decoder(s.codec), s.config.clone()).unwrap();
+    let t0 = Instant::now();
+    let pdur = Duration::from_millis(s.packet_ms).as_secs_f64() / s.sender_speed;
+    let send_at = |i: usize| t0 + Duration::from_secs_f64(pdur * i as f64);
+    let frame = Duration::from_millis(s.frame_ms);
+    let frame_samples = stream.rate as usize * s.frame_ms as usize / 1000;
+    let mut next_tick = t0 + s.link.delay + Duration::from_micros(3100);
+    let end = send_at(stream.payloads.len()) + s.link.delay + Duration::from_secs(1);
+    let mut next = 0usize;
+    let mut out = vec![0i16; frame_samples];
+    let mut o = Outcome {
+        stats: JitterStats::default(),
+        played: Vec::new(),
+        ticks: Vec::new(),
+        output: Vec::new(),
+        stream: Stream {
+            rate: stream.rate,
+            packet_samples: stream.packet_samples,
+            payloads: Vec::new(),
+        },
+        t0,
+    };
+    let mut ts_of: std::collections::HashMap<u32, usize> = Default::default();
+    let mut sent = 0usize;
+    let last_index = stream.payloads.len() - 1;
+    let mut final_stats = None;
+    loop {
+        let send_t = (next < stream.payloads.len()).then(|| send_at(next));
+        let del_t = net.next_delivery();
+        let mut t = next_tick;
+        if let Some(x) = send_t {
+            t = t.min(x);
+        }
+        if let Some(x) = del_t {
+            t = t.min(x);
+        }
+        if t > end {
+            break;
+        }
+        if send_t == Some(t) {
+            let i = next;
+            next += 1;
+            let p = &stream.payloads[i];
+            if (s.skip)(i, p) {
+                continue;
+            }
+            let seq_n = if s.contiguous_seq { sent } else { i };
+            sent += 1;
+            let mut data = (i as u32).to_be_bytes().to_vec();
+            data.extend_from_slice(&(seq_n as u32).to_be_bytes());
+            data.extend_from_slice(p);
+            net.send(t, a, b, data);
+            continue;
+        }
+        if del_t == Some(t) {
+            let d = net.poll_delivery(t).unwrap();
+            let i = u32::from_be_bytes(d.payload[..4].try_into().unwrap()) as usize;
+            let seq_n = u32::from_be_bytes(d.payload[4..8].try_into().unwrap()) as usize;
+            let (ssrc, seq0, ts0) = (s.ids)(i);
+            let ts = ts0.wrapping_add((i * stream.packet_samples) as u32);
+            ts_of.insert(ts, i);
+            jb.insert(
+                t,
+                &IncomingPacket {
+                    ssrc,
+                    sequence: seq0.wrapping_add(seq_n as u16),
+                    timestamp: ts,
+                    marker: false,
+                    payload: &d.payload[8..],
+                },
+            );
+            continue;
+        }
+        let kind = jb.get_frame(t, &mut out).unwrap();
+        for &(ts, pos) in jb.last_frame_packet_starts() {
+            if let Some(&i) = ts_of.get(&ts) {
+                let at = t + Duration::from_secs_f64(pos as f64 / f64::from(stream.rate));
+                let d = at.saturating_duration_since(send_at(i) + s.link.delay);
+                o.played.push((at, i, d.as_secs_f64() * 1000.0));
+                if i == last_index {
+                    // Statistics as of the last packet (the tail after it
+                    // is only concealment of the stream's end).
+                    final_stats = Some(jb.stats());
+                }
+            }
+        }
+        o.ticks
+            .push((t, kind, jb.current_delay(), jb.target_delay()));
+        o.output.extend_from_slice(&out);
+        next_tick += frame;
+    }
+    o.stats = final_stats.unwrap_or_else(|| jb.stats());
+    o.stream = stream;
+    o
+}
+
+fn mean(x: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = x.collect();
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// Added delay of packets played in [from, to) seconds of the run.
+fn delays_between(o: &Outcome, from: f64, to: f64) -> Vec<f64> {
+    o.played
+        .iter()
+        .filter(|(at, _, _)| {
+            let s = at.duration_since(o.t0).as_secs_f64();
+            s >= from && s < to
+        })
+        .map(|x| x.2)
+        .collect()
+}
+
+#[test]
+fn clean_stream_plays_everything_with_at_most_a_frame_of_delay() {
+    let o = run(Setup::default());
+    let st = o.stats;
+    assert_eq!(st.packets_late, 0);
+    assert_eq!(st.packets_missing, 0);
+    assert_eq!(st.samples_concealed, 0, "{st:?}");
+    assert_eq!(o.played.len(), o.stream.payloads.len());
+    // Every packet played once, in order.
+    assert!(o.played.windows(2).all(|w| w[1].1 == w[0].1 + 1));
+    // After the first second: the delay is the tick phase (3.1 ms), within
+    // one frame + 2 ms.
+    let d = delays_between(&o, 1.0, 100.0);
+    assert!(d.iter().all(|&x| x <= 22.0), "{:?}", &d[..5]);
+    assert!(mean(d.iter().copied()) < 4.0, "{}", mean(d.iter().copied()));
+    // The output is the decoded stream, sample for sample, once steady.
+    let mut dec = G711Decoder::new(G711Law::Mu);
+    let mut reference = Vec::new();
+    for p in &o.stream.payloads {
+        let mut out = vec![0i16; p.len()];
+        dec.decode(p, &mut out).unwrap();
+        reference.extend_from_slice(&out);
+    }
+    let tail = &o.output[o.output.len() - 8000 * 5..o.output.len() - 8000];
+    let pos = reference
+        .windows(160)
+        .position(|w| w == &tail[..160])
+        .expect("output found in the reference");
+    assert_eq!(&reference[pos..pos + tail.len()], tail);
+}
+
+#[test]
+fn fixed_minimal_target_plays_at_the_first_tick() {
+    let o = run(Setup {
+        config: JitterBufferConfig::fixed_minimal(),
+        seconds: 10.0,
+        ..Default::default()
+    });
+    let d = delays_between(&o, 0.0, 100.0);
+    // The tick phase is 3.1 ms: each packet plays at the first tick after
+    // it arrived.
+    assert!(d.iter().all(|&x| (x - 3.1).abs() < 0.2), "{:?}", &d[..5]);
+    assert_eq!(o.stats.samples_concealed, 0);
+}
+
+#[test]
+fn target_follows_jitter_up_fast_and_down_slowly() {
+    // 40 s calm, then 60 ms of jitter: the target rises within seconds.
+    let calm = run(Setup {
+        seconds: 20.0,
+        link: LinkConfig {
+            delay: Duration::from_millis(30),
+            jitter: Duration::from_millis(2),
+            fifo: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let calm_target = calm.ticks.last().unwrap().3;
+    assert!(calm_target < Duration::from_millis(25), "{calm_target:?}");
+
+    let jittery = run(Setup {
+        seconds: 20.0,
+        link: LinkConfig {
+            delay: Duration::from_millis(30),
+            jitter: Duration::from_millis(60),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let t = jittery.ticks.last().unwrap().3;
+    assert!(
+        t >= Duration::from_millis(55) && t <= Duration::from_millis(85),
+        "{t:?}"
+    );
+    assert!(jittery.stats.late_loss_rate() < 0.02, "{:?}", jittery.stats);
+}
+
+/// A link whose jitter changes over time: calm, then 80 ms jitter for 10 s,
+/// then calm again. Implemented by running the sender over two links.
+#[test]
+fn delay_shrinks_slowly_after_jitter_subsides() {
+    let o = run(Setup {
+        seconds: 60.0,
+        link: LinkConfig {
+            delay: Duration::from_millis(30),
+            jitter: Duration::from_millis(3),
+            spikes: Some(Spikes {
+                probability: 1.0 / 250.0,
+                extra: (Duration::from_millis(120), Duration::from_millis(150)),
+                duration: (Duration::from_millis(300), Duration::from_millis(400)),
+            }),
+            fifo: true,
+            ..Default::default()
+        },
+        seed: 3,
+        ..Default::default()
+    });
+    let st = o.stats;
+    // Spikes stall playout instead of losing packets.
+    assert!(st.late_loss_rate() < 0.01, "{st:?}");
+    assert!(st.underruns > 0);
+    // The delay came down by accelerating, not by dropping packets.
+    assert!(st.samples_accelerated > 0);
+    assert_eq!(st.packets_missing, 0, "{st:?}");
+    // Delay is bounded by spike + jitter.
+    let worst = o.played.iter().map(|x| x.2).fold(0.0, f64::max);
+    assert!(worst < 200.0, "{worst}");
+}
+
+#[test]
+fn single_delay_spike_grows_fast_and_recovers() {
+    // A 150 ms spike lasting 0.5 s (seed 4 gives one, at ~12 s).
+    let o = run(Setup {
+        seconds: 45.0,
+        link: LinkConfig {
+            delay: Duration::from_millis(30),
+            spikes: Some(Spikes {
+                probability: 0.0005,
+                extra: (Duration::from_millis(150), Duration::from_millis(150)),
+                duration: (Duration::from_millis(500), Duration::from_millis(500)),
+            }),
+            fifo: true,
+            ..Default::default()
+        },
+        seed: 4,
+        ..Default::default()
+    });
+    let st = o.stats;
+    let spiked: Vec<f64> = o
+        .played
+        .iter()
+        .filter(|x| x.2 > 120.0)
+        .map(|x| x.0.duration_since(o.t0).as_secs_f64())
+        .collect();
+    eprintln!("spike at {:?}..{:?}", spiked.first(), spiked.last());
+    assert!(st.underruns > 0, "the seed must produce a spike: {st:?}");
+    // Grows fast: the spike's packets are played late, none is lost.
+    assert_eq!(st.packets_late, 0, "{st:?}");
+    assert_eq!(st.packets_missing, 0, "{st:?}");
+    // Shrinks slowly: the histogram keeps the spike for a while, then the
+    // delay comes back to the clean delay by accelerating.
+    let spike = spiked.first().copied().unwrap_or(0.0);
+    assert!(spike < 15.0, "{spike}");
+    let soon = mean(delays_between(&o, spike + 1.0, spike + 3.0).into_iter());
+    assert!(soon > 100.0, "{soon}");
+    let end = delays_between(&o, 40.0, 45.0);
+    assert!(mean(end.iter().copied()) < 10.0, "{end:?}");
+    assert!(st.samples_accelerated > 8000 * 14 / 100, "{st:?}");
+}
+
+#[test]
+fn reorder_and_duplicates() {
+    let o = run(Setup {
+        seconds: 30.0,
+        link: LinkConfig {
+            delay: Duration::from_millis(30),
+            jitter: Duration::from_millis(5),
+            reorder: 0.05,
+            reorder_delay: Duration::from_millis(25),
+            duplicate: 0.05,
+            fifo: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let st = o.stats;
+    assert!(st.packets_duplicate > 30, "{st:?}");
+    assert!(st.packets_reordered > 30, "{st:?}");
+    assert!(st.late_loss_rate() < 0.01, "{st:?}");
+    // Every packet played exactly once.
+    let mut idx: Vec<usize> = o.played.iter().map(|x| x.1).collect();
+    let n = idx.len();
+    idx.dedup();
+    assert_eq!(idx.len(), n);
+    assert!(n as f64 >= o.stream.payloads.len() as f64 * 0.99);
+}
+
+#[test]
+fn g711_loss_is_concealed() {
+    let o = run(Setup {
+        seconds: 20.0,
+        link: LinkConfig {
+            delay: Duration::from_millis(30),
+            loss: Loss::bursts(0.05, 2.0),
+            fifo: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let st = o.stats;
+    assert!(st.packets_missing > 20, "{st:?}");
+    assert!(st.samples_concealed > 0);
+    assert_eq!(st.packets_late, 0);
+    // Loss does not make the delay grow: played packets keep ~the clean
+    // delay.
+    let d = delays_between(&o, 2.0, 100.0);
+    assert!(mean(d.iter().copied()) < 8.0, "{}", mean(d.iter().copied()));
+}
+
+#[test]
+fn opus_fec_recovers_isolated_losses() {
+    let o = run(Setup {
+        codec: Codec::Opus,
+        seconds: 10.0,
+        skip: |i, _| i % 10 == 5,
+        ..Default::default()
+    });
+    let st = o.stats;
+    assert_eq!(st.packets_missing, 50, "{st:?}");
+    assert!(st.fec_recovered >= 45, "{st:?}");
+    assert_eq!(st.packets_late, 0);
+}
+
+#[test]
+fn opus_burst_loss_uses_plc_and_keeps_playing() {
+    let o = run(Setup {
+        codec: Codec::Opus,
+        seconds: 10.0,
+        skip: |i, _| (200..210).contains(&i),
+        ..Default::default()
+    });
+    let st = o.stats;
+    assert_eq!(st.packets_missing, 10, "{st:?}");
+    assert!(st.samples_concealed >= 9 * 960, "{st:?}");
+    let after: Vec<_> = o.played.iter().filter(|x| x.1 > 210).collect();
+    assert!(after.len() > 200);
+}
+
+#[test]
+fn opus_dtx_gaps_are_comfort_noise_not_loss() {
+    // The sender drops DTX packets (<= 2 bytes) as RFC 7587 allows; the
+    // sequence numbers stay contiguous, so nothing is lost.
+    let o = run(Setup {
+        codec: Codec::Opus,
+        seconds: 11.0,
+        pauses: true,
+        dtx: true,
+        skip: |_, p| p.len() <= 2,
+        contiguous_seq: true,
+        ..Default::default()
+    });
+    let st = o.stats;
+    assert!(st.samples_comfort_noise > 48_000, "{st:?}");
+    assert_eq!(st.packets_late, 0, "{st:?}");
+    assert_eq!(st.packets_missing, 0, "{st:?}");
+    assert!(st.samples_concealed < 48_000 / 2, "{st:?}");
+    // The delay after each silence is back to normal.
+    let d = delays_between(&o, 9.2, 10.8);
+    assert!(!d.is_empty());
+    assert!(mean(d.iter().copied()) < 25.0, "{d:?}");
+}
+
+#[test]
+fn g711_silence_suppression_with_contiguous_sequence_numbers() {
+    // The sender sends nothing in pauses but keeps sequence numbers
+    // contiguous (the usual VAD behaviour).
+    fn silent(i: usize) -> bool {
+        // 2..3 s of every 3 s is silence.
+        (i % 150) >= 100
+    }
+    let o = run(Setup {
+        seconds: 14.0,
+        pauses: true,
+        skip: |i, _| silent(i),
+        contiguous_seq: true,
+        ..Default::default()
+    });
+    let st = o.stats;
+    assert_eq!(st.packets_missing, 0, "{st:?}");
+    assert!(st.samples_comfort_noise > 8000 * 3, "{st:?}");
+    assert!(st.samples_concealed < 8000, "{st:?}");
+    let d = delays_between(&o, 3.0, 100.0);
+    assert!(mean(d.iter().copied()) < 8.0, "{}", mean(d.iter().copied()));
+}
+
+#[test]
+fn clock_drift_neither_grows_the_delay_nor_starves() {
+    for speed in [1.01, 0.99] {
+        let o = run(Setup {
+            seconds: 90.0,
+            sender_speed: speed,
+            link: LinkConfig {
+                delay: Duration::from_millis(30),
+                jitter: Duration::from_millis(10),
+                fifo: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        let st = o.stats;
+        let early = mean(delays_between(&o, 10.0, 20.0).into_iter());
+        let late = mean(delays_between(&o, 80.0, 90.0).into_iter());
+        assert!(late < early + 15.0, "speed {speed}: {early} -> {late}");
+        assert!(late < 60.0, "speed {speed}: {late}");
+        assert!(st.late_loss_rate() < 0.01, "speed {speed}: {st:?}");
+        assert!(st.concealed_ratio() < 0.01, "speed {speed}: {st:?}");
+        if speed > 1.0 {
+            assert!(st.samples_accelerated > 8000 * 60 / 100 / 2, "{st:?}");
+        } else {
+            assert!(st.samples_expanded + st.samples_concealed > 0, "{st:?}");
+        }
+    }
+}
+
+#[test]
+fn ssrc_change_resets_the_stream() {
+    let o = run(Setup {
+        seconds: 10.0,
+        ids: |i| {
+            if i < 250 {
+                (1, 100, 5000)
+            } else {
+                (2, 60_000, 3_000_000_000)
+            }
+        },
+        ..Default::default()
+    });
+    let st = o.stats;
+    assert_eq!(st.ssrc_changes, 1);
+    assert_eq!(st.packets_late, 0);
+    assert!(o.played.iter().filter(|x| x.1 >= 250).count() >= 245);
+}
+
+#[test]
+fn timestamp_jumps_resync() {
+    // Backward jump at packet 200, forward jump at packet 350; sequence
+    // numbers stay contiguous.
+    let o = run(Setup {
+        seconds: 10.0,
+        ids: |i| {
+            let ts = if i < 200 {
+                80_000_000
+            } else if i < 350 {
+                1_000
+            } else {
+                2_000_000_000
+            };
+            (9, 7, ts)
+        },
+        ..Default::default()
+    });
+    let st = o.stats;
+    assert_eq!(st.timestamp_jumps, 1, "{st:?}");
+    assert!(
+        o.played.iter().filter(|x| x.1 >= 200).count() >= 290,
+        "{st:?}"
+    );
+    assert!(st.packets_late <= 1, "{st:?}");
+    // No long stall at the forward jump: it was skipped, not waited for.
+    let d = delays_between(&o, 8.0, 11.0);
+    assert!(mean(d.iter().copied()) < 30.0, "{d:?}");
+}
+
+#[test]
+fn wraparound_of_sequence_and_timestamp() {
+    let o = run(Setup {
+        seconds: 10.0,
+        ids: |_| (3, 65_500, u32::MAX - 8000),
+        ..Default::default()
+    });
+    assert_eq!(o.stats.packets_late, 0);
+    assert_eq!(o.stats.packets_missing, 0);
+    assert_eq!(o.played.len(), o.stream.payloads.len());
+}
+
+#[test]
+fn ten_ms_frames_from_twenty_ms_packets_and_back() {
+    for (packet_ms, frame_ms) in [(20, 10), (10, 20), (30, 20)] {
+        let o = run(Setup {
+            seconds: 10.0,
+            packet_ms,
+            frame_ms,
+            link: LinkConfig {
+                delay: Duration::from_millis(30),
+                jitter: Duration::from_millis(8),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        let st = o.stats;
+        assert!(st.late_loss_rate() < 0.01, "{packet_ms}/{frame_ms}: {st:?}");
+        assert!(
+            st.concealed_ratio() < 0.02,
+            "{packet_ms}/{frame_ms}: {st:?}"
+        );
+        let d = delays_between(&o, 3.0, 100.0);
+        assert!(mean(d.iter().copied()) < 40.0, "{packet_ms}/{frame_ms}");
+    }
+}
+
+#[test]
+fn opus_stereo_output() {
+    let stream = make_stream(Codec::Opus, 1.0, 20, false, false);
+    let mut jb = JitterBuffer::new(
+        OpusDecoder::new(2).unwrap(),
+        JitterBufferConfig::fixed_minimal(),
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let mut out = vec![0i16; 960 * 2];
+    let mut energy = 0.0;
+    for (i, p) in stream.payloads.iter().enumerate() {
+        let t = t0 + Duration::from_millis(20 * i as u64);
+        let r = jb.insert(
+            t,
+            &IncomingPacket {
+                ssrc: 1,
+                sequence: i as u16,
+                timestamp: (i * 960) as u32,
+                marker: i == 0,
+                payload: p,
+            },
+        );
+        assert_eq!(r, InsertOutcome::Queued);
+        jb.get_frame(t, &mut out).unwrap();
+        energy += out.iter().map(|&s| f64::from(s).abs()).sum::<f64>();
+    }
+    assert!(energy > 0.0);
+    assert_eq!(jb.channels(), 2);
+    assert!(jb.get_frame(t0, &mut out[..3]).is_err());
+    assert!(jb.get_frame(t0, &mut []).is_err());
+}
+
+#[test]
+fn late_duplicate_and_invalid_packets() {
+    let mut jb = JitterBuffer::new(
+        G711Decoder::new(G711Law::A),
+        JitterBufferConfig::fixed_minimal(),
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let payload = [0xD5u8; 160];
+    let pkt = |seq: u16| IncomingPacket {
+        ssrc: 5,
+        sequence: seq,
+        timestamp: u32::from(seq) * 160,
+        marker: false,
+        payload: &payload,
+    };
+    let mut out = [0i16; 160];
+    assert_eq!(jb.insert(t0, &pkt(0)), InsertOutcome::Queued);
+    assert_eq!(jb.insert(t0, &pkt(0)), InsertOutcome::Duplicate);
+    assert_eq!(jb.get_frame(t0, &mut out).unwrap(), FrameKind::Normal);
+    // Played already: a copy is a duplicate, not late.
+    assert_eq!(jb.insert(t0, &pkt(0)), InsertOutcome::Duplicate);
+    // Packet 1 missing at the next tick, 2 present: 1 is concealed.
+    let t1 = t0 + Duration::from_millis(20);
+    assert_eq!(jb.insert(t1, &pkt(2)), InsertOutcome::Queued);
+    let k = jb.get_frame(t1, &mut out).unwrap();
+    assert!(
+        matches!(k, FrameKind::Concealed | FrameKind::Normal),
+        "{k:?}"
+    );
+    assert_eq!(jb.insert(t1, &pkt(1)), InsertOutcome::Late);
+    assert_eq!(
+        jb.insert(
+            t1,
+            &IncomingPacket {
+                payload: &[],
+                ..pkt(3)
+            }
+        ),
+        InsertOutcome::Invalid
+    );
+    let big = [0u8; 2000];
+    assert_eq!(
+        jb.insert(
+            t1,
+            &IncomingPacket {
+                payload: &big,
+                ..pkt(3)
+            }
+        ),
+        InsertOutcome::Invalid
+    );
+    let st = jb.stats();
+    assert_eq!(st.packets_late, 1);
+    assert_eq!(st.packets_duplicate, 2);
+    assert_eq!(st.packets_invalid, 2);
+
+    let mut opus =
+        JitterBuffer::new(OpusDecoder::new(1).unwrap(), JitterBufferConfig::default()).unwrap();
+    // A code-3 packet claiming 63 frames of 60 ms is invalid.
+    assert_eq!(
+        opus.insert(
+            t0,
+            &IncomingPacket {
+                payload: &[0x1B, 0x3F, 0, 0],
+                ..pkt(0)
+            }
+        ),
+        InsertOutcome::Invalid
+    );
+}
+
+#[test]
+fn memory_stays_bounded_under_a_flood() {
+    let mut jb = JitterBuffer::new(
+        OpusDecoder::new(1).unwrap(),
+        JitterBufferConfig {
+            max_packets: 64,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let mut x: u64 = 0x1234_5678;
+    let mut out = vec![0i16; 960];
+    let payload = [0xF8u8, 0xFF, 0xFE];
+    for i in 0..20_000u64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let t = t0 + Duration::from_micros(i * 997 + (x % 5000));
+        jb.insert(
+            t,
+            &IncomingPacket {
+                ssrc: (x >> 60) as u32,
+                sequence: (x >> 16) as u16,
+                timestamp: (x >> 32) as u32,
+                marker: x & 1 == 1,
+                payload: &payload[..1 + (x as usize % 3)],
+            },
+        );
+        assert!(jb.buffered_packets() <= 64);
+        if i % 7 == 0 {
+            jb.get_frame(t, &mut out).unwrap();
+        }
+    }
+}
+
+#[test]
+fn switching_target_at_run_time() {
+    let mut jb =
+        JitterBuffer::new(G711Decoder::new(G711Law::Mu), JitterBufferConfig::default()).unwrap();
+    jb.set_target(TargetDelay::Fixed(Duration::from_millis(60)));
+    let t0 = Instant::now();
+    let payload = [0xFFu8; 160];
+    let mut out = [0i16; 160];
+    for i in 0..200u32 {
+        let t = t0 + Duration::from_millis(20 * u64::from(i));
+        jb.insert(
+            t,
+            &IncomingPacket {
+                ssrc: 1,
+                sequence: i as u16,
+                timestamp: i * 160,
+                marker: false,
+                payload: &payload,
+            },
+        );
+        jb.get_frame(t + Duration::from_millis(5), &mut out)
+            .unwrap();
+    }
+    let d = jb.target_delay();
+    assert!(
+        d >= Duration::from_millis(60) && d <= Duration::from_millis(80),
+        "{d:?}"
+    );
+    assert!(jb.current_delay() >= Duration::from_millis(60));
+}
