@@ -549,12 +549,6 @@ impl DigestClient {
             req.headers.push(name, v);
         }
     }
-
-    /// Whether a realm has a cached challenge.
-    #[cfg(test)]
-    pub(crate) fn has_realm(&self, realm: &str) -> bool {
-        self.cache.contains_key(realm)
-    }
 }
 
 fn same_hash(a: DigestAlgorithm, b: DigestAlgorithm) -> bool {
