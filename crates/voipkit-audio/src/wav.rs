@@ -53,7 +53,6 @@ impl FrameClock {
 }
 
 struct WavInput {
-    path: PathBuf,
     reader: WavReader<BufReader<File>>,
     format: DeviceFormat,
     looping: bool,
@@ -321,7 +320,6 @@ impl WavDevice {
         let scratch =
             vec![0.0; FrameClock::max_frames(spec.sample_rate) * usize::from(spec.channels)];
         self.inner.backend_mut()?.input = Some(WavInput {
-            path,
             reader,
             format,
             looping,
@@ -381,14 +379,6 @@ impl WavDevice {
             })?;
         }
         Ok(())
-    }
-
-    /// The path of the microphone file, if any.
-    pub fn input_path(&mut self) -> Option<PathBuf> {
-        self.inner
-            .backend_mut()
-            .ok()
-            .and_then(|b| b.input.as_ref().map(|i| i.path.clone()))
     }
 }
 

@@ -5,7 +5,8 @@
 //! is set around each callback: by the test itself when it drives
 //! `PlayoutCallback::render` / `CaptureCallback::capture` directly, and by
 //! the device driver's `RealtimeHook` inside the loopback device's own
-//! thread. Over thousands of callbacks with odd buffer sizes (1, 7, 333,
+//! thread. Over thousands of callbacks (400 per format and direction,
+//! plus the device threads') with odd buffer sizes (1, 7, 333,
 //! 441, 1023, 4096 frames, and a partial trailing frame), several device
 //! formats and sample types, forced underruns (the media thread stops
 //! feeding) and overruns (it bursts, or stops reading), the count must be
@@ -115,14 +116,14 @@ fn playout_case<T: DeviceSample + Default>(engine: StreamConfig, device: DeviceF
     let frame: Vec<i16> = (0..stream.samples_per_frame())
         .map(|i| ((i as f32 * 0.05).sin() * 8000.0) as i16)
         .collect();
-    for round in 0..1500usize {
+    for round in 0..400usize {
         // Media thread: normal feeding, then a starvation phase
         // (underruns), then a burst (ring full: overruns; above the
         // ceiling: the callback skips).
-        let phase = round % 300;
+        let phase = round % 100;
         let pushes = match phase {
-            0..=149 => 1 + round % 2,
-            150..=199 => 0,
+            0..=49 => 1 + round % 2,
+            50..=69 => 0,
             _ => 4,
         };
         for _ in 0..pushes {
@@ -148,14 +149,14 @@ fn capture_case<T: DeviceSample + Default>(engine: StreamConfig, device: DeviceF
     let input = vec![level; max];
     let mut frame = vec![0i16; stream.samples_per_frame()];
     let mut got_frames = 0;
-    for round in 0..1500usize {
+    for round in 0..400usize {
         let len = lengths[round % lengths.len()];
         audited(|| callback.capture(&input[..len]));
         // Media thread: normal reading, then a stall (ring fills: the
         // callback drops), then reading too fast (underruns).
-        let pops = match round % 300 {
-            0..=149 => 2,
-            150..=229 => 0,
+        let pops = match round % 100 {
+            0..=49 => 2,
+            50..=79 => 0,
             _ => 6,
         };
         for _ in 0..pops {
@@ -165,7 +166,7 @@ fn capture_case<T: DeviceSample + Default>(engine: StreamConfig, device: DeviceF
         }
     }
     let stats = stream.stats();
-    assert!(got_frames > 100, "{stats:?}");
+    assert!(got_frames > 50, "{stats:?}");
     assert!(stats.underruns > 0, "{stats:?}");
     assert!(stats.overruns > 0, "{stats:?}");
     assert_eq!(
