@@ -281,3 +281,66 @@ fn wav_input_loops() {
     assert!(loud_frames > 90, "{loud_frames}");
     let _ = std::fs::remove_file(&path);
 }
+
+/// The device threads in real time: a 100 ms WAV microphone reaches its
+/// end (reported once) within a generous deadline; a null device and a
+/// loopback device, used through `Box<dyn AudioDevice>`, run callbacks.
+#[test]
+fn device_threads_run_in_real_time() {
+    let path = temp_path("short.wav");
+    {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        for _ in 0..800 {
+            w.write_sample(1000i16).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+    let mut devices: Vec<Box<dyn AudioDevice>> = vec![
+        Box::new(
+            WavDevice::new(Pacing::RealTime)
+                .with_input(&path, false)
+                .unwrap(),
+        ),
+        Box::new(NullDevice::new(None, Pacing::RealTime).unwrap()),
+        Box::new(LoopbackDevice::new(LoopbackConfig::new(DeviceFormat::new(16_000, 1))).unwrap()),
+    ];
+    let mut captures = Vec::new();
+    for dev in &mut devices {
+        captures.push(dev.open_input(&engine()).unwrap());
+        dev.start().unwrap();
+        assert!(dev.is_running(), "{}", dev.name());
+    }
+    let start = Instant::now();
+    let mut ended = false;
+    while !ended && start.elapsed() < Duration::from_secs(5) {
+        while let Some(event) = devices[0].poll_event() {
+            assert_eq!(event, DeviceEvent::EndOfInput);
+            ended = true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let elapsed = start.elapsed();
+    assert!(ended, "no end of input after {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(80),
+        "too fast: {elapsed:?}"
+    );
+    for (dev, capture) in devices.iter_mut().zip(&captures) {
+        assert!(
+            capture.stats().callbacks >= 5,
+            "{}: {:?}",
+            dev.name(),
+            capture.stats()
+        );
+        dev.stop().unwrap();
+        assert!(!dev.is_running());
+    }
+    assert!(devices[0].poll_event().is_none(), "end reported once");
+    let _ = std::fs::remove_file(&path);
+}

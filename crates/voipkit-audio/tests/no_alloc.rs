@@ -261,6 +261,56 @@ fn loopback_device_thread_never_allocates() {
     assert_eq!(RT_ALLOCATIONS.load(Ordering::Relaxed), 0);
 }
 
+/// The WAV device's thread: file reads and writes happen outside the
+/// real-time section; the section itself (our callbacks) must not allocate.
+#[test]
+fn wav_device_thread_never_allocates_in_its_realtime_section() {
+    let dir = std::env::temp_dir();
+    let mic = dir.join(format!(
+        "voipkit-audio-noalloc-{}-mic.wav",
+        std::process::id()
+    ));
+    let speaker = dir.join(format!(
+        "voipkit-audio-noalloc-{}-spk.wav",
+        std::process::id()
+    ));
+    {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 44_100,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&mic, spec).unwrap();
+        for i in 0..44_100 {
+            w.write_sample((i % 2000) as i16).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+    let mut dev = voipkit_audio::WavDevice::new(Pacing::RealTime)
+        .with_input(&mic, true)
+        .unwrap()
+        .with_output(&speaker, Some((22_050, 1)))
+        .unwrap();
+    dev.set_realtime_hook(Some(audit_hook));
+    let engine = engine(16_000, 1, FrameDuration::Ms20);
+    let mut capture = dev.open_input(&engine).unwrap();
+    let mut playout = dev.open_output(&engine).unwrap();
+    dev.start().unwrap();
+    let mut frame = vec![0i16; capture.samples_per_frame()];
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(150) {
+        let _ = capture.pop_frame(&mut frame);
+        let _ = playout.push_frame(&frame);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    dev.finalize().unwrap();
+    assert!(capture.stats().callbacks > 5);
+    assert_eq!(RT_ALLOCATIONS.load(Ordering::Relaxed), 0);
+    let _ = std::fs::remove_file(&mic);
+    let _ = std::fs::remove_file(&speaker);
+}
+
 /// cpal's callbacks on ALSA's `null` device (feature `cpal`), with the
 /// hook marking our part of cpal's data callback.
 #[cfg(feature = "cpal")]
