@@ -416,10 +416,10 @@ impl<O: Clone> TxLayer<O> {
                 }
             }
             (true, ClientState::Completed) => {
-                if status.class() >= 3 {
-                    if let Some(ack) = &tx.ack {
-                        send_ack = Some((tx.transport, tx.destination, ack.clone()));
-                    }
+                if status.class() >= 3
+                    && let Some(ack) = &tx.ack
+                {
+                    send_ack = Some((tx.transport, tx.destination, ack.clone()));
                 }
             }
             (true, ClientState::Accepted) => {
@@ -539,12 +539,12 @@ impl<O: Clone> TxLayer<O> {
             }
             // A retransmission: re-send the last response, if any.
             self.stats.absorbed_requests += 1;
-            if matches!(tx.state, ServerState::Proceeding | ServerState::Completed) {
-                if let Some(b) = tx.last_response.clone() {
-                    let (t, d) = (tx.transport, tx.response_to);
-                    self.stats.response_retransmissions += 1;
-                    self.send(t, d, b);
-                }
+            if matches!(tx.state, ServerState::Proceeding | ServerState::Completed)
+                && let Some(b) = tx.last_response.clone()
+            {
+                let (t, d) = (tx.transport, tx.response_to);
+                self.stats.response_retransmissions += 1;
+                self.send(t, d, b);
             }
             return Inbound::Absorbed;
         }
@@ -705,10 +705,10 @@ impl<O: Clone> TxLayer<O> {
     fn remove_server(&mut self, id: TxId) {
         if let Some(tx) = self.servers.remove(&id) {
             self.server_index.remove(&tx.key);
-            if let Some(k) = &tx.merge_key {
-                if self.merge_index.get(k) == Some(&id) {
-                    self.merge_index.remove(k);
-                }
+            if let Some(k) = &tx.merge_key
+                && self.merge_index.get(k) == Some(&id)
+            {
+                self.merge_index.remove(k);
             }
             for k in [tx.timer_g, tx.timer_h, tx.linger] {
                 self.timers.cancel(k);
@@ -781,30 +781,28 @@ impl<O: Clone> TxLayer<O> {
             return;
         };
         match r.timer {
-            TxTimer::ResponseRetransmit if tx.timer_g == Some(key) => {
-                if tx.state == ServerState::Completed {
-                    tx.interval = (tx.interval * 2).min(cfg.t2);
-                    let next = tx.interval;
-                    let send = tx
-                        .last_response
-                        .clone()
-                        .map(|b| (tx.transport, tx.response_to, b));
-                    if let Some((t, d, b)) = send {
-                        self.stats.response_retransmissions += 1;
-                        self.send(t, d, b);
-                    }
-                    let k = self.arm(now, next, r.tx, TxTimer::ResponseRetransmit, true);
-                    if let Some(tx) = self.servers.get_mut(&r.tx) {
-                        tx.timer_g = Some(k);
-                    }
+            TxTimer::ResponseRetransmit
+                if tx.timer_g == Some(key) && tx.state == ServerState::Completed =>
+            {
+                tx.interval = (tx.interval * 2).min(cfg.t2);
+                let next = tx.interval;
+                let send = tx
+                    .last_response
+                    .clone()
+                    .map(|b| (tx.transport, tx.response_to, b));
+                if let Some((t, d, b)) = send {
+                    self.stats.response_retransmissions += 1;
+                    self.send(t, d, b);
+                }
+                let k = self.arm(now, next, r.tx, TxTimer::ResponseRetransmit, true);
+                if let Some(tx) = self.servers.get_mut(&r.tx) {
+                    tx.timer_g = Some(k);
                 }
             }
-            TxTimer::AckWait if tx.timer_h == Some(key) => {
-                if tx.state == ServerState::Completed {
-                    self.stats.ack_timeouts += 1;
-                    self.tu.push_back(TuEvent::AckTimeout);
-                    self.remove_server(r.tx);
-                }
+            TxTimer::AckWait if tx.timer_h == Some(key) && tx.state == ServerState::Completed => {
+                self.stats.ack_timeouts += 1;
+                self.tu.push_back(TuEvent::AckTimeout);
+                self.remove_server(r.tx);
             }
             TxTimer::Linger if tx.linger == Some(key) => self.remove_server(r.tx),
             _ => {}

@@ -323,8 +323,8 @@ fn reliable_183_prack_then_answer() {
         let epoch = h.now();
         let mut a = Node::new("alice", 5060, epoch, seed);
         let mut b = Node::new("bob", 5062, epoch, seed + 100);
-        b.on_event(|ua, now, ev| match ev {
-            Event::IncomingCall(ic) => {
+        b.on_event(|ua, now, ev| {
+            if let Event::IncomingCall(ic) = ev {
                 ua.send_provisional(
                     now,
                     ic.call,
@@ -337,7 +337,6 @@ fn reliable_183_prack_then_answer() {
                 ua.send_provisional(now, ic.call, StatusCode::RINGING, None, true)
                     .unwrap();
             }
-            _ => {}
         });
         let call =
             a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("alice")))
@@ -516,8 +515,7 @@ fn session_timer_refresh_by_update_then_expiry() {
     let last_refresh = b
         .received
         .iter()
-        .filter(|(_, l)| l.starts_with("UPDATE"))
-        .last()
+        .rfind(|(_, l)| l.starts_with("UPDATE"))
         .unwrap()
         .0;
     assert_eq!(
@@ -609,8 +607,7 @@ fn uas_refreshes_with_reinvite_when_peer_has_no_update() {
     let last = b
         .sent
         .iter()
-        .filter(|(_, l, _)| l.starts_with("INVITE"))
-        .last()
+        .rfind(|(_, l, _)| l.starts_with("INVITE"))
         .unwrap();
     let text = String::from_utf8_lossy(&last.2);
     assert!(
@@ -669,10 +666,9 @@ fn blind_transfer_with_notify_progress() {
             status,
             done: true,
         } = ev
+            && *status == StatusCode::OK
         {
-            if *status == StatusCode::OK {
-                ua.hang_up(now, *call).unwrap();
-            }
+            ua.hang_up(now, *call).unwrap();
         }
     });
     let call =

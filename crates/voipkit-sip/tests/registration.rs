@@ -37,7 +37,7 @@ fn parse_auth(v: &str) -> HashMap<String, String> {
             (after[..end].trim().to_string(), &after[end..])
         };
         out.insert(k, val);
-        s = next.trim_start_matches(|c: char| c == ',' || c == ' ');
+        s = next.trim_start_matches([',', ' ']);
     }
     out
 }
@@ -126,13 +126,14 @@ fn registrar(epoch: std::time::Instant, st: Rc<RefCell<RegistrarState>>) -> Peer
             .u32_header(&HeaderName::Expires)
             .unwrap()
             .unwrap_or(3600);
-        if let Some(min) = st.min_expires {
-            if expires != 0 && expires < min {
-                return vec![(
-                    from,
-                    respond(&req, 423, Some("reg"), &format!("Min-Expires: {min}\r\n")),
-                )];
-            }
+        if let Some(min) = st.min_expires
+            && expires != 0
+            && expires < min
+        {
+            return vec![(
+                from,
+                respond(&req, 423, Some("reg"), &format!("Min-Expires: {min}\r\n")),
+            )];
         }
         let contacts: Vec<String> = req
             .headers

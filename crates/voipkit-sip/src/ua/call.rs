@@ -520,13 +520,12 @@ impl UserAgent {
         transport: Transport,
     ) -> Response {
         let mut resp = Response::for_request(req, status);
-        if status != StatusCode::TRYING {
-            if let Ok(mut to) = resp.to() {
-                if to.tag().is_none() {
-                    to.set_tag(&call.local_tag);
-                    resp.headers.set(HeaderName::To, to.to_string());
-                }
-            }
+        if status != StatusCode::TRYING
+            && let Ok(mut to) = resp.to()
+            && to.tag().is_none()
+        {
+            to.set_tag(&call.local_tag);
+            resp.headers.set(HeaderName::To, to.to_string());
         }
         let dialog_forming = req.method == Method::Invite
             && req.to().ok().is_some_and(|t| t.tag().is_none())
@@ -540,10 +539,8 @@ impl UserAgent {
         let wants_contact = matches!(req.method, Method::Invite | Method::Update)
             && status != StatusCode::TRYING
             && status.as_u16() < 300;
-        if wants_contact {
-            if let Ok(c) = self.contact_header(transport) {
-                resp.headers.push(HeaderName::Contact, c);
-            }
+        if wants_contact && let Ok(c) = self.contact_header(transport) {
+            resp.headers.push(HeaderName::Contact, c);
         }
         if status.is_success() && matches!(req.method, Method::Invite | Method::Update) {
             resp.headers.push(HeaderName::Allow, super::ALLOW);
@@ -809,10 +806,10 @@ impl UserAgent {
             .set(HeaderName::CSeq, format!("{} {}", d.local_seq, req.method));
         match self.send_in_dialog(now, call, req, p) {
             Ok(tx) => {
-                if let Some(po) = call.pending_out.as_mut() {
-                    if matches!(p, Purpose::Reinvite | Purpose::Update) {
-                        po.tx = tx;
-                    }
+                if let Some(po) = call.pending_out.as_mut()
+                    && matches!(p, Purpose::Reinvite | Purpose::Update)
+                {
+                    po.tx = tx;
                 }
                 true
             }
@@ -827,10 +824,10 @@ impl UserAgent {
         if seq != call.invite_cseq() {
             // A response to an INVITE we already re-sent (auth, 422):
             // only a late 2xx matters (ACK and BYE it).
-            if status.is_success() {
-                if let Some(tag) = remote_tag {
-                    self.stray_2xx(now, call, &resp, &tag, seq);
-                }
+            if status.is_success()
+                && let Some(tag) = remote_tag
+            {
+                self.stray_2xx(now, call, &resp, &tag, seq);
             }
             return;
         }
@@ -845,34 +842,34 @@ impl UserAgent {
                     call.early.push(d);
                 }
                 let rseq = resp.u32_header(&HeaderName::RSeq).ok().flatten();
-                if resp.has_token(&HeaderName::Require, "100rel") {
-                    if let Some(rseq) = rseq {
-                        let Some(d) = call.dialog_for(tag) else {
-                            return;
-                        };
-                        match d.last_rseq {
-                            Some(last) if rseq <= last => return, // retransmission
-                            Some(last) if rseq != last.wrapping_add(1) => return, // gap
-                            _ => {}
-                        }
-                        d.last_rseq = Some(rseq);
-                        let mut dd = d.clone();
-                        let mut prack =
-                            self.dialog_request(&mut dd, &call.call_id, Method::Prack, None);
-                        prack
-                            .headers
-                            .push(HeaderName::RAck, format!("{rseq} {seq} INVITE"));
-                        if let Some(d) = call.dialog_for(tag) {
-                            d.local_seq = dd.local_seq;
-                        }
-                        let _ = self.send_in_dialog(now, call, prack, Purpose::Prack);
-                        reliable = true;
+                if resp.has_token(&HeaderName::Require, "100rel")
+                    && let Some(rseq) = rseq
+                {
+                    let Some(d) = call.dialog_for(tag) else {
+                        return;
+                    };
+                    match d.last_rseq {
+                        Some(last) if rseq <= last => return, // retransmission
+                        Some(last) if rseq != last.wrapping_add(1) => return, // gap
+                        _ => {}
                     }
+                    d.last_rseq = Some(rseq);
+                    let mut dd = d.clone();
+                    let mut prack =
+                        self.dialog_request(&mut dd, &call.call_id, Method::Prack, None);
+                    prack
+                        .headers
+                        .push(HeaderName::RAck, format!("{rseq} {seq} INVITE"));
+                    if let Some(d) = call.dialog_for(tag) {
+                        d.local_seq = dd.local_seq;
+                    }
+                    let _ = self.send_in_dialog(now, call, prack, Purpose::Prack);
+                    reliable = true;
                 }
-                if let Some(d) = call.dialog_for(tag) {
-                    if let Some(c) = resp.contacts().ok().and_then(|c| c.into_iter().next()) {
-                        d.remote_target = c.uri;
-                    }
+                if let Some(d) = call.dialog_for(tag)
+                    && let Some(c) = resp.contacts().ok().and_then(|c| c.into_iter().next())
+                {
+                    d.remote_target = c.uri;
                 }
             }
             self.events.push_back(Event::Provisional {
@@ -893,14 +890,14 @@ impl UserAgent {
             if let Some(d) = call.dialog.as_mut() {
                 if d.remote_tag == tag {
                     // A retransmission: ACK again.
-                    if let Some((cs, t, dest, bytes)) = d.ack.clone() {
-                        if cs == seq {
-                            self.tx.out.push_back(Transmit {
-                                transport: t,
-                                destination: dest,
-                                contents: bytes,
-                            });
-                        }
+                    if let Some((cs, t, dest, bytes)) = d.ack.clone()
+                        && cs == seq
+                    {
+                        self.tx.out.push_back(Transmit {
+                            transport: t,
+                            destination: dest,
+                            contents: bytes,
+                        });
                     }
                 } else {
                     self.stray_2xx(now, call, &resp, &tag, seq);
@@ -959,15 +956,16 @@ impl UserAgent {
                 ChallengeOutcome::NoCredentials => {}
             }
         }
-        if status == StatusCode::SESSION_INTERVAL_TOO_SMALL && !call.retried_422 {
-            if let Ok(Some(min)) = resp.u32_header(&HeaderName::MinSe) {
-                call.retried_422 = true;
-                if self.resend_invite(now, call, |r| {
-                    r.headers.set(HeaderName::SessionExpires, min.to_string());
-                    r.headers.set(HeaderName::MinSe, min.to_string());
-                }) {
-                    return;
-                }
+        if status == StatusCode::SESSION_INTERVAL_TOO_SMALL
+            && !call.retried_422
+            && let Ok(Some(min)) = resp.u32_header(&HeaderName::MinSe)
+        {
+            call.retried_422 = true;
+            if self.resend_invite(now, call, |r| {
+                r.headers.set(HeaderName::SessionExpires, min.to_string());
+                r.headers.set(HeaderName::MinSe, min.to_string());
+            }) {
+                return;
             }
         }
         self.end_call(
@@ -1004,18 +1002,17 @@ impl UserAgent {
         let seq = request.cseq().map(|c| c.seq).unwrap_or(0);
         let Some(po) = call.pending_out.clone() else {
             // A 2xx retransmission to an old re-INVITE: ACK again.
-            if status.is_success() && p == Purpose::Reinvite {
-                if let Some(d) = call.dialog.as_ref() {
-                    if let Some((cs, t, dest, bytes)) = d.ack.clone() {
-                        if cs == seq {
-                            self.tx.out.push_back(Transmit {
-                                transport: t,
-                                destination: dest,
-                                contents: bytes,
-                            });
-                        }
-                    }
-                }
+            if status.is_success()
+                && p == Purpose::Reinvite
+                && let Some(d) = call.dialog.as_ref()
+                && let Some((cs, t, dest, bytes)) = d.ack.clone()
+                && cs == seq
+            {
+                self.tx.out.push_back(Transmit {
+                    transport: t,
+                    destination: dest,
+                    contents: bytes,
+                });
             }
             return;
         };
@@ -1132,14 +1129,14 @@ impl UserAgent {
             return;
         };
         // RFC 4028: refuse intervals below our Min-SE.
-        if let (Some(st), Some((secs, _))) = (self.cfg.session_timer, session_expires(&req)) {
-            if secs < st.min_se {
-                let mut resp = Response::for_request(&req, StatusCode::SESSION_INTERVAL_TOO_SMALL);
-                resp.headers.push(HeaderName::MinSe, st.min_se.to_string());
-                self.add_to_tag_if_missing(&mut resp);
-                self.tx.respond(now, id, resp);
-                return;
-            }
+        if let (Some(st), Some((secs, _))) = (self.cfg.session_timer, session_expires(&req))
+            && secs < st.min_se
+        {
+            let mut resp = Response::for_request(&req, StatusCode::SESSION_INTERVAL_TOO_SMALL);
+            resp.headers.push(HeaderName::MinSe, st.min_se.to_string());
+            self.add_to_tag_if_missing(&mut resp);
+            self.tx.respond(now, id, resp);
+            return;
         }
         let h = CallHandle(self.new_handle());
         let local_tag = self.new_tag();
@@ -1706,10 +1703,10 @@ impl UserAgent {
             let mut req = ua.dialog_request(&mut d, &call.call_id, method, None);
             let t = ua.transport_of(&d);
             call.dialog = Some(d);
-            if matches!(p, Purpose::Refer | Purpose::Notify) {
-                if let Ok(c) = ua.contact_header(t) {
-                    req.headers.push(HeaderName::Contact, c);
-                }
+            if matches!(p, Purpose::Refer | Purpose::Notify)
+                && let Ok(c) = ua.contact_header(t)
+            {
+                req.headers.push(HeaderName::Contact, c);
             }
             edit(&mut req);
             ua.send_in_dialog(now, call, req, p)?;
@@ -1883,14 +1880,14 @@ impl UserAgent {
             return;
         };
         // CSeq must grow (RFC 3261 §12.2.2).
-        if let Some(r) = d.remote_seq {
-            if seq < r {
-                let mut resp = Response::for_request(&req, StatusCode::SERVER_INTERNAL_ERROR)
-                    .with_reason("Server Internal Error (CSeq out of order)");
-                self.add_to_tag_if_missing(&mut resp);
-                self.tx.respond(now, id, resp);
-                return;
-            }
+        if let Some(r) = d.remote_seq
+            && seq < r
+        {
+            let mut resp = Response::for_request(&req, StatusCode::SERVER_INTERNAL_ERROR)
+                .with_reason("Server Internal Error (CSeq out of order)");
+            self.add_to_tag_if_missing(&mut resp);
+            self.tx.respond(now, id, resp);
+            return;
         }
         d.remote_seq = Some(seq);
         let t = self
@@ -1902,12 +1899,12 @@ impl UserAgent {
             Method::Bye => {
                 let resp = self.uas_response(call, &req, StatusCode::OK, t);
                 self.tx.respond(now, id, resp);
-                if call.role == Role::Uas {
-                    if let Some(inv) = call.invite_tx.filter(|x| self.tx.server_can_respond(*x)) {
-                        let invite = call.invite.clone();
-                        let r = self.uas_response(call, &invite, StatusCode::REQUEST_TERMINATED, t);
-                        self.tx.respond(now, inv, r);
-                    }
+                if call.role == Role::Uas
+                    && let Some(inv) = call.invite_tx.filter(|x| self.tx.server_can_respond(*x))
+                {
+                    let invite = call.invite.clone();
+                    let r = self.uas_response(call, &invite, StatusCode::REQUEST_TERMINATED, t);
+                    self.tx.respond(now, inv, r);
                 }
                 call.pending_2xx = None;
                 self.disarm_call(call, CallTimer::Retransmit2xx);
@@ -1934,10 +1931,10 @@ impl UserAgent {
                 self.disarm_call(call, CallTimer::Rel1xxTimeout);
                 let resp = self.uas_response(call, &req, StatusCode::OK, t);
                 self.tx.respond(now, id, resp);
-                if let (Some(next), Some(tx)) = (call.rel_queue.pop_front(), call.invite_tx) {
-                    if self.tx.server_can_respond(tx) {
-                        self.send_rel1xx(now, call, tx, next);
-                    }
+                if let (Some(next), Some(tx)) = (call.rel_queue.pop_front(), call.invite_tx)
+                    && self.tx.server_can_respond(tx)
+                {
+                    self.send_rel1xx(now, call, tx, next);
                 }
             }
             Method::Info => {
@@ -1974,11 +1971,12 @@ impl UserAgent {
                 call.refer_in = Some(id);
                 self.events.push_back(Event::TransferRequested {
                     call: call.handle,
-                    refer_to,
+                    refer_to: Box::new(refer_to),
                     referred_by: req
                         .name_addrs(&HeaderName::ReferredBy)
                         .ok()
-                        .and_then(|v| v.into_iter().next()),
+                        .and_then(|v| v.into_iter().next())
+                        .map(Box::new),
                 });
             }
             Method::Notify => {
@@ -2050,10 +2048,10 @@ impl UserAgent {
             return;
         }
         // Target refresh.
-        if let Some(c) = req.contacts().ok().and_then(|c| c.into_iter().next()) {
-            if let Some(d) = call.dialog.as_mut() {
-                d.remote_target = c.uri;
-            }
+        if let Some(c) = req.contacts().ok().and_then(|c| c.into_iter().next())
+            && let Some(d) = call.dialog.as_mut()
+        {
+            d.remote_target = c.uri;
         }
         if has_offer {
             call.pending_in = Some((id, req.method.clone()));
@@ -2155,13 +2153,11 @@ impl UserAgent {
                 ua.fire_call_timer(now, call, t)
             })
             .unwrap_or(false);
-        if remove {
-            if let Some(call) = self.calls.remove(&h) {
-                self.dialog_index
-                    .remove(&(call.call_id.clone(), call.local_tag.clone()));
-                for (_, k) in call.timers {
-                    self.timers.cancel(Some(k));
-                }
+        if remove && let Some(call) = self.calls.remove(&h) {
+            self.dialog_index
+                .remove(&(call.call_id.clone(), call.local_tag.clone()));
+            for (_, k) in call.timers {
+                self.timers.cancel(Some(k));
             }
         }
     }
@@ -2217,16 +2213,15 @@ impl UserAgent {
                 }
             }
             CallTimer::Glare => {
-                if let Some((method, sdp)) = call.glare_retry.take() {
-                    if self
+                if let Some((method, sdp)) = call.glare_retry.take()
+                    && self
                         .send_offer_in(now, call, method.clone(), sdp.clone(), false)
                         .is_err()
-                        && !call.ended
-                    {
-                        // Still busy: the other side's exchange goes first.
-                        call.glare_retry = Some((method, sdp));
-                        self.arm_call(call, CallTimer::Glare, now + Duration::from_secs(1));
-                    }
+                    && !call.ended
+                {
+                    // Still busy: the other side's exchange goes first.
+                    call.glare_retry = Some((method, sdp));
+                    self.arm_call(call, CallTimer::Glare, now + Duration::from_secs(1));
                 }
             }
             CallTimer::SessionRefresh => {

@@ -228,9 +228,9 @@ pub enum Event {
         /// The call the REFER came in.
         call: CallHandle,
         /// Refer-To.
-        refer_to: NameAddr,
+        refer_to: Box<NameAddr>,
         /// Referred-By, if given.
-        referred_by: Option<NameAddr>,
+        referred_by: Option<Box<NameAddr>>,
     },
     /// Progress of a transfer we asked for (the REFER's response, then
     /// each NOTIFY's sipfrag status).
@@ -647,10 +647,10 @@ impl UserAgent {
     /// The address for our Contact on `t`: the learned public one when
     /// enabled and known, else the local one.
     pub(crate) fn contact_addr(&self, t: Transport) -> Result<SocketAddr, Error> {
-        if self.cfg.use_learned_contact {
-            if let Some(a) = self.learned.get(&t) {
-                return Ok(*a);
-            }
+        if self.cfg.use_learned_contact
+            && let Some(a) = self.learned.get(&t)
+        {
+            return Ok(*a);
         }
         self.local_addr(t)
     }
@@ -723,12 +723,11 @@ impl UserAgent {
         if let Some(p) = self.cfg.outbound_proxy {
             return Ok(p);
         }
-        if let Ok(routes) = req.name_addrs(&HeaderName::Route) {
-            if let Some(first) = routes.first() {
-                if first.uri.as_sip().is_some_and(|u| u.params.contains("lr")) {
-                    return self.resolve(&first.uri);
-                }
-            }
+        if let Ok(routes) = req.name_addrs(&HeaderName::Route)
+            && let Some(first) = routes.first()
+            && first.uri.as_sip().is_some_and(|u| u.params.contains("lr"))
+        {
+            return self.resolve(&first.uri);
         }
         self.resolve(&req.uri)
     }
@@ -750,10 +749,10 @@ impl UserAgent {
         if !req.headers.contains(&HeaderName::MaxForwards) {
             req.headers.push(HeaderName::MaxForwards, "70");
         }
-        if let Some(ua) = &self.cfg.user_agent {
-            if !req.headers.contains(&HeaderName::UserAgent) {
-                req.headers.push(HeaderName::UserAgent, ua.clone());
-            }
+        if let Some(ua) = &self.cfg.user_agent
+            && !req.headers.contains(&HeaderName::UserAgent)
+        {
+            req.headers.push(HeaderName::UserAgent, ua.clone());
         }
         if !matches!(req.method, Method::Ack | Method::Cancel) {
             self.digest.authorize(&mut req);
@@ -790,12 +789,12 @@ impl UserAgent {
         if resp.status == StatusCode::TRYING {
             return;
         }
-        if let Ok(mut to) = resp.to() {
-            if to.tag().is_none() {
-                let tag = self.new_tag();
-                to.set_tag(&tag);
-                resp.headers.set(HeaderName::To, to.to_string());
-            }
+        if let Ok(mut to) = resp.to()
+            && to.tag().is_none()
+        {
+            let tag = self.new_tag();
+            to.set_tag(&tag);
+            resp.headers.set(HeaderName::To, to.to_string());
         }
     }
 
@@ -863,10 +862,9 @@ impl UserAgent {
             .headers
             .get(&HeaderName::Via)
             .and_then(|_| self.cfg.local_addrs.first().map(|(t, _)| *t))
+            && let Ok(c) = self.contact_header(t)
         {
-            if let Ok(c) = self.contact_header(t) {
-                resp.headers.push(HeaderName::Contact, c);
-            }
+            resp.headers.push(HeaderName::Contact, c);
         }
         if let Some(s) = &self.cfg.user_agent {
             resp.headers.push(HeaderName::Server, s.clone());

@@ -282,10 +282,10 @@ impl UserAgent {
 
     fn reg_arm(&mut self, h: RegistrationHandle, t: RegTimer, at: Instant) {
         let k = self.arm(at, UaTimer::Reg(h, t));
-        if let Some(reg) = self.registrations.get_mut(&h) {
-            if let Some((_, old)) = reg.timer.replace((t, k)) {
-                self.timers.cancel(Some(old));
-            }
+        if let Some(reg) = self.registrations.get_mut(&h)
+            && let Some((_, old)) = reg.timer.replace((t, k))
+        {
+            self.timers.cancel(Some(old));
         }
     }
 
@@ -462,14 +462,13 @@ impl UserAgent {
             }
             return;
         }
-        if status == StatusCode::INTERVAL_TOO_BRIEF {
-            if let Ok(Some(min)) = resp.u32_header(&HeaderName::MinExpires) {
-                if min > reg.expires {
-                    reg.expires = min;
-                    let _ = self.send_register(now, h);
-                    return;
-                }
-            }
+        if status == StatusCode::INTERVAL_TOO_BRIEF
+            && let Ok(Some(min)) = resp.u32_header(&HeaderName::MinExpires)
+            && min > reg.expires
+        {
+            reg.expires = min;
+            let _ = self.send_register(now, h);
+            return;
         }
         let retry_after = resp
             .u32_header(&HeaderName::RetryAfter)

@@ -243,7 +243,7 @@ pub fn s(x: f64) -> Duration {
 
 /// Asserts `a` is within 1 ms of `b`.
 pub fn near(a: Duration, b: Duration) -> bool {
-    let d = if a > b { a - b } else { b - a };
+    let d = a.abs_diff(b);
     d <= Duration::from_millis(1)
 }
 
