@@ -119,11 +119,11 @@ fn run() -> std::io::Result<bool> {
             }
             // App scheduling.
             if i == 1 {
-                if let Some((at, call)) = bob_answer_at {
-                    if now >= at {
-                        bob_answer_at = None;
-                        let _ = agent.ua.answer(now, call, Some(sdp("bob", 40002)));
-                    }
+                if let Some((at, call)) = bob_answer_at
+                    && now >= at
+                {
+                    bob_answer_at = None;
+                    let _ = agent.ua.answer(now, call, Some(sdp("bob", 40002)));
                 }
             } else if alice_hangup_at.is_some_and(|at| now >= at) {
                 alice_hangup_at = None;
