@@ -1,5 +1,5 @@
 //! The in-memory loopback device: what is played on its output is captured
-//! on its input, one device period later, at a device format and clock of
+//! on its input in the same device period, at a device format and clock of
 //! your choosing (a skewed clock simulates drift; `unplug` simulates a
 //! device lost mid-call).
 

@@ -344,3 +344,20 @@ fn device_threads_run_in_real_time() {
     assert!(devices[0].poll_event().is_none(), "end reported once");
     let _ = std::fs::remove_file(&path);
 }
+
+/// The halves and devices move between threads (the engine's media thread,
+/// the device thread).
+#[test]
+fn public_types_are_send() {
+    fn send<T: Send>() {}
+    send::<voipkit_audio::PlayoutStream>();
+    send::<voipkit_audio::CaptureStream>();
+    send::<voipkit_audio::PlayoutCallback>();
+    send::<voipkit_audio::CaptureCallback>();
+    send::<LoopbackDevice>();
+    send::<NullDevice>();
+    send::<WavDevice>();
+    send::<Box<dyn AudioDevice>>();
+    #[cfg(feature = "cpal")]
+    send::<voipkit_audio::CpalDevice>();
+}
