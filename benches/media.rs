@@ -69,8 +69,14 @@ fn pair(srtp: bool) -> (MediaSession, MediaSession, Instant) {
     let mut ca = MediaSessionConfig::new(b, 0, 8000);
     let mut cb = MediaSessionConfig::new(a, 0, 8000);
     if srtp {
-        ca.srtp = Some(SrtpConfig { local: ka.clone(), remote: kb.clone() });
-        cb.srtp = Some(SrtpConfig { local: kb, remote: ka });
+        ca.srtp = Some(SrtpConfig {
+            local: ka.clone(),
+            remote: kb.clone(),
+        });
+        cb.srtp = Some(SrtpConfig {
+            local: kb,
+            remote: ka,
+        });
     }
     (
         MediaSession::new(ca, ChaCha20Rng::seed_from_u64(1), now).unwrap(),
@@ -93,10 +99,10 @@ fn receive_path(c: &mut Criterion) {
                     // Not timed: the next packet of the peer's stream.
                     t += Duration::from_millis(20);
                     sender.send_audio(t, &[0xd5; 160], 160).unwrap();
-                    sender.poll_transmit().unwrap().contents
+                    (sender.poll_transmit().unwrap().contents, t)
                 },
-                |pkt| {
-                    receiver.handle_input(t, from, &pkt);
+                |(pkt, at)| {
+                    receiver.handle_input(at, from, &pkt);
                     let p = receiver.poll_rtp().unwrap();
                     let n = p.payload.len();
                     receiver.recycle(p.payload);
