@@ -30,6 +30,28 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
     a
 }
 
+/// Dot product with eight independent accumulators, so the compiler can
+/// vectorize it (a plain `sum()` of `f32` must stay sequential).
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            if let (Some(p), Some(q), Some(s)) = (x.get(k), y.get(k), acc.get_mut(k)) {
+                *s += p * q;
+            }
+        }
+    }
+    let mut tail = 0.0;
+    for (p, q) in ra.iter().zip(rb) {
+        tail += p * q;
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 /// Zeroth-order modified Bessel function of the first kind (series).
 fn bessel_i0(x: f64) -> f64 {
     let mut sum = 1.0;
@@ -247,7 +269,7 @@ impl Resampler {
                 let start = i + 1 - taps;
                 for (c, buf) in self.bufs.iter().enumerate() {
                     let win = buf.get(start..=i).unwrap_or_default();
-                    let acc: f32 = coef.iter().zip(win).map(|(a, b)| a * b).sum();
+                    let acc = dot(coef, win);
                     if let Some(o) = output.get_mut(written * ch + c) {
                         *o = acc.round().clamp(-32768.0, 32767.0) as i16;
                     }
