@@ -1,0 +1,367 @@
+//! Interop smoke tests against real peers on 127.0.0.1 over real UDP:
+//! kamailio as a digest registrar (MD5 and SHA-256, a wrong password) and
+//! SIPp's built-in `uas` scenario as a callee. Each test is skipped, with a
+//! message, when the binary is missing.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use voipkit_sip::{
+    Credentials, EndReason, Event, RegistrationConfig, RegistrationFailure, RegistrationState,
+    StatusCode, Transport, UaConfig, UserAgent,
+};
+
+fn have(bin: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {bin}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("skipped: `{bin}` is not installed");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A user agent on a real UDP socket, driven by a small loop.
+struct Driver {
+    ua: UserAgent,
+    sock: UdpSocket,
+    events: Vec<Event>,
+    sent: Vec<String>,
+}
+
+impl Driver {
+    fn new(cfg_edit: impl FnOnce(&mut UaConfig)) -> Self {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(5)))
+            .unwrap();
+        let mut cfg = UaConfig::new("alice", vec![(Transport::Udp, sock.local_addr().unwrap())]);
+        cfg_edit(&mut cfg);
+        Self {
+            ua: UserAgent::new(cfg, ChaCha20Rng::seed_from_u64(7)),
+            sock,
+            events: Vec::new(),
+            sent: Vec::new(),
+        }
+    }
+
+    /// Runs until `done` holds for the events seen so far, or `limit`.
+    fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&[Event]) -> bool) -> bool {
+        let end = Instant::now() + limit;
+        let mut buf = vec![0u8; 65_535];
+        loop {
+            let now = Instant::now();
+            while let Some(t) = self.ua.poll_transmit() {
+                let line = String::from_utf8_lossy(&t.contents)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                self.sent.push(line);
+                let _ = self.sock.send_to(&t.contents, t.destination);
+            }
+            while let Some(e) = self.ua.poll_event() {
+                self.events.push(e);
+            }
+            if done(&self.events) {
+                return true;
+            }
+            if now > end {
+                return false;
+            }
+            if let Ok((n, from)) = self.sock.recv_from(&mut buf) {
+                self.ua
+                    .handle_input(Instant::now(), Transport::Udp, from, &buf[..n]);
+            }
+            let now = Instant::now();
+            if self.ua.poll_timeout().is_some_and(|t| t <= now) {
+                self.ua.handle_timeout(now);
+            }
+        }
+    }
+}
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn kamailio(algorithm: &str) -> (Proc, SocketAddr, PathBuf) {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("voipkit-kam-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = format!(
+        r#"#!KAMAILIO
+debug=1
+log_stderror=yes
+children=1
+listen=udp:127.0.0.1:{port}
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "auth.so"
+modparam("usrloc", "db_mode", 0)
+modparam("auth", "algorithm", "{algorithm}")
+request_route {{
+    if (is_method("REGISTER")) {{
+        if (!pv_www_authenticate("voipkit.test", "s3cret", "0")) {{
+            www_challenge("voipkit.test", "1");
+            exit;
+        }}
+        if (!save("location")) {{ sl_reply_error(); }}
+        exit;
+    }}
+    sl_send_reply("404", "Not here");
+}}
+"#
+    );
+    let path = dir.join("kamailio.cfg");
+    std::fs::write(&path, cfg).unwrap();
+    let child = Command::new("kamailio")
+        .args([
+            "-f",
+            path.to_str().unwrap(),
+            "-DD",
+            "-E",
+            "-Y",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Proc(child), SocketAddr::from(([127, 0, 0, 1], port)), dir)
+}
+
+/// Waits until the server answers OPTIONS.
+fn wait_ready(d: &mut Driver, server: SocketAddr) -> bool {
+    for _ in 0..25 {
+        let req =
+            d.ua.send_options(Instant::now(), format!("sip:{server}").parse().unwrap())
+                .unwrap();
+        if d.run_until(Duration::from_millis(200), |ev| {
+            ev.iter().any(|e| matches!(e, Event::OptionsResponse { request, status: Some(_) } if *request == req))
+        }) {
+            return true;
+        }
+    }
+    false
+}
+
+fn register_with(algorithm: &str, password: &str) -> Option<(Driver, Vec<Event>)> {
+    if !have("kamailio") {
+        return None;
+    }
+    let (_k, server, dir) = kamailio(algorithm);
+    let mut d = Driver::new(|c| c.credentials.push(Credentials::new("alice", password)));
+    assert!(wait_ready(&mut d, server), "kamailio did not come up");
+    let mut rc = RegistrationConfig::new(
+        format!("sip:{server}").parse().unwrap(),
+        "sip:alice@voipkit.test".parse().unwrap(),
+    );
+    rc.expires = 300;
+    let h = d.ua.register(Instant::now(), rc).unwrap();
+    d.run_until(Duration::from_secs(3), |ev| {
+        ev.iter().any(|e| {
+            matches!(
+                e,
+                Event::Registration {
+                    state: RegistrationState::Registered { .. } | RegistrationState::Failed { .. },
+                    ..
+                }
+            )
+        })
+    });
+    if d.events.iter().any(|e| {
+        matches!(
+            e,
+            Event::Registration {
+                state: RegistrationState::Registered { .. },
+                ..
+            }
+        )
+    }) {
+        d.ua.unregister(Instant::now(), h).unwrap();
+        d.run_until(Duration::from_secs(3), |ev| {
+            ev.iter().any(|e| {
+                matches!(
+                    e,
+                    Event::Registration {
+                        state: RegistrationState::Unregistered,
+                        ..
+                    }
+                )
+            })
+        });
+    } else {
+        // Give a looping client the chance to show itself.
+        d.run_until(Duration::from_secs(2), |_| false);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    let ev = d.events.clone();
+    Some((d, ev))
+}
+
+#[test]
+fn kamailio_register_md5_and_unregister() {
+    let Some((d, ev)) = register_with("MD5", "s3cret") else {
+        return;
+    };
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            Event::Registration {
+                state: RegistrationState::Registered { expires: 300, .. },
+                ..
+            }
+        )),
+        "{ev:?}"
+    );
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::Registration {
+            state: RegistrationState::Unregistered,
+            ..
+        }
+    )));
+    // plain -> 401, answer -> 200, un-REGISTER with cached credentials (nc=2) -> 200
+    assert_eq!(
+        d.sent.iter().filter(|l| l.starts_with("REGISTER")).count(),
+        3,
+        "{:?}",
+        d.sent
+    );
+}
+
+#[test]
+fn kamailio_register_sha256() {
+    let Some((_, ev)) = register_with("SHA-256", "s3cret") else {
+        return;
+    };
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            Event::Registration {
+                state: RegistrationState::Registered { .. },
+                ..
+            }
+        )),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn kamailio_wrong_password_fails_cleanly() {
+    let Some((d, ev)) = register_with("MD5", "wrong") else {
+        return;
+    };
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::Registration {
+            state: RegistrationState::Failed {
+                failure: RegistrationFailure::AuthenticationFailed,
+                ..
+            },
+            ..
+        }
+    )));
+    // Two REGISTERs (plain, then one answer), then silence for minutes.
+    assert_eq!(
+        d.sent.iter().filter(|l| l.starts_with("REGISTER")).count(),
+        2,
+        "{:?}",
+        d.sent
+    );
+}
+
+#[test]
+fn sipp_uas_call() {
+    if !have("sipp") {
+        return;
+    }
+    let port = free_port();
+    let child = Command::new("timeout")
+        .args([
+            "20",
+            "sipp",
+            "-sn",
+            "uas",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-m",
+            "1",
+            "-nostdin",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut sipp = Proc(child);
+    let server = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut d = Driver::new(|_| {});
+    std::thread::sleep(Duration::from_millis(300));
+    let call = d
+        .ua
+        .start_call(Instant::now(), format!("sip:service@{server}").parse().unwrap(), Some(bytes::Bytes::from_static(b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n")))
+        .unwrap();
+    assert!(
+        d.run_until(Duration::from_secs(10), |ev| ev
+            .iter()
+            .any(|e| matches!(e, Event::Answered { .. }))),
+        "no answer from SIPp: {:?} sent {:?}",
+        d.events,
+        d.sent
+    );
+    assert!(
+        d.events.iter().any(
+            |e| matches!(e, Event::Provisional { status, .. } if *status == StatusCode::RINGING)
+        )
+    );
+    d.ua.hang_up(Instant::now(), call).unwrap();
+    d.run_until(Duration::from_secs(2), |_| false);
+    assert!(d.events.iter().any(|e| matches!(
+        e,
+        Event::Ended {
+            reason: EndReason::LocalHangup,
+            ..
+        }
+    )));
+    // SIPp exits 0 when its one call completed.
+    let status = loop {
+        if let Some(s) = sipp.0.try_wait().unwrap() {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        status.success(),
+        "sipp exit {status:?}; we sent {:?}",
+        d.sent
+    );
+    assert_eq!(d.ua.stats().transactions.unmatched_responses, 0);
+}
