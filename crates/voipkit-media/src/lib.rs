@@ -1,4 +1,53 @@
 //! voipkit-media: the sans-IO media session of one call's audio stream.
+//!
+//! # What it owns
+//! - [`MediaSession`]: one call stream's RTP sender (SSRC, sequence number
+//!   and timestamp from the caller's seeded RNG, talk-spurt marker), its
+//!   receive path (demultiplexing by first byte, RFC 7983 / RFC 5761; SRTP
+//!   authentication; RTP parsing; symmetric RTP latching, RFC 4961; SSRC
+//!   changes; statistics), RTCP (SR/RR, SDES CNAME, BYE, compound packets,
+//!   rtcp-mux, the RFC 3550 §6.3 randomised interval with reconsideration),
+//!   RFC 4733 DTMF both ways, STUN Binding (RFC 8489) to learn the public
+//!   address and RFC 6263 keep-alives.
+//! - [`srtp`]: SRTP/SRTCP over `webrtc-srtp`, with our own replay windows
+//!   and the length/E-flag/SSRC-state guards that crate lacks (see the
+//!   module doc for why).
+//! - [`rtcp`]: a zero-copy validating RTCP reader (ours: `rtcp::unmarshal`
+//!   boxes every sub-packet and drops a whole compound on one quirk) and
+//!   compound packet building with the `rtcp` crate.
+//! - [`MediaStats`]: per-call statistics both ways (packets, bytes, loss,
+//!   RFC 3550 A.8 jitter, RTT from LSR/DLSR, E-model MOS, drops by
+//!   [`DropReason`]).
+//!
+//! # What it does not own
+//! Sockets, clocks, threads (the driver's), codecs and the jitter buffer
+//! (`voipkit-codec` takes [`ReceivedRtp`] from [`MediaSession::poll_rtp`]),
+//! SDP and the offer/answer that fills [`MediaSessionConfig`]
+//! (`voipkit-sdp`, whose [`CryptoSuite`] and [`SrtpKeyingMaterial`] key our
+//! SRTP), and SIP.
+//!
+//! # Driving a session
+//! ```no_run
+//! # use std::time::{Duration, Instant};
+//! # use voipkit_media::*;
+//! let now = Instant::now();
+//! let remote = "127.0.0.1:40002".parse().unwrap();
+//! let mut cfg = MediaSessionConfig::new(remote, 0, 8000); // PCMU
+//! cfg.telephone_event_payload_type = Some(101);
+//! let mut session = MediaSession::new(cfg, ChaCha20Rng::from_os_rng(), now).unwrap();
+//! // Every 20 ms from the media thread:
+//! session.send_audio(now, &[0xd5; 160], 160).unwrap();
+//! // On a datagram: session.handle_input(now, from, &bytes);
+//! // At session.poll_timeout(): session.handle_timeout(now);
+//! // After any of these, drain:
+//! while let Some(t) = session.poll_transmit() { /* socket.send_to(&t.contents, t.destination) */
+//!     session.recycle(t.contents); }
+//! while let Some(p) = session.poll_rtp() { /* jitter buffer */ session.recycle(p.payload); }
+//! while let Some(e) = session.poll_event() { /* DTMF, latching, STUN, BYE */ }
+//! ```
+//! Hand buffers back with [`MediaSession::recycle`]: the plain RTP send and
+//! receive paths then allocate nothing; with SRTP the only per-packet
+//! allocation is `webrtc-srtp`'s own output buffer (tests/alloc.rs).
 #![warn(missing_docs)]
 #![cfg_attr(
     not(test),

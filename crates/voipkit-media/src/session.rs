@@ -347,7 +347,10 @@ impl MediaSession {
             None => (None, None),
         };
         let ssrc = rng.next_u32();
-        let seq = rng.random::<u16>() & 0x7fff; // low start leaves room before a wrap-related ROC doubt
+        // Random initial sequence number below 2^15 (as libwebrtc does): a
+        // receiver that starts its SRTP ROC estimate at 0 then never meets
+        // a wrap in the first half of the sequence space.
+        let seq = rng.random::<u16>() & 0x7fff;
         let ts = rng.next_u32();
         let cname = match &config.cname {
             Some(c) => c.clone(),
