@@ -588,12 +588,7 @@ impl UserAgent {
             .push(HeaderName::To, NameAddr::new(opts.to.clone()).to_string());
         req.headers.push(HeaderName::CallId, call_id.clone());
         req.headers.push(HeaderName::CSeq, "1 INVITE");
-        for r in &self.cfg.route_set {
-            req.headers.push(
-                HeaderName::Route,
-                format!("<{r};lr>").replace(";lr;lr", ";lr"),
-            );
-        }
+        self.push_preloaded_routes(&mut req);
         let (t, _) = self.route_for(&req)?;
         req.headers
             .push(HeaderName::Contact, self.contact_header(t)?);

@@ -900,11 +900,20 @@ impl UserAgent {
         req.headers.push(HeaderName::CallId, call_id);
         req.headers.push(HeaderName::CSeq, "1 OPTIONS");
         req.headers.push(HeaderName::Accept, "application/sdp");
-        for r in &self.cfg.route_set {
-            req.headers.push(HeaderName::Route, format!("<{r}>"));
-        }
+        self.push_preloaded_routes(&mut req);
         self.send_request(now, req, TxOwner::Options(h))?;
         Ok(h)
+    }
+
+    /// The configured Route set, as loose routes.
+    pub(crate) fn push_preloaded_routes(&self, req: &mut Request) {
+        for r in &self.cfg.route_set {
+            let mut u = r.clone();
+            if let Some(s) = u.as_sip_mut() {
+                s.params.set("lr", None);
+            }
+            req.headers.push(HeaderName::Route, format!("<{u}>"));
+        }
     }
 
     pub(crate) fn arm(&mut self, at: Instant, t: UaTimer) -> TimerKey {

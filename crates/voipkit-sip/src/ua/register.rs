@@ -234,9 +234,7 @@ impl UserAgent {
         req.headers.push(HeaderName::CallId, reg.call_id.clone());
         req.headers
             .push(HeaderName::CSeq, format!("{} REGISTER", reg.cseq + 1));
-        for r in &self.cfg.route_set {
-            req.headers.push(HeaderName::Route, format!("<{r}>"));
-        }
+        self.push_preloaded_routes(&mut req);
         let (t, _) = self.route_for(&req)?;
         let addr = self.contact_addr(t)?;
         let unregister = reg.unregistering;
