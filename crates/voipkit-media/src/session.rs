@@ -708,8 +708,12 @@ impl MediaSession {
             }
             None => plain,
         };
-        self.last_rtp_sent = Some(now);
-        self.sent_since_report = true;
+        if kind == TransmitKind::Rtp {
+            // Media and telephone-events; a keep-alive neither holds off the
+            // next keep-alive nor makes us an RTCP sender.
+            self.last_rtp_sent = Some(now);
+            self.sent_since_report = true;
+        }
         self.push_transmit(Transmit {
             destination: self.remote_rtp,
             contents,
@@ -802,9 +806,6 @@ impl MediaSession {
                     .sender
                     .next_with_timestamp(payload_type & 0x7f, false, ts, 0);
                 let _ = self.send_rtp(now, fields, &[], TransmitKind::KeepAlive);
-                // A keep-alive is not media: don't let it hold off the next one
-                // differently from a STUN one, nor make us an RTCP sender.
-                self.last_rtp_sent = self.last_media.map(|(_, t)| t);
             }
         }
     }
