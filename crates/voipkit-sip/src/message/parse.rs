@@ -92,6 +92,7 @@ pub fn parse_message(buf: Bytes, framing: Framing, limits: &Limits) -> Result<Me
     let start_end = memchr::memchr(b'\n', head.as_bytes()).ok_or(ParseError::Incomplete)?;
     let start = head.get(..start_end).ok_or(ParseError::Incomplete)?;
     let start = start.strip_suffix('\r').unwrap_or(start);
+    check_no_bare_cr(start)?;
     let mut headers = Headers::with_capacity(16);
     let content_length = parse_lines(&head, start_end + 1, &mut headers, limits)?;
 
@@ -138,6 +139,15 @@ fn line_at(head: &str, pos: usize) -> Option<(&str, usize)> {
     Some((line, pos + nl + 1))
 }
 
+/// A CR anywhere but before LF is not SIP (and would let a value smuggle a
+/// line break into whatever prints it).
+fn check_no_bare_cr(line: &str) -> Result<(), ParseError> {
+    if memchr::memchr(b'\r', line.as_bytes()).is_some() {
+        return Err(ParseError::Invalid("bare CR in a line"));
+    }
+    Ok(())
+}
+
 fn is_fold(head: &str, pos: usize) -> bool {
     matches!(head.as_bytes().get(pos), Some(b' ' | b'\t'))
 }
@@ -156,6 +166,7 @@ fn parse_lines(
             break;
         }
         pos = next;
+        check_no_bare_cr(line)?;
         if matches!(line.as_bytes().first(), Some(b' ' | b'\t')) {
             return Err(ParseError::Invalid("folded line before any header"));
         }
@@ -186,6 +197,7 @@ fn parse_lines(
                     break;
                 };
                 pos = next;
+                check_no_bare_cr(cont)?;
                 total += cont.len() + 2;
                 if total > limits.max_header_len {
                     return Err(ParseError::HeaderTooLong {
