@@ -1,12 +1,23 @@
 //! voipkit-sip: sans-IO SIP signalling.
 //!
 //! Owns: the SIP message model, its parser and printer ([`message`]), stream
-//! framing for TCP/TLS, and (being built) transactions (RFC 3261 §17,
-//! RFC 6026), dialogs and INVITE sessions, and the registration client with
-//! digest authentication.
+//! framing for TCP/TLS, transactions ([`transaction`]: RFC 3261 §17 with
+//! RFC 6026), and the user-agent core ([`UserAgent`], in [`ua`]): dialogs
+//! and INVITE sessions (forking, CANCEL, BYE, re-INVITE/UPDATE with glare,
+//! 100rel/PRACK, session timers, REFER, INFO, OPTIONS) and the
+//! registration client with digest authentication ([`auth`]: MD5,
+//! SHA-256, -sess, auth-int), rport learning and RFC 8599 push parameters.
 //!
-//! Does not own: sockets, clocks, tasks (the driver in the `voipkit` crate
-//! does that), SDP (`voipkit-sdp`), media.
+//! Everything is sans-IO: [`UserAgent::handle_input`],
+//! [`UserAgent::handle_timeout`], [`UserAgent::poll_transmit`],
+//! [`UserAgent::poll_timeout`], [`UserAgent::poll_event`], with time passed
+//! in, deadlines in an ordered map, and a caller-seeded `ChaCha20Rng` for
+//! tags, branches, Call-IDs and cnonces.
+//!
+//! Does not own: sockets, clocks, tasks, DNS (RFC 3263: next hops must be
+//! IP addresses, or go through a configured outbound proxy; the driver in
+//! the `voipkit` crate resolves names), SDP (`voipkit-sdp`; bodies are
+//! opaque bytes here), media.
 //!
 //! Why our own parser: rsip 0.4 (measured, see the workspace notes) drops
 //! compact header forms, fails on folded lines and on IPv6 hosts, rejects

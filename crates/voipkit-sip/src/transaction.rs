@@ -22,6 +22,11 @@ pub(crate) type TxId = u64;
 /// The magic cookie of RFC 3261 branches.
 pub const BRANCH_COOKIE: &str = "z9hG4bK";
 
+/// Most live server transactions (each lingers up to 64*T1): beyond it,
+/// new requests get a stateless 503 so a flood can't grow memory without
+/// bound.
+pub const MAX_SERVER_TRANSACTIONS: usize = 10_000;
+
 /// Which RFC timer a deadline is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TxTimer {
@@ -164,6 +169,8 @@ pub(crate) enum Inbound {
     Ack,
     /// A merged request (§8.2.2.2): the layer answered 482.
     Merged,
+    /// Too many live server transactions: answer 503 statelessly.
+    Overloaded,
     /// No usable Via/From/Call-ID/CSeq to key a transaction on: the caller
     /// answers 400 by hand (or drops it).
     Unusable,
@@ -550,6 +557,9 @@ impl<O: Clone> TxLayer<O> {
         }
         if request.method == Method::Ack {
             return Inbound::Ack;
+        }
+        if self.servers.len() >= MAX_SERVER_TRANSACTIONS {
+            return Inbound::Overloaded;
         }
         // Merged request (§8.2.2.2): no To tag, same From tag, Call-ID and
         // CSeq as a live transaction with another branch.

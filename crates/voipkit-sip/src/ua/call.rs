@@ -423,6 +423,7 @@ impl UserAgent {
 
     fn end_call(&mut self, now: Instant, call: &mut Call, reason: EndReason) {
         if !call.ended {
+            tracing::debug!(call = %call.handle, call_id = %call.call_id, ?reason, "call ended");
             call.ended = true;
             self.events.push_back(Event::Ended {
                 call: call.handle,
@@ -1133,9 +1134,17 @@ impl UserAgent {
             self.tx.respond(now, id, resp);
             return;
         }
+        if self.calls.len() >= self.cfg.max_calls {
+            let mut resp = Response::for_request(&req, StatusCode::BUSY_HERE)
+                .with_reason("Busy Here (too many calls)");
+            self.add_to_tag_if_missing(&mut resp);
+            self.tx.respond(now, id, resp);
+            return;
+        }
         let h = CallHandle(self.new_handle());
         let local_tag = self.new_tag();
         let call_id = call_id.to_string();
+        tracing::debug!(call = %h, %call_id, "incoming call");
         let mut call = Call::new(
             h,
             Role::Uas,

@@ -111,6 +111,8 @@ pub struct UaConfig {
     pub registration_retry_min: Duration,
     /// Longest back-off after failed registrations.
     pub registration_retry_max: Duration,
+    /// Most calls kept at once; further INVITEs get 486 Busy Here.
+    pub max_calls: usize,
 }
 
 impl UaConfig {
@@ -133,6 +135,7 @@ impl UaConfig {
             auth_failure_retry: Duration::from_secs(300),
             registration_retry_min: Duration::from_secs(30),
             registration_retry_max: Duration::from_secs(1800),
+            max_calls: 64,
         }
     }
 }
@@ -403,6 +406,7 @@ impl UserAgent {
             Ok(Message::Request(r)) => self.on_request(now, r, source, transport),
             Ok(Message::Response(r)) => self.on_response(now, r),
             Err(e) => {
+                tracing::debug!(%source, error = %e, "unparseable message");
                 self.stats.parse_errors += 1;
                 self.best_effort_400(bytes, &e, source, transport);
             }
@@ -486,6 +490,18 @@ impl UserAgent {
         stamp_via(&mut req, source);
         match self.tx.on_request(now, &req, source, transport) {
             Inbound::Absorbed | Inbound::Merged => {}
+            Inbound::Overloaded => {
+                if req.method != Method::Ack {
+                    self.stats.rejected_requests += 1;
+                    self.stateless_reply(
+                        &req,
+                        source,
+                        transport,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Service Unavailable (too many transactions)",
+                    );
+                }
+            }
             Inbound::Unusable => {
                 if req.method != Method::Ack {
                     self.stats.rejected_requests += 1;

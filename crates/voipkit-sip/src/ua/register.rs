@@ -318,6 +318,12 @@ impl UserAgent {
             }
         };
         self.reg_arm(h, RegTimer::Retry, now + retry_in);
+        tracing::debug!(
+            registration = h.0,
+            ?failure,
+            ?retry_in,
+            "registration failed"
+        );
         self.events.push_back(Event::Registration {
             registration: h,
             state: RegistrationState::Failed { failure, retry_in },
