@@ -3,9 +3,9 @@
 //!
 //! The layer owns every transaction, their deadlines and their
 //! retransmissions. It hands the transaction user (the user-agent core)
-//! [`TuEvent`]s: responses, timeouts and transport errors for client
-//! transactions; server transactions are created by [`TxLayer::on_request`]
-//! and answered with [`TxLayer::respond`]. Retransmissions happen only on
+//! `TuEvent`s: responses, timeouts and transport errors for client
+//! transactions; server transactions are created by `TxLayer::on_request`
+//! and answered with `TxLayer::respond`. Retransmissions happen only on
 //! unreliable transports; timers D, I, J and K are zero on reliable ones.
 
 use std::collections::{HashMap, VecDeque};
