@@ -386,3 +386,36 @@ fn info_dtmf_and_options() {
     assert!(text.contains("Supported: 100rel, timer"), "{text}");
     assert!(text.contains("Accept: application/sdp"), "{text}");
 }
+
+#[test]
+fn redirect_reports_contacts() {
+    let mut h = harness(9, 0.0);
+    let epoch = h.now();
+    let mut a = Node::new("alice", 5060, epoch, 1);
+    let mut b = Node::new("bob", 5062, epoch, 2);
+    b.on_event(|ua, now, ev| {
+        if let Event::IncomingCall(ic) = ev {
+            ua.redirect(
+                now,
+                ic.call,
+                StatusCode::new(302).unwrap(),
+                &[uri("sip:bob@127.0.0.1:5064")],
+            )
+            .unwrap();
+        }
+    });
+    a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("alice")))
+        .unwrap();
+    run(&mut h, &mut a, &mut b, 5);
+    let (_, e) = a.find(|e| matches!(e, Event::Ended { .. })).unwrap();
+    match e {
+        Event::Ended {
+            reason: EndReason::Redirected { status, contacts },
+            ..
+        } => {
+            assert_eq!(status.as_u16(), 302);
+            assert_eq!(contacts, &vec![uri("sip:bob@127.0.0.1:5064")]);
+        }
+        e => panic!("{e:?}"),
+    }
+}

@@ -130,6 +130,13 @@ pub enum EndReason {
         /// The reason phrase.
         reason: String,
     },
+    /// Our INVITE was redirected (3xx): call one of `contacts` instead.
+    Redirected {
+        /// The status (301, 302, ...).
+        status: StatusCode,
+        /// The Contact URIs of the response, in order.
+        contacts: Vec<Uri>,
+    },
     /// Our credentials were refused (401/407 again).
     AuthenticationFailed,
     /// No response (timer B), or a re-INVITE/refresh timed out.
@@ -964,14 +971,23 @@ impl UserAgent {
                 return;
             }
         }
-        self.end_call(
-            now,
-            call,
+        let reason = if status.class() == 3 {
+            EndReason::Redirected {
+                status,
+                contacts: resp
+                    .contacts()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| c.uri)
+                    .collect(),
+            }
+        } else {
             EndReason::Rejected {
                 status,
                 reason: resp.reason.to_string(),
-            },
-        );
+            }
+        };
+        self.end_call(now, call, reason);
     }
 
     /// A 2xx from a fork other than the one that won: ACK it, then BYE it.

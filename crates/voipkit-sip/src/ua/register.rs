@@ -430,6 +430,11 @@ impl UserAgent {
                 return;
             }
             self.reg_arm(h, RegTimer::Refresh, now + refresh_after(granted));
+            if let Some(reg) = self.registrations.get_mut(&h) {
+                // A later change of the public address (NAT rebinding)
+                // may trigger one re-REGISTER again.
+                reg.learned_once = false;
+            }
             self.events.push_back(Event::Registration {
                 registration: h,
                 state: RegistrationState::Registered {
