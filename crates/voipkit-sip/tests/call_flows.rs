@@ -419,3 +419,37 @@ fn redirect_reports_contacts() {
         e => panic!("{e:?}"),
     }
 }
+
+#[test]
+fn offerless_invite_offer_in_2xx_answer_in_ack() {
+    let mut h = harness(10, 0.0);
+    let epoch = h.now();
+    let mut a = Node::new("alice", 5060, epoch, 1);
+    let mut b = Node::new("bob", 5062, epoch, 2);
+    b.on_event(|ua, now, ev| {
+        if let Event::IncomingCall(ic) = ev {
+            assert!(ic.sdp.is_none());
+            ua.answer(now, ic.call, Some(sdp("bob-offer"))).unwrap();
+        }
+    });
+    a.on_event(|ua, now, ev| {
+        if let Event::OfferReceived {
+            call, sdp: offer, ..
+        } = ev
+        {
+            assert!(String::from_utf8_lossy(offer).contains("bob-offer"));
+            ua.answer_offer(now, *call, sdp("alice-answer")).unwrap();
+        }
+    });
+    a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), None)
+        .unwrap();
+    run(&mut h, &mut a, &mut b, 5);
+    let (_, e) = b.find(|e| matches!(e, Event::Confirmed { .. })).unwrap();
+    match e {
+        Event::Confirmed { sdp: Some(s), .. } => {
+            assert!(String::from_utf8_lossy(s).contains("alice-answer"))
+        }
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(a.sent_count("ACK"), 1);
+}

@@ -257,6 +257,8 @@ pub(crate) struct Call {
     pub(crate) peer_timer: bool,
     pub(crate) peer_update: bool,
     pending_2xx: Option<Pending2xx>,
+    /// UAC, offerless INVITE: the ACK waits for the application's answer.
+    ack_pending: Option<u32>,
     bye_after_ack: bool,
     rel1xx: Option<Rel1xx>,
     rel_queue: VecDeque<Response>,
@@ -302,6 +304,7 @@ impl Call {
             peer_timer: false,
             peer_update: false,
             pending_2xx: None,
+            ack_pending: None,
             bye_after_ack: false,
             rel1xx: None,
             rel_queue: VecDeque::new(),
@@ -914,7 +917,15 @@ impl UserAgent {
             }
             call.early.clear();
             let call_id = call.call_id.clone();
-            self.send_ack_2xx(&call_id, &mut d, seq, None);
+            // An offerless INVITE: the 2xx holds the offer and the ACK must
+            // carry our answer, which the application gives with
+            // answer_offer (unless the call is being cancelled).
+            let offerless = call.invite.body.is_empty() && !resp.body.is_empty();
+            if offerless && !call.cancel_requested {
+                call.ack_pending = Some(seq);
+            } else {
+                self.send_ack_2xx(&call_id, &mut d, seq, None);
+            }
             call.dialog = Some(d);
             call.peer_update = resp.has_token(&HeaderName::Allow, "UPDATE");
             call.peer_timer = resp.has_token(&HeaderName::Supported, "timer")
@@ -937,6 +948,13 @@ impl UserAgent {
                 call: call.handle,
                 sdp: body_of(&resp),
             });
+            if call.ack_pending.is_some() {
+                self.events.push_back(Event::OfferReceived {
+                    call: call.handle,
+                    sdp: resp.body.clone(),
+                    method: Method::Invite,
+                });
+            }
             return;
         }
         // A final error.
@@ -1478,6 +1496,15 @@ impl UserAgent {
                 .ok_or(Error::NoSuchCall)?,
             (CallState::Confirmed, _) => self
                 .with_call(call, |ua, call| {
+                    if let Some(seq) = call.ack_pending.take() {
+                        // Never answered the 2xx's offer: ACK it anyway
+                        // (the transaction must end), then BYE.
+                        let call_id = call.call_id.clone();
+                        if let Some(mut d) = call.dialog.take() {
+                            ua.send_ack_2xx(&call_id, &mut d, seq, None);
+                            call.dialog = Some(d);
+                        }
+                    }
                     ua.send_bye(now, call);
                     ua.end_call(now, call, EndReason::LocalHangup);
                     Ok(())
@@ -1568,6 +1595,17 @@ impl UserAgent {
         sdp: Bytes,
     ) -> Result<(), Error> {
         self.with_call(call, |ua, call| {
+            if let Some(seq) = call.ack_pending.take() {
+                // The answer to the offer in the 2xx of our offerless
+                // INVITE goes in the ACK.
+                let call_id = call.call_id.clone();
+                if let Some(mut d) = call.dialog.take() {
+                    ua.send_ack_2xx(&call_id, &mut d, seq, Some(&sdp));
+                    call.dialog = Some(d);
+                }
+                call.local_sdp = Some(sdp);
+                return Ok(());
+            }
             let (tx, method) = call
                 .pending_in
                 .take()
