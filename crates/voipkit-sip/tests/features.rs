@@ -762,3 +762,50 @@ fn refer_rejected() {
     );
     assert!(a.find(|e| matches!(e, Event::TransferProgress { status, done: true, .. } if status.as_u16() == 603)).is_some());
 }
+
+#[test]
+fn answer_waits_for_prack_of_reliable_1xx_with_sdp() {
+    let mut h = net(1, 0.0);
+    let epoch = h.now();
+    let mut a = Node::new("alice", 5060, epoch, 1);
+    let mut b = Node::new("bob", 5062, epoch, 2);
+    b.on_event(|ua, now, ev| {
+        if let Event::IncomingCall(ic) = ev {
+            ua.send_provisional(
+                now,
+                ic.call,
+                StatusCode::SESSION_PROGRESS,
+                Some(sdp("early")),
+                true,
+            )
+            .unwrap();
+            // Answered at once: the 200 must wait for the PRACK (RFC 3262 §3).
+            ua.answer(now, ic.call, Some(sdp("bob"))).unwrap();
+            assert!(ua.answer(now, ic.call, Some(sdp("bob"))).is_err());
+        }
+    });
+    a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("alice")))
+        .unwrap();
+    h.run_for(
+        &mut [&mut a as &mut dyn Endpoint, &mut b],
+        Duration::from_secs(5),
+    );
+    let prack_in = b
+        .received
+        .iter()
+        .find(|(_, l)| l.starts_with("PRACK"))
+        .unwrap()
+        .0;
+    let ok_out: Vec<Duration> = b
+        .sent
+        .iter()
+        .filter(|(_, l, x)| {
+            l.starts_with("SIP/2.0 200") && String::from_utf8_lossy(x).contains("CSeq: 1 INVITE")
+        })
+        .map(|(t, _, _)| *t)
+        .collect();
+    assert_eq!(ok_out.len(), 1);
+    assert!(ok_out[0] >= prack_in);
+    assert!(a.find(|e| matches!(e, Event::Answered { .. })).is_some());
+    assert!(b.find(|e| matches!(e, Event::Confirmed { .. })).is_some());
+}

@@ -218,6 +218,7 @@ pub(crate) struct Pending2xx {
 #[derive(Debug, Clone)]
 pub(crate) struct Rel1xx {
     rseq: u32,
+    has_sdp: bool,
     transport: Transport,
     destination: SocketAddr,
     bytes: Vec<u8>,
@@ -262,6 +263,8 @@ pub(crate) struct Call {
     bye_after_ack: bool,
     rel1xx: Option<Rel1xx>,
     rel_queue: VecDeque<Response>,
+    /// A 2xx waiting for the PRACK of a reliable 1xx with SDP.
+    deferred_2xx: Option<Response>,
     next_rseq: u32,
     pending_out: Option<PendingOffer>,
     pending_in: Option<(TxId, Method)>,
@@ -308,6 +311,7 @@ impl Call {
             bye_after_ack: false,
             rel1xx: None,
             rel_queue: VecDeque::new(),
+            deferred_2xx: None,
             next_rseq: 1,
             pending_out: None,
             pending_in: None,
@@ -1280,10 +1284,12 @@ impl UserAgent {
             return;
         };
         let bytes = resp.to_bytes();
+        let has_sdp = !resp.body.is_empty();
         self.tx.respond(now, tx, resp);
         let t1 = self.tx.config().t1;
         call.rel1xx = Some(Rel1xx {
             rseq,
+            has_sdp,
             transport: t,
             destination: dest,
             bytes,
@@ -1322,6 +1328,9 @@ impl UserAgent {
                 .invite_tx
                 .filter(|t| ua.tx.server_can_respond(*t))
                 .ok_or(Error::InvalidState("the INVITE is answered already"))?;
+            if call.deferred_2xx.is_some() {
+                return Err(Error::InvalidState("the INVITE is answered already"));
+            }
             if call.role != Role::Uas || call.ended {
                 return Err(Error::InvalidState("not an incoming call"));
             }
@@ -1358,12 +1367,18 @@ impl UserAgent {
                 resp.body = b.clone();
                 call.local_sdp = Some(b.clone());
             }
-            ua.send_2xx(now, call, tx, resp);
-            call.state = CallState::Answering;
-            call.rel1xx = None;
             call.rel_queue.clear();
-            ua.disarm_call(call, CallTimer::Rel1xx);
-            ua.disarm_call(call, CallTimer::Rel1xxTimeout);
+            if call.rel1xx.as_ref().is_some_and(|r| r.has_sdp) {
+                // RFC 3262 §3: no 2xx before the PRACK of a reliable
+                // provisional response that carried SDP.
+                call.deferred_2xx = Some(resp);
+            } else {
+                ua.send_2xx(now, call, tx, resp);
+                call.rel1xx = None;
+                ua.disarm_call(call, CallTimer::Rel1xx);
+                ua.disarm_call(call, CallTimer::Rel1xxTimeout);
+            }
+            call.state = CallState::Answering;
             if call.session.is_some() {
                 ua.session_timer_start(now, call);
             }
@@ -1971,28 +1986,33 @@ impl UserAgent {
             }
             Method::Invite | Method::Update => self.incoming_offer(now, call, id, req, t),
             Method::Prack => {
-                let rack = req.headers.get(&HeaderName::RAck).map(|v| v.to_string());
-                let matches = call.rel1xx.as_ref().is_some_and(|r| {
-                    rack.as_deref().is_some_and(|v| {
-                        let mut it = v.split_whitespace();
-                        it.next().and_then(|n| n.parse::<u32>().ok()) == Some(r.rseq)
-                            && it.next().and_then(|n| n.parse::<u32>().ok())
-                                == Some(call.invite_cseq())
-                    })
+                let rack: Option<(u32, u32)> = req.headers.get(&HeaderName::RAck).and_then(|v| {
+                    let mut it = v.split_whitespace();
+                    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
                 });
-                if !matches {
+                let invite_cseq = call.invite_cseq();
+                // Any reliable provisional we sent (RSeq below next_rseq)
+                // may be PRACKed, also after the final response.
+                let Some((rseq, _)) = rack.filter(|(r, c)| {
+                    *c == invite_cseq && *r >= 1 && *r < call.next_rseq && call.role == Role::Uas
+                }) else {
                     self.reply(now, id, &req, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST);
                     return;
-                }
-                call.rel1xx = None;
-                self.disarm_call(call, CallTimer::Rel1xx);
-                self.disarm_call(call, CallTimer::Rel1xxTimeout);
+                };
                 let resp = self.uas_response(call, &req, StatusCode::OK, t);
                 self.tx.respond(now, id, resp);
-                if let (Some(next), Some(tx)) = (call.rel_queue.pop_front(), call.invite_tx)
-                    && self.tx.server_can_respond(tx)
-                {
-                    self.send_rel1xx(now, call, tx, next);
+                if call.rel1xx.as_ref().is_some_and(|r| r.rseq == rseq) {
+                    call.rel1xx = None;
+                    self.disarm_call(call, CallTimer::Rel1xx);
+                    self.disarm_call(call, CallTimer::Rel1xxTimeout);
+                    let Some(tx) = call.invite_tx.filter(|x| self.tx.server_can_respond(*x)) else {
+                        return;
+                    };
+                    if let Some(ok) = call.deferred_2xx.take() {
+                        self.send_2xx(now, call, tx, ok);
+                    } else if let Some(next) = call.rel_queue.pop_front() {
+                        self.send_rel1xx(now, call, tx, next);
+                    }
                 }
             }
             Method::Info => {
