@@ -365,3 +365,140 @@ fn sipp_uas_call() {
     );
     assert_eq!(d.ua.stats().transactions.unmatched_responses, 0);
 }
+
+fn baresip(port: u16, extra: &[&str]) -> (Proc, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("voipkit-baresip-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rtp = 30000 + (port % 1000) * 20;
+    std::fs::write(
+        dir.join("config"),
+        format!(
+            "poll_method epoll\nsip_listen 127.0.0.1:{port}\nnet_interface 127.0.0.1\naudio_source ausine,440\nausrc_srate 48000\nausrc_channels 2\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\nmodule_app account.so\nmodule_app menu.so\nrtp_ports {rtp}-{}\n",
+            rtp + 19
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("accounts"),
+        "<sip:bob@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU/8000/1\n",
+    )
+    .unwrap();
+    let mut args = vec![
+        "-f".to_string(),
+        dir.to_str().unwrap().to_string(),
+        "-t".into(),
+        "10".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let child = Command::new("baresip")
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Proc(child), dir)
+}
+
+fn pcmu_offer(port: u16) -> bytes::Bytes {
+    bytes::Bytes::from(format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    ))
+}
+
+#[test]
+fn baresip_answers_our_call() {
+    if !have("baresip") {
+        return;
+    }
+    let port = free_port();
+    let (_b, dir) = baresip(port, &[]);
+    let server = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut d = Driver::new(|_| {});
+    assert!(wait_ready(&mut d, server), "baresip did not come up");
+    let call =
+        d.ua.start_call(
+            Instant::now(),
+            format!("sip:bob@{server}").parse().unwrap(),
+            Some(pcmu_offer(41000)),
+        )
+        .unwrap();
+    assert!(
+        d.run_until(Duration::from_secs(5), |ev| ev
+            .iter()
+            .any(|e| matches!(e, Event::Answered { .. }))),
+        "baresip did not answer: {:?} sent {:?}",
+        d.events,
+        d.sent
+    );
+    d.run_until(Duration::from_millis(300), |_| false);
+    d.ua.hang_up(Instant::now(), call).unwrap();
+    d.run_until(Duration::from_secs(1), |_| false);
+    assert!(d.events.iter().any(|e| matches!(
+        e,
+        Event::Ended {
+            reason: EndReason::LocalHangup,
+            ..
+        }
+    )));
+    let st = d.ua.stats();
+    assert_eq!(st.transactions.timeouts, 0);
+    assert_eq!(st.transactions.unmatched_responses, 0);
+    // The BYE was answered at once: no retransmission.
+    assert_eq!(
+        d.sent.iter().filter(|l| l.starts_with("BYE")).count(),
+        1,
+        "{:?}",
+        d.sent
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn baresip_calls_us() {
+    if !have("baresip") {
+        return;
+    }
+    let mut d = Driver::new(|_| {});
+    let me = d.sock.local_addr().unwrap();
+    let port = free_port();
+    let dial = format!("/dial sip:alice@{me}");
+    let (_b, dir) = baresip(port, &["-e", &dial]);
+    assert!(
+        d.run_until(Duration::from_secs(5), |ev| ev
+            .iter()
+            .any(|e| matches!(e, Event::IncomingCall(_)))),
+        "no INVITE from baresip"
+    );
+    let call = d
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::IncomingCall(ic) => Some(ic.call),
+            _ => None,
+        })
+        .unwrap();
+    d.ua.ringing(Instant::now(), call).unwrap();
+    d.ua.answer(Instant::now(), call, Some(pcmu_offer(41002)))
+        .unwrap();
+    assert!(
+        d.run_until(Duration::from_secs(3), |ev| ev
+            .iter()
+            .any(|e| matches!(e, Event::Confirmed { .. }))),
+        "no ACK: {:?} sent {:?}",
+        d.events,
+        d.sent
+    );
+    d.run_until(Duration::from_millis(300), |_| false);
+    d.ua.hang_up(Instant::now(), call).unwrap();
+    d.run_until(Duration::from_secs(1), |_| false);
+    let st = d.ua.stats();
+    assert_eq!(st.transactions.timeouts, 0, "sent {:?}", d.sent);
+    assert_eq!(
+        d.sent.iter().filter(|l| l.starts_with("BYE")).count(),
+        1,
+        "{:?}",
+        d.sent
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
