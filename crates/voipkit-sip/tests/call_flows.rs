@@ -453,3 +453,59 @@ fn offerless_invite_offer_in_2xx_answer_in_ack() {
     }
     assert_eq!(a.sent_count("ACK"), 1);
 }
+
+#[test]
+fn full_call_over_tcp_has_no_retransmissions() {
+    use voipkit_sip::{Transport, UaConfig};
+    let mut h = harness(11, 0.0);
+    let epoch = h.now();
+    let node = |name: &'static str, port: u16, seed: u64| {
+        Node::with_config(
+            name,
+            UaConfig::new(name, vec![(Transport::Tcp, addr(port))]),
+            epoch,
+            seed,
+        )
+    };
+    let mut a = node("alice", 5060, 1);
+    let mut b = node("bob", 5062, 2);
+    b.on_event(|ua, now, ev| {
+        if let Event::IncomingCall(ic) = ev {
+            ua.answer(now, ic.call, Some(sdp("bob"))).unwrap();
+        }
+    });
+    let call =
+        a.ua.start_call(
+            h.now(),
+            uri("sip:bob@127.0.0.1:5062;transport=tcp"),
+            Some(sdp("alice")),
+        )
+        .unwrap();
+    run(&mut h, &mut a, &mut b, 1);
+    let invite = String::from_utf8(a.sent[0].2.clone()).unwrap();
+    assert!(
+        invite.contains("Via: SIP/2.0/TCP 127.0.0.1:5060;"),
+        "{invite}"
+    );
+    assert!(
+        invite.contains("Contact: <sip:alice@127.0.0.1:5060;transport=tcp>"),
+        "{invite}"
+    );
+    a.ua.hang_up(h.now(), call).unwrap();
+    run(&mut h, &mut a, &mut b, 1);
+    assert!(
+        b.find(|e| matches!(
+            e,
+            Event::Ended {
+                reason: EndReason::RemoteBye,
+                ..
+            }
+        ))
+        .is_some()
+    );
+    // Timer K and J are zero on TCP: the BYE transactions are gone at once;
+    // only the INVITE transactions linger (timers L and M, 64*T1).
+    assert_eq!(a.ua.transaction_counts().0, 1);
+    assert_eq!(b.ua.transaction_counts().1, 1);
+    assert_eq!(a.ua.stats().transactions.request_retransmissions, 0);
+}
