@@ -211,6 +211,27 @@ fn register_through_md5_challenge_and_refresh() {
     assert_eq!(regs[0], (Duration::from_millis(40), 60));
     assert_eq!(regs[1].0, Duration::from_millis(54_060));
     assert_eq!(regs[2].0, Duration::from_millis(108_080));
+    // One Registering for the attempt (not one per challenge answer or
+    // refresh), then one Registered per successful REGISTER.
+    let kinds: Vec<&str> = a
+        .events
+        .iter()
+        .map(|(_, e)| match e {
+            Event::Registration {
+                state: RegistrationState::Registering,
+                ..
+            } => "registering",
+            Event::Registration {
+                state: RegistrationState::Registered { .. },
+                ..
+            } => "registered",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["registering", "registered", "registered", "registered"]
+    );
     let st = st.borrow();
     // First REGISTER unauthenticated, then one answer per REGISTER with
     // the nonce count counting up (credentials cached for the realm).

@@ -128,6 +128,9 @@ pub(crate) struct Registration {
     failures: u32,
     timer: Option<(RegTimer, TimerKey)>,
     learned_once: bool,
+    /// The binding is in place (last REGISTER succeeded).
+    registered: bool,
+    last_report: Option<std::mem::Discriminant<RegistrationState>>,
 }
 
 /// When to refresh a binding granted for `expires` seconds.
@@ -158,6 +161,8 @@ impl UserAgent {
             failures: 0,
             timer: None,
             learned_once: false,
+            registered: false,
+            last_report: None,
         };
         self.registrations.insert(h, reg);
         if let Err(e) = self.send_register(now, h) {
@@ -264,17 +269,29 @@ impl UserAgent {
         } else {
             RegistrationState::Registering
         };
+        let mut report = true;
         if let Some(reg) = self.registrations.get_mut(&h) {
             reg.cseq += 1;
             if !unregister {
                 reg.contact_addr = Some(addr);
             }
+            // Report Registering/Unregistering once per attempt: not for
+            // challenge answers, nor for refreshes of a live binding.
+            report = reg.last_report != Some(std::mem::discriminant(&state)) && !reg.registered;
+            if unregister {
+                report = reg.last_report != Some(std::mem::discriminant(&state));
+            }
+            if report {
+                reg.last_report = Some(std::mem::discriminant(&state));
+            }
         }
         self.send_request(now, req, TxOwner::Registration(h))?;
-        self.events.push_back(Event::Registration {
-            registration: h,
-            state,
-        });
+        if report {
+            self.events.push_back(Event::Registration {
+                registration: h,
+                state,
+            });
+        }
         Ok(())
     }
 
@@ -308,6 +325,8 @@ impl UserAgent {
         }
         reg.failures += 1;
         reg.auth_attempts = 0;
+        reg.registered = false;
+        reg.last_report = None;
         let retry_in = match (&failure, retry_after) {
             (RegistrationFailure::AuthenticationFailed, _) => self.cfg.auth_failure_retry,
             (_, Some(d)) => d.max(self.cfg.registration_retry_min),
@@ -434,6 +453,8 @@ impl UserAgent {
                 // A later change of the public address (NAT rebinding)
                 // may trigger one re-REGISTER again.
                 reg.learned_once = false;
+                reg.registered = true;
+                reg.last_report = None;
             }
             self.events.push_back(Event::Registration {
                 registration: h,
