@@ -56,6 +56,8 @@ fn full_call(seed: u64, loss: f64) -> (Node, Node) {
         e => panic!("{e:?}"),
     };
     assert_eq!(b.ua.call_state(bcall), Some(CallState::Confirmed));
+    let call_id = a.ua.call_id(call).unwrap().to_string();
+    assert_eq!(b.ua.find_call(&call_id), Some(bcall));
 
     // Hold.
     let mut hold = String::from_utf8(sdp("alice").to_vec()).unwrap();

@@ -417,6 +417,15 @@ impl UserAgent {
         self.calls.get(&call).map(|c| c.call_id.as_str())
     }
 
+    /// The live (not ended) call with this Call-ID, if any (e.g. to join
+    /// a push notification with the INVITE it announced).
+    pub fn find_call(&self, call_id: &str) -> Option<CallHandle> {
+        self.calls
+            .values()
+            .find(|c| c.call_id == call_id && !c.ended)
+            .map(|c| c.handle)
+    }
+
     /// Number of calls the core still keeps (ended ones linger 64*T1).
     pub fn call_count(&self) -> usize {
         self.calls.len()
