@@ -1,11 +1,13 @@
 //! The message parser: limits first, then the start line, header lines
 //! (folding, compact names), and the body framed by Content-Length.
 
+use std::sync::LazyLock;
+
 use bytes::Bytes;
 
 use super::header::{Header, HeaderName, Headers};
 use super::method::{Method, StatusCode};
-use super::text::{SipStr, is_token, sub, trim_lws};
+use super::text::{SipStr, is_token, is_token_char, sub, trim_lws};
 use super::uri::Uri;
 use super::{Message, ParseError, Request, Response};
 
@@ -48,10 +50,35 @@ pub(crate) fn find_head_end(buf: &[u8]) -> Option<usize> {
     find_head_end_bytes(buf)
 }
 
-/// Finds the end of the header section by walking the lines (memchr for
-/// each LF): the first empty line (CRLF or bare LF) ends it. One pass, no
-/// substring search.
+/// Finds the end of the header section: one SIMD search for CRLFCRLF
+/// (memmem finders built once), then a check that no bare-LF empty line
+/// ends the head earlier. Sloppy LF-only heads take the slower line walk.
 pub(crate) fn find_head_end_bytes(buf: &[u8]) -> Option<usize> {
+    static CRLFCRLF: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
+    static LFLF: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\n\n"));
+    if buf.first() == Some(&b'\n') {
+        return Some(1);
+    }
+    if buf.starts_with(b"\r\n") {
+        return Some(2);
+    }
+    match CRLFCRLF.find(buf) {
+        Some(i) => {
+            let head = buf.get(..i + 2)?;
+            if LFLF.find(head).is_none() && !head.windows(3).any(|w| w == b"\n\r\n") {
+                Some(i + 4)
+            } else {
+                walk_head_end(buf)
+            }
+        }
+        None => walk_head_end(buf),
+    }
+}
+
+/// The head end by walking lines: the first empty line (CRLF or LF).
+pub(crate) fn walk_head_end(buf: &[u8]) -> Option<usize> {
     let mut pos = 0;
     loop {
         let rest = buf.get(pos..)?;
@@ -89,12 +116,9 @@ pub fn parse_message(buf: Bytes, framing: Framing, limits: &Limits) -> Result<Me
     let head_end = find_head_end_bytes(&buf).ok_or(ParseError::Incomplete)?;
     let head = SipStr::try_from(buf.slice(..head_end)).map_err(|_| ParseError::NotUtf8)?;
 
-    let start_end = memchr::memchr(b'\n', head.as_bytes()).ok_or(ParseError::Incomplete)?;
-    let start = head.get(..start_end).ok_or(ParseError::Incomplete)?;
-    let start = start.strip_suffix('\r').unwrap_or(start);
-    check_no_bare_cr(start)?;
+    let (start, first_header) = line_at(&head, 0)?.ok_or(ParseError::Incomplete)?;
     let mut headers = Headers::with_capacity(16);
-    let content_length = parse_lines(&head, start_end + 1, &mut headers, limits)?;
+    let content_length = parse_lines(&head, first_header, &mut headers, limits)?;
 
     let rest = buf.slice(head_end..);
     let body = match (content_length, framing) {
@@ -131,21 +155,26 @@ fn parse_content_length(v: &str) -> Result<usize, ParseError> {
 }
 
 /// One line of `head` starting at `pos`: (line without CR/LF, next pos).
-fn line_at(head: &str, pos: usize) -> Option<(&str, usize)> {
-    let rest = head.get(pos..)?;
-    let nl = memchr::memchr(b'\n', rest.as_bytes())?;
-    let line = rest.get(..nl)?;
-    let line = line.strip_suffix('\r').unwrap_or(line);
-    Some((line, pos + nl + 1))
-}
-
-/// A CR anywhere but before LF is not SIP (and would let a value smuggle a
-/// line break into whatever prints it).
-fn check_no_bare_cr(line: &str) -> Result<(), ParseError> {
-    if memchr::memchr(b'\r', line.as_bytes()).is_some() {
-        return Err(ParseError::Invalid("bare CR in a line"));
-    }
-    Ok(())
+/// One memchr2 per line finds its end; a CR not followed by LF is an
+/// error (it would let a value smuggle a line break into whatever prints
+/// it).
+fn line_at(head: &str, pos: usize) -> Result<Option<(&str, usize)>, ParseError> {
+    let Some(rest) = head.get(pos..) else {
+        return Ok(None);
+    };
+    let bytes = rest.as_bytes();
+    let Some(i) = memchr::memchr2(b'\r', b'\n', bytes) else {
+        return Ok(None);
+    };
+    let next = if bytes.get(i) == Some(&b'\r') {
+        if bytes.get(i + 1) != Some(&b'\n') {
+            return Err(ParseError::Invalid("bare CR in a line"));
+        }
+        i + 2
+    } else {
+        i + 1
+    };
+    Ok(rest.get(..i).map(|l| (l, pos + next)))
 }
 
 fn is_fold(head: &str, pos: usize) -> bool {
@@ -161,12 +190,11 @@ fn parse_lines(
     limits: &Limits,
 ) -> Result<Option<usize>, ParseError> {
     let mut content_length: Option<usize> = None;
-    while let Some((line, next)) = line_at(head, pos) {
+    while let Some((line, next)) = line_at(head, pos)? {
         if line.is_empty() {
             break;
         }
         pos = next;
-        check_no_bare_cr(line)?;
         if matches!(line.as_bytes().first(), Some(b' ' | b'\t')) {
             return Err(ParseError::Invalid("folded line before any header"));
         }
@@ -180,24 +208,34 @@ fn parse_lines(
                 limit: limits.max_header_len,
             });
         }
-        let colon = memchr::memchr(b':', line.as_bytes())
-            .ok_or(ParseError::Invalid("header line without ':'"))?;
-        let name = line.get(..colon).ok_or(ParseError::Invalid("bad header line"))?;
-        let name = name.trim_end_matches([' ', '\t']);
-        if !is_token(name) {
-            return Err(ParseError::Invalid("bad header name"));
+        // The name: token characters, optional SP/HT, then ':' (one scan).
+        let lb = line.as_bytes();
+        let mut name_end = 0;
+        while lb.get(name_end).is_some_and(|b| is_token_char(*b)) {
+            name_end += 1;
         }
+        let mut colon = name_end;
+        while matches!(lb.get(colon), Some(b' ' | b'\t')) {
+            colon += 1;
+        }
+        if name_end == 0 || lb.get(colon) != Some(&b':') {
+            return Err(if memchr::memchr(b':', lb).is_some() {
+                ParseError::Invalid("bad header name")
+            } else {
+                ParseError::Invalid("header line without ':'")
+            });
+        }
+        let name = line.get(..name_end).ok_or(ParseError::Invalid("bad header line"))?;
         let value = line.get(colon + 1..).unwrap_or("");
         let value = if is_fold(head, pos) {
             // Unfold: join continuation lines with a single space.
             let mut total = line.len();
             let mut owned = trim_lws(value).to_owned();
             while is_fold(head, pos) {
-                let Some((cont, next)) = line_at(head, pos) else {
+                let Some((cont, next)) = line_at(head, pos)? else {
                     break;
                 };
                 pos = next;
-                check_no_bare_cr(cont)?;
                 total += cont.len() + 2;
                 if total > limits.max_header_len {
                     return Err(ParseError::HeaderTooLong {

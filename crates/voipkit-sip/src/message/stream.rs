@@ -4,7 +4,7 @@
 
 use bytes::{Buf, BytesMut};
 
-use super::parse::{Framing, Limits, find_head_end, parse_message};
+use super::parse::{Framing, Limits, find_head_end, parse_message, walk_head_end};
 use super::{HeaderName, Message, ParseError};
 
 /// What the stream yielded.
@@ -26,6 +26,9 @@ pub struct StreamFramer {
     buf: BytesMut,
     limits: Limits,
     failed: Option<ParseError>,
+    /// A line start in `buf` before which no head end can be: scanning
+    /// resumes there, so bytes arriving one at a time cost O(n), not O(n²).
+    scan_from: usize,
 }
 
 impl StreamFramer {
@@ -35,6 +38,7 @@ impl StreamFramer {
             buf: BytesMut::new(),
             limits,
             failed: None,
+            scan_from: 0,
         }
     }
 
@@ -76,6 +80,7 @@ impl StreamFramer {
         // Keep-alives between messages.
         if self.buf.starts_with(b"\r\n\r\n") {
             self.buf.advance(4);
+            self.scan_from = 0;
             return Some(Ok(StreamItem::Ping));
         }
         if self.buf.starts_with(b"\r\n") {
@@ -83,6 +88,7 @@ impl StreamFramer {
                 Some(b'\r') => return None, // wait: could be a ping
                 _ => {
                     self.buf.advance(2);
+                    self.scan_from = 0;
                     return Some(Ok(StreamItem::Pong));
                 }
             }
@@ -90,7 +96,19 @@ impl StreamFramer {
         if self.buf.is_empty() {
             return None;
         }
-        let Some(head_end) = find_head_end(&self.buf) else {
+        let from = self.scan_from.min(self.buf.len());
+        let found = if from == 0 {
+            find_head_end(&self.buf)
+        } else {
+            self.buf
+                .get(from..)
+                .and_then(walk_head_end)
+                .map(|e| e + from)
+        };
+        let Some(head_end) = found else {
+            if let Some(nl) = self.buf.get(from..).and_then(|b| memchr::memrchr(b'\n', b)) {
+                self.scan_from = from + nl + 1;
+            }
             if self.buf.len() > self.limits.max_message_size {
                 return Some(Err(self.fail(ParseError::TooLarge {
                     limit: self.limits.max_message_size,
@@ -118,6 +136,7 @@ impl StreamFramer {
             return None;
         }
         let bytes = self.buf.split_to(total).freeze();
+        self.scan_from = 0;
         Some(
             parse_message(bytes, Framing::Stream, &self.limits)
                 .map(|m| StreamItem::Message(Box::new(m))),
