@@ -263,7 +263,12 @@ impl UserAgent {
                 .push(HeaderName::Expires, reg.expires.to_string());
         }
         req.headers.push(HeaderName::Allow, super::ALLOW);
-        req.headers.push(HeaderName::Supported, "path, outbound");
+        // RFC 5626 "outbound" only when we give an instance and reg-id.
+        let outbound = reg.cfg.instance_id.is_some() && reg.cfg.reg_id.is_some();
+        req.headers.push(
+            HeaderName::Supported,
+            if outbound { "path, outbound" } else { "path" },
+        );
         let state = if unregister {
             RegistrationState::Unregistering
         } else {
