@@ -10,7 +10,14 @@ use voipkit_netsim::{Endpoint, Harness, LinkConfig, NetSim};
 use voipkit_sip::{CallState, EndReason, Event, StatusCode};
 
 fn harness(seed: u64, loss: f64) -> Harness {
-    let link = LinkConfig::with_delay(Duration::from_millis(20)).loss(loss);
+    let mut link = LinkConfig::with_delay(Duration::from_millis(20)).loss(loss);
+    if seed >= 100 {
+        // Seeds from 100 on also jitter, duplicate and reorder.
+        link.jitter = Duration::from_millis(30);
+        link.duplicate = 0.1;
+        link.reorder = 0.1;
+        link.reorder_delay = Duration::from_millis(80);
+    }
     Harness::new(NetSim::new(seed, link))
 }
 
@@ -81,7 +88,40 @@ fn full_call(seed: u64, loss: f64) -> (Node, Node) {
     run(&mut h, &mut a, &mut b, 40);
     assert_eq!(a.count(|e| matches!(e, Event::AnswerReceived { .. })), 2);
     // Hang up.
-    a.ua.hang_up(h.now(), call).unwrap();
+    if a.ua.hang_up(h.now(), call).is_err() {
+        let oks = b
+            .sent
+            .iter()
+            .filter(|(_, l, x)| {
+                l.starts_with("SIP/2.0 200") && String::from_utf8_lossy(x).contains("INVITE")
+            })
+            .count();
+        let got = a
+            .received
+            .iter()
+            .filter(|(_, l)| l.starts_with("SIP/2.0 200"))
+            .count();
+        let acks = a.sent_count("ACK");
+        let acks_in = b
+            .received
+            .iter()
+            .filter(|(_, l)| l.starts_with("ACK"))
+            .count();
+        eprintln!(
+            "2xx sent by bob {oks}, 200s got by alice {got}, acks sent {acks}, acks got by bob {acks_in}"
+        );
+        panic!(
+            "seed {seed}: alice {:?}\nbob {:?}",
+            a.events
+                .iter()
+                .filter(|(_, e)| matches!(e, Event::Ended { .. }))
+                .collect::<Vec<_>>(),
+            b.events
+                .iter()
+                .filter(|(_, e)| matches!(e, Event::Ended { .. }))
+                .collect::<Vec<_>>()
+        );
+    }
     run(&mut h, &mut a, &mut b, 120);
     assert!(
         a.find(|e| matches!(
@@ -132,7 +172,12 @@ fn full_call_no_loss() {
 #[test]
 fn full_call_30_percent_loss() {
     let mut retrans = 0;
-    for seed in 10..20 {
+    for seed in 10..(10
+        + std::env::var("SIP_SEEDS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(10))
+    {
         let (a, b) = full_call(seed, 0.3);
         retrans += a.ua.stats().transactions.request_retransmissions
             + b.ua.stats().transactions.request_retransmissions;
@@ -141,6 +186,18 @@ fn full_call_30_percent_loss() {
         retrans > 10,
         "loss must have forced retransmissions ({retrans})"
     );
+}
+
+#[test]
+fn full_call_with_loss_jitter_duplicates_and_reordering() {
+    for seed in 100..(100
+        + std::env::var("SIP_SEEDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20))
+    {
+        full_call(seed, 0.2);
+    }
 }
 
 #[test]
