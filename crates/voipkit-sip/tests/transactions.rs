@@ -176,3 +176,52 @@ fn outbound_proxy_and_preloaded_route() {
         "{err:?}"
     );
 }
+
+#[test]
+fn in_dialog_481_ends_the_call() {
+    let mut h = harness();
+    let epoch = h.now();
+    let mut a = Node::new("alice", 5060, epoch, 1);
+    let mut p = Peer::new(5070, epoch, |_, from, m| {
+        let Message::Request(r) = m else {
+            return vec![];
+        };
+        match r.method {
+            voipkit_sip::Method::Invite => vec![(
+                from,
+                respond(
+                    r,
+                    200,
+                    Some("px"),
+                    "Contact: <sip:p@127.0.0.1:5070>\r\nContent-Type: application/sdp\r\n",
+                ),
+            )],
+            voipkit_sip::Method::Info => vec![(from, respond(r, 481, None, ""))],
+            voipkit_sip::Method::Bye => vec![(from, respond(r, 200, None, ""))],
+            _ => vec![],
+        }
+    });
+    let call =
+        a.ua.start_call(h.now(), uri("sip:p@127.0.0.1:5070"), Some(sdp("a")))
+            .unwrap();
+    h.run_for(
+        &mut [&mut a as &mut dyn Endpoint, &mut p],
+        Duration::from_millis(100),
+    );
+    a.ua.send_dtmf_info(h.now(), call, '1', 100).unwrap();
+    h.run_for(
+        &mut [&mut a as &mut dyn Endpoint, &mut p],
+        Duration::from_millis(100),
+    );
+    assert!(
+        a.find(|e| matches!(
+            e,
+            Event::Ended {
+                reason: EndReason::Timeout,
+                ..
+            }
+        ))
+        .is_some()
+    );
+    assert_eq!(a.sent_count("BYE"), 1);
+}

@@ -791,6 +791,13 @@ impl UserAgent {
             Purpose::Bye | Purpose::Info | Purpose::Notify | Purpose::Prack => {
                 if matches!(resp.status.as_u16(), 401 | 407) {
                     ua.auth_retry(now, call, p, &request, &resp);
+                } else if p == Purpose::Info
+                    && matches!(resp.status.as_u16(), 408 | 481)
+                    && !call.ended
+                {
+                    // RFC 3261 §12.2.1.2: the dialog is gone.
+                    ua.send_bye(now, call);
+                    ua.end_call(now, call, EndReason::Timeout);
                 }
             }
             Purpose::Cancel => {}
@@ -1154,6 +1161,11 @@ impl UserAgent {
                 status: StatusCode::REQUEST_TIMEOUT,
                 done: true,
             }),
+            Purpose::Info if !call.ended => {
+                // A timeout counts as 408: the dialog is gone (§12.2.1.2).
+                ua.send_bye(now, call);
+                ua.end_call(now, call, reason);
+            }
             _ => {}
         });
     }
