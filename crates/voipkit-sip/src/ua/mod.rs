@@ -7,6 +7,28 @@
 //! and [`UserAgent::poll_event`]; sleep until [`UserAgent::poll_timeout`].
 //! Commands (start a call, answer, hang up, ...) queue transmits and
 //! events the same way.
+//!
+//! # Timers and policies
+//!
+//! | what | value |
+//! | --- | --- |
+//! | T1 / T2 / T4 | 500 ms / 4 s / 5 s ([`TimerConfig`], configurable) |
+//! | A (INVITE retransmit) | T1, doubling without cap (RFC 3261 §17.1.1.2), UDP only |
+//! | B, F, H, J (UDP), L, M | 64*T1 = 32 s |
+//! | D | 32 s on UDP, 0 on TCP/TLS |
+//! | E, G | T1 doubling, capped at T2; E is T2 in Proceeding; UDP only |
+//! | I, K | T4 on UDP, 0 on TCP/TLS |
+//! | 2xx to INVITE, reliable 1xx | re-sent by the core, T1 doubling (2xx capped at T2), for 64*T1, on every transport (end to end, RFC 3261 §13.3.1.4, RFC 3262 §3); no ACK: BYE; no PRACK: 500 |
+//! | glare (491) retry | 2.1-4 s if we own the Call-ID (we sent the INVITE), else 0-2 s, 10 ms steps |
+//! | overlapping offer | 500 with `Retry-After: 0..=10` |
+//! | session timer | Session-Expires 1800 s, Min-SE 90 s; the refresher refreshes at half the interval (UPDATE if the peer allows it, else re-INVITE with the current SDP); the other side sends BYE at interval - min(32 s, interval/3) |
+//! | registration refresh | after min(90 %, expires - 5 s) of the granted time, at least 1 s |
+//! | registration failure | retry after 30 s, doubling to 30 min (Retry-After honoured, at least 30 s); wrong password: 5 min; a stale nonce is not a failure |
+//! | ended calls | kept 64*T1 (128*T1 after a local CANCEL or hang-up) for late messages, then forgotten |
+//! | limits | [`UaConfig::max_calls`] (64: then 486), 10,000 live server transactions (then a stateless 503) |
+//!
+//! There is no DNS here: a next hop must be an IP address (or go through
+//! [`UaConfig::outbound_proxy`]); [`Error::Unresolvable`] otherwise.
 
 mod call;
 mod register;
