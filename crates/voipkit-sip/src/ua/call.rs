@@ -1583,10 +1583,16 @@ impl UserAgent {
         sdp: Option<Bytes>,
         refresh: bool,
     ) -> Result<(), Error> {
-        if !matches!(call.state, CallState::Confirmed | CallState::Answering) {
+        if call.state != CallState::Confirmed || call.ended {
             return Err(Error::InvalidState("the call is not established"));
         }
-        if call.pending_out.is_some() || call.pending_in.is_some() {
+        // No new offer while an INVITE is unfinished in either direction
+        // (RFC 3261 §14.1): ours unanswered, theirs un-ACKed.
+        if call.pending_out.is_some()
+            || call.pending_in.is_some()
+            || (method == Method::Invite
+                && (call.pending_2xx.is_some() || call.ack_pending.is_some()))
+        {
             return Err(Error::RequestPending);
         }
         let Some(mut d) = call.dialog.take() else {
