@@ -1,1 +1,3 @@
 //! Examples and benches of the voipkit workspace live in examples/ and benches/.
+
+pub mod pipeline;
