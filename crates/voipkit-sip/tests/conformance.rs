@@ -61,7 +61,11 @@ fn reject(path: &str, status: u16) -> voipkit_sip::message::Response {
 
 fn drop_(path: &str) {
     let i = run(path);
-    assert!(matches!(i.verdict, Verdict::Drop(_)), "{path}: {:?}", i.verdict);
+    assert!(
+        matches!(i.verdict, Verdict::Drop(_)),
+        "{path}: {:?}",
+        i.verdict
+    );
 }
 
 fn req(m: &Message) -> &voipkit_sip::message::Request {
@@ -91,7 +95,9 @@ fn rfc4475_3_1_1_1_wsinv_short_tortuous_invite() {
     assert_eq!(vias[2].branch(), Some("z9hG4bK30239"));
     assert_eq!(r.headers.get(&HeaderName::Subject).map(|s| &**s), Some(""));
     assert_eq!(
-        r.headers.get(&"UnknownHeaderWithUnusualValue".into()).map(|s| &**s),
+        r.headers
+            .get(&"UnknownHeaderWithUnusualValue".into())
+            .map(|s| &**s),
         Some(";;,,;;,;")
     );
     let contact = &r.contacts().unwrap()[0];
@@ -108,10 +114,19 @@ fn rfc4475_3_1_1_2_intmeth_wide_range_of_valid_characters() {
     assert!(resp.headers.get(&HeaderName::Allow).is_some());
     let i = run("rfc4475/intmeth.dat");
     let r = req(i.message.as_ref().unwrap());
-    assert_eq!(r.method.as_str(), "!interesting-Method0123456789_*+`.%indeed'~");
+    assert_eq!(
+        r.method.as_str(),
+        "!interesting-Method0123456789_*+`.%indeed'~"
+    );
     let uri = r.uri.as_sip().unwrap();
-    assert_eq!(uri.user.as_deref(), Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"));
-    assert_eq!(r.to().unwrap().display_name.as_deref(), Some("BEL:\\\x07 NUL:\\\0 DEL:\\\x7f"));
+    assert_eq!(
+        uri.user.as_deref(),
+        Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+    );
+    assert_eq!(
+        r.to().unwrap().display_name.as_deref(),
+        Some("BEL:\\\x07 NUL:\\\0 DEL:\\\x7f")
+    );
     let from = r.from().unwrap();
     assert_eq!(from.params.get("fromParam''~+*_!.-%"), Some("работающий"));
     assert_eq!(from.tag(), Some("_token~1'+`*%!-."));
@@ -120,7 +135,9 @@ fn rfc4475_3_1_1_2_intmeth_wide_range_of_valid_characters() {
         "intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{"
     );
     assert_eq!(
-        r.headers.get(&"extensionHeader-!.%*+_`'~".into()).map(|s| &**s),
+        r.headers
+            .get(&"extensionHeader-!.%*+_`'~".into())
+            .map(|s| &**s),
         Some("\u{feff}大停電")
     );
 }
@@ -133,10 +150,22 @@ fn rfc4475_3_1_1_3_esc01_valid_percent_escaping() {
         r.uri.as_sip().unwrap().user_unescaped().as_deref(),
         Some("sips:user@example.com")
     );
-    assert_eq!(r.to().unwrap().uri.as_sip().unwrap().user_unescaped().as_deref(), Some("user"));
+    assert_eq!(
+        r.to()
+            .unwrap()
+            .uri
+            .as_sip()
+            .unwrap()
+            .user_unescaped()
+            .as_deref(),
+        Some("user")
+    );
     let c = &r.contacts().unwrap()[0];
     // "value%41" is not "valueA": unescaping is never recursive.
-    assert_eq!(c.uri.as_sip().unwrap().params.get("n%61me"), Some("v%61lue%25%34%31"));
+    assert_eq!(
+        c.uri.as_sip().unwrap().params.get("n%61me"),
+        Some("v%61lue%25%34%31")
+    );
 }
 
 #[test]
@@ -144,7 +173,10 @@ fn rfc4475_3_1_1_4_escnull_escaped_nulls() {
     let m = accept("rfc4475/escnull.dat");
     let r = req(&m);
     let to = r.to().unwrap();
-    assert_eq!(to.uri.as_sip().unwrap().user_unescaped().as_deref(), Some("null-\0-null"));
+    assert_eq!(
+        to.uri.as_sip().unwrap().user_unescaped().as_deref(),
+        Some("null-\0-null")
+    );
     let contacts = r.contacts().unwrap();
     assert_eq!(contacts.len(), 2);
     assert_ne!(contacts[0].uri, contacts[1].uri);
@@ -165,7 +197,10 @@ fn rfc4475_3_1_1_5_esc02_percent_not_an_escape() {
 #[test]
 fn rfc4475_3_1_1_6_lwsdisp_no_lws_before_angle() {
     let m = accept("rfc4475/lwsdisp.dat");
-    assert_eq!(req(&m).from().unwrap().display_name.as_deref(), Some("caller"));
+    assert_eq!(
+        req(&m).from().unwrap().display_name.as_deref(),
+        Some("caller")
+    );
 }
 
 #[test]
@@ -192,7 +227,10 @@ fn rfc4475_3_1_1_8_dblreq_extra_octets_ignored() {
 fn rfc4475_3_1_1_9_semiuri_semicolon_in_user() {
     let m = accept("rfc4475/semiuri.dat");
     let u = req(&m).uri.as_sip().unwrap().clone();
-    assert_eq!(u.user_unescaped().as_deref(), Some("user;par=u@example.net"));
+    assert_eq!(
+        u.user_unescaped().as_deref(),
+        Some("user;par=u@example.net")
+    );
     assert!(u.params.is_empty());
 }
 
@@ -214,7 +252,12 @@ fn rfc4475_3_1_1_11_mpart01_multipart_with_binary_part() {
     let parts = m.body_parts().unwrap().expect("multipart");
     assert_eq!(parts.len(), 2);
     assert_eq!(&parts[0].body[..], b"Hello");
-    assert!(parts[1].content_type().unwrap().is("application", "octet-stream"));
+    assert!(
+        parts[1]
+            .content_type()
+            .unwrap()
+            .is("application", "octet-stream")
+    );
     assert_eq!(parts[1].body.len(), 342);
     assert!(parts[1].body.contains(&0));
 }
@@ -224,7 +267,10 @@ fn rfc4475_3_1_1_12_unreason_unusual_reason_phrase() {
     let m = accept("rfc4475/unreason.dat");
     let r = m.as_response().unwrap();
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(&*r.reason, "= 2**3 * 5**2 но сто девяносто девять - простое");
+    assert_eq!(
+        &*r.reason,
+        "= 2**3 * 5**2 но сто девяносто девять - простое"
+    );
 }
 
 #[test]
@@ -289,14 +335,20 @@ fn rfc4475_3_1_2_9_lwsstart_multiple_sp_in_request_line() {
     // Chosen: liberal (the RFC allows either); the extra SP is not
     // forwarded since the printer writes single spaces.
     let m = accept("rfc4475/lwsstart.dat");
-    assert!(m.to_bytes().starts_with(b"INVITE sip:user@example.com SIP/2.0\r\n"));
+    assert!(
+        m.to_bytes()
+            .starts_with(b"INVITE sip:user@example.com SIP/2.0\r\n")
+    );
 }
 
 #[test]
 fn rfc4475_3_1_2_10_trws_sp_at_end_of_request_line() {
     // Chosen: liberal (the RFC allows either).
     let m = accept("rfc4475/trws.dat");
-    assert!(m.to_bytes().starts_with(b"OPTIONS sip:remote-target@example.com SIP/2.0\r\n"));
+    assert!(
+        m.to_bytes()
+            .starts_with(b"OPTIONS sip:remote-target@example.com SIP/2.0\r\n")
+    );
 }
 
 #[test]
@@ -389,7 +441,10 @@ fn rfc4475_3_3_4_unksm2_unknown_schemes_in_headers() {
     let opts = String::from_utf8(data("rfc4475/unksm2.dat"))
         .unwrap()
         .replace("REGISTER", "OPTIONS");
-    assert_eq!(inspect(opts.into_bytes(), &UasCapabilities::default()).verdict, Verdict::Accept);
+    assert_eq!(
+        inspect(opts.into_bytes(), &UasCapabilities::default()).verdict,
+        Verdict::Accept
+    );
 }
 
 #[test]
@@ -404,7 +459,12 @@ fn rfc4475_3_3_5_bext01_require_unknown_extensions() {
 #[test]
 fn rfc4475_3_3_6_invut_unknown_content_type() {
     let r = reject("rfc4475/invut.dat", 415);
-    assert!(r.headers.get(&HeaderName::Accept).unwrap().contains("application/sdp"));
+    assert!(
+        r.headers
+            .get(&HeaderName::Accept)
+            .unwrap()
+            .contains("application/sdp")
+    );
 }
 
 #[test]
@@ -466,7 +526,12 @@ fn rfc4475_3_3_14_regescrt_contact_with_escaped_header() {
 fn rfc4475_3_3_15_sdp01_unacceptable_accept() {
     // 406 with Warning 399 (the RFC's first choice).
     let r = reject("rfc4475/sdp01.dat", 406);
-    assert!(r.headers.get(&HeaderName::Warning).unwrap().starts_with("399 "));
+    assert!(
+        r.headers
+            .get(&HeaderName::Warning)
+            .unwrap()
+            .starts_with("399 ")
+    );
 }
 
 #[test]
@@ -486,8 +551,14 @@ fn rfc4475_3_4_1_inv2543_rfc2543_syntax() {
 fn rfc5118_4_1_ipv6_good() {
     let m = accept("rfc5118/ipv6-good.dat");
     let r = req(&m);
-    assert_eq!(r.uri.as_sip().unwrap().host, Host::Ipv6("2001:db8::10".parse().unwrap()));
-    assert_eq!(r.top_via().unwrap().host, Host::Ipv6("2001:db8::9:1".parse().unwrap()));
+    assert_eq!(
+        r.uri.as_sip().unwrap().host,
+        Host::Ipv6("2001:db8::10".parse().unwrap())
+    );
+    assert_eq!(
+        r.top_via().unwrap().host,
+        Host::Ipv6("2001:db8::9:1".parse().unwrap())
+    );
     assert_eq!(
         r.contacts().unwrap()[0].uri.as_sip().unwrap().host,
         Host::Ipv6("2001:db8::1".parse().unwrap())
@@ -519,13 +590,19 @@ fn rfc5118_4_4_port_unambiguous() {
 #[test]
 fn rfc5118_4_5_via_received_with_delimiters() {
     let m = accept("rfc5118/via-received-param-with-delim.dat");
-    assert_eq!(m.top_via().unwrap().received(), Some("2001:db8::9:255".parse().unwrap()));
+    assert_eq!(
+        m.top_via().unwrap().received(),
+        Some("2001:db8::9:255".parse().unwrap())
+    );
 }
 
 #[test]
 fn rfc5118_4_5_via_received_without_delimiters() {
     let m = accept("rfc5118/via-received-param-no-delim.dat");
-    assert_eq!(m.top_via().unwrap().received(), Some("2001:db8::9:255".parse().unwrap()));
+    assert_eq!(
+        m.top_via().unwrap().received(),
+        Some("2001:db8::9:255".parse().unwrap())
+    );
 }
 
 #[test]
@@ -566,7 +643,10 @@ fn rfc5118_4_8_multiple_ip_in_sdp() {
 fn rfc5118_4_9_ipv4_mapped_ipv6() {
     let m = accept("rfc5118/ipv4-mapped-ipv6.dat");
     let vias = m.vias().unwrap();
-    assert_eq!(vias[0].host, Host::Ipv6("::ffff:192.0.2.10".parse().unwrap()));
+    assert_eq!(
+        vias[0].host,
+        Host::Ipv6("::ffff:192.0.2.10".parse().unwrap())
+    );
     assert_eq!(vias[0].port, Some(19823));
     assert_eq!(m.body().len(), 236);
 }
@@ -595,7 +675,13 @@ fn every_data_file_has_a_test() {
     let count = |sub: &str| {
         std::fs::read_dir(dir.join(sub))
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "dat"))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "dat")
+            })
             .count()
     };
     assert_eq!(count("rfc4475"), 49);
@@ -604,7 +690,10 @@ fn every_data_file_has_a_test() {
     for sub in ["rfc4475", "rfc5118"] {
         for e in std::fs::read_dir(dir.join(sub)).unwrap() {
             let name = e.unwrap().file_name().into_string().unwrap();
-            assert!(src.contains(&format!("\"{sub}/{name}\"")), "no test for {sub}/{name}");
+            assert!(
+                src.contains(&format!("\"{sub}/{name}\"")),
+                "no test for {sub}/{name}"
+            );
         }
     }
 }

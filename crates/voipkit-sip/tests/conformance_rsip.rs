@@ -9,14 +9,26 @@ use voipkit_sip::message::{Message, SipMessage};
 fn host() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-z][a-z0-9-]{0,8}(\\.[a-z][a-z0-9-]{0,8}){0,2}",
-        (1u8..255, 0u8..255, 0u8..255, 1u8..255).prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
+        (1u8..255, 0u8..255, 0u8..255, 1u8..255)
+            .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
     ]
 }
 
 fn method() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec![
-        "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE", "PRACK",
-        "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE",
+        "INVITE",
+        "ACK",
+        "BYE",
+        "CANCEL",
+        "OPTIONS",
+        "REGISTER",
+        "INFO",
+        "UPDATE",
+        "PRACK",
+        "SUBSCRIBE",
+        "NOTIFY",
+        "REFER",
+        "MESSAGE",
     ])
 }
 
@@ -52,7 +64,20 @@ fn message_gen() -> impl Strategy<Value = Gen> {
         "[a-z=0-9 \r\n]{0,60}",
     )
         .prop_map(
-            |(request, method, status, user, host, port, branch, tag, call_id, seq, extra, body)| Gen {
+            |(
+                request,
+                method,
+                status,
+                user,
+                host,
+                port,
+                branch,
+                tag,
+                call_id,
+                seq,
+                extra,
+                body,
+            )| Gen {
                 request,
                 method,
                 status,

@@ -381,7 +381,12 @@ pub trait SipMessage {
 
     /// The Event header (RFC 6665).
     fn event(&self) -> Result<Option<Event>, ParseError> {
-        single_typed(self.headers(), &HeaderName::Event, "Event", Event::parse_value)
+        single_typed(
+            self.headers(),
+            &HeaderName::Event,
+            "Event",
+            Event::parse_value,
+        )
     }
 
     /// The Subscription-State header (RFC 6665).

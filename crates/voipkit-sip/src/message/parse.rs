@@ -225,7 +225,9 @@ fn parse_lines(
                 ParseError::Invalid("header line without ':'")
             });
         }
-        let name = line.get(..name_end).ok_or(ParseError::Invalid("bad header line"))?;
+        let name = line
+            .get(..name_end)
+            .ok_or(ParseError::Invalid("bad header line"))?;
         let value = line.get(colon + 1..).unwrap_or("");
         let value = if is_fold(head, pos) {
             // Unfold: join continuation lines with a single space.

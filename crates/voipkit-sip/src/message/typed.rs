@@ -6,10 +6,10 @@ use std::fmt;
 
 use bytes::Bytes;
 
+use super::ParseError;
 use super::header::{HeaderName, Headers};
 use super::parse::{Limits, find_head_end_bytes, parse_header_block};
 use super::text::{Params, SipStr, find_top_level, is_token, split_top_level, sub, trim_lws};
-use super::ParseError;
 
 /// A `Content-Type` value: `type/subtype;params`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,7 +288,8 @@ fn parse_part(part: Bytes) -> Result<BodyPart, ParseError> {
             body: part.slice(skip..),
         });
     }
-    let head_end = find_head_end_bytes(&part).ok_or(ParseError::Invalid("multipart part without header end"))?;
+    let head_end = find_head_end_bytes(&part)
+        .ok_or(ParseError::Invalid("multipart part without header end"))?;
     let head = SipStr::try_from(part.slice(..head_end)).map_err(|_| ParseError::NotUtf8)?;
     let headers = parse_header_block(&head, &Limits::default())?;
     Ok(BodyPart {

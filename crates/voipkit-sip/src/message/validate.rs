@@ -80,10 +80,17 @@ impl Default for UasCapabilities {
                 Method::Refer,
                 Method::Message,
             ],
-            extensions: ["100rel", "replaces", "timer", "norefersub", "outbound", "path"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
+            extensions: [
+                "100rel",
+                "replaces",
+                "timer",
+                "norefersub",
+                "outbound",
+                "path",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
             content_types: [
                 "application/sdp",
                 "multipart/mixed",
@@ -94,7 +101,10 @@ impl Default for UasCapabilities {
             .into_iter()
             .map(String::from)
             .collect(),
-            uri_schemes: ["sip", "sips", "tel"].into_iter().map(String::from).collect(),
+            uri_schemes: ["sip", "sips", "tel"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
         }
     }
 }
@@ -320,7 +330,9 @@ pub fn validate_request(req: &Request, caps: &UasCapabilities) -> Result<(), Rej
                 format!("Not Implemented ({})", req.method),
             )
         };
-        return Err(Rejection::new(status, reason).with_header(HeaderName::Allow, caps.allow_value()));
+        return Err(
+            Rejection::new(status, reason).with_header(HeaderName::Allow, caps.allow_value())
+        );
     }
     if cseq.method != req.method {
         return Err(Rejection::bad_request(format!(
@@ -379,7 +391,8 @@ fn check_body(req: &Request, caps: &UasCapabilities) -> Result<(), Rejection> {
         return Err(Rejection::bad_request("Body without Content-Type"));
     };
     if let Some(enc) = req.headers.get(&HeaderName::ContentEncoding) {
-        let unsupported = super::typed::token_list(enc).any(|e| !e.eq_ignore_ascii_case("identity"));
+        let unsupported =
+            super::typed::token_list(enc).any(|e| !e.eq_ignore_ascii_case("identity"));
         if unsupported {
             return Err(Rejection::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -463,14 +476,21 @@ pub fn validate_response(resp: &Response) -> Result<(), ResponseDrop> {
 /// From, To, Call-ID and CSeq can be found; the reason phrase says what is
 /// wrong. `None`: drop (a response, or nothing to address a response to).
 pub fn best_effort_rejection(bytes: &[u8], error: &ParseError, to_tag: &str) -> Option<Response> {
-    let bytes = bytes.get(bytes.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count()..)?;
+    let bytes = bytes.get(
+        bytes
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count()..,
+    )?;
     if bytes.len() >= 4 && bytes.get(..4)?.eq_ignore_ascii_case(b"SIP/") {
         return None;
     }
     // Only the head: up to the first empty line, or all of it.
     let head_end = super::parse::find_head_end_bytes(bytes).unwrap_or(bytes.len());
     let head = bytes.get(..head_end)?;
-    let mut lines = head.split(|b| *b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = head
+        .split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     lines.next()?; // start line
     let mut copied = Headers::with_capacity(8);
     let mut found = [false; 5];
@@ -641,7 +661,9 @@ Content-Length: 0\r\n\r\n";
     fn accepts_and_rejects() {
         assert_eq!(verdict(OPTIONS), Verdict::Accept);
         let v = verdict(&OPTIONS.replace("Max-Forwards: 70", "Require: foo, 100rel"));
-        let Verdict::Reject(r) = v else { panic!("{v:?}") };
+        let Verdict::Reject(r) = v else {
+            panic!("{v:?}")
+        };
         assert_eq!(r.status, StatusCode::BAD_EXTENSION);
         assert_eq!(r.headers[0].value, "foo");
         let v = verdict(&OPTIONS.replace("Call-ID: c1\r\n", ""));
@@ -651,7 +673,10 @@ Content-Length: 0\r\n\r\n";
     #[test]
     fn rejection_response_copies_and_tags() {
         let insp = inspect(
-            OPTIONS.replace("OPTIONS sip", "FOO sip").replace("1 OPTIONS", "1 FOO").into_bytes(),
+            OPTIONS
+                .replace("OPTIONS sip", "FOO sip")
+                .replace("1 OPTIONS", "1 FOO")
+                .into_bytes(),
             &UasCapabilities::default(),
         );
         let resp = insp.response("xyz").unwrap();
@@ -665,10 +690,15 @@ Content-Length: 0\r\n\r\n";
     fn unparsable_gets_best_effort_400() {
         let bad = OPTIONS.replace("sip:bob@example.com SIP", "<sip:bob@example.com> SIP");
         let insp = inspect(bad.into_bytes(), &UasCapabilities::default());
-        assert!(matches!(insp.verdict, Verdict::Reject(ref r) if r.status == StatusCode::BAD_REQUEST));
+        assert!(
+            matches!(insp.verdict, Verdict::Reject(ref r) if r.status == StatusCode::BAD_REQUEST)
+        );
         let r = insp.response("t").unwrap();
         assert!(r.reason.contains("Request-URI"));
         assert_eq!(r.cseq().unwrap().seq, 1);
-        assert_eq!(verdict("garbage\r\n\r\n"), Verdict::Drop("malformed start line: request line must have three elements".into()));
+        assert_eq!(
+            verdict("garbage\r\n\r\n"),
+            Verdict::Drop("malformed start line: request line must have three elements".into())
+        );
     }
 }
