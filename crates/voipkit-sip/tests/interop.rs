@@ -59,6 +59,35 @@ impl Driver {
         }
     }
 
+    /// Sends, collects events, waits up to 5 ms for one datagram, fires
+    /// due timers.
+    fn step(&mut self) {
+        let mut buf = vec![0u8; 65_535];
+        while let Some(t) = self.ua.poll_transmit() {
+            let line = String::from_utf8_lossy(&t.contents)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            self.sent.push(line);
+            let _ = self.sock.send_to(&t.contents, t.destination);
+        }
+        while let Some(e) = self.ua.poll_event() {
+            self.events.push(e);
+        }
+        if let Ok((n, from)) = self.sock.recv_from(&mut buf) {
+            self.ua
+                .handle_input(Instant::now(), Transport::Udp, from, &buf[..n]);
+        }
+        let now = Instant::now();
+        if self.ua.poll_timeout().is_some_and(|t| t <= now) {
+            self.ua.handle_timeout(now);
+        }
+        while let Some(e) = self.ua.poll_event() {
+            self.events.push(e);
+        }
+    }
+
     /// Runs until `done` holds for the events seen so far, or `limit`.
     fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&[Event]) -> bool) -> bool {
         let end = Instant::now() + limit;
@@ -501,4 +530,264 @@ fn baresip_calls_us() {
         d.sent
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+fn kamailio_proxy() -> (Proc, SocketAddr, PathBuf) {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("voipkit-kamp-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = format!(
+        r#"#!KAMAILIO
+debug=1
+log_stderror=yes
+children=1
+listen=udp:127.0.0.1:{port}
+alias="voipkit.test"
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "auth.so"
+modparam("usrloc", "db_mode", 0)
+request_route {{
+    if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
+    if (has_totag()) {{
+        if (loose_route()) {{ t_relay(); exit; }}
+        if (is_method("ACK")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
+        sl_send_reply("404", "Not here");
+        exit;
+    }}
+    if (is_method("CANCEL")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
+    if (is_method("REGISTER")) {{
+        if (!pv_www_authenticate("voipkit.test", "s3cret", "0")) {{
+            www_challenge("voipkit.test", "1");
+            exit;
+        }}
+        if (!save("location")) {{ sl_reply_error(); }}
+        exit;
+    }}
+    if (is_method("OPTIONS") && uri==myself && $rU==$null) {{ sl_send_reply("200", "OK"); exit; }}
+    if (is_method("INVITE")) {{
+        if (!pv_proxy_authenticate("voipkit.test", "s3cret", "0")) {{
+            proxy_challenge("voipkit.test", "1");
+            exit;
+        }}
+        consume_credentials();
+    }}
+    record_route();
+    if (!lookup("location")) {{ sl_send_reply("404", "Not Found"); exit; }}
+    t_relay();
+}}
+"#
+    );
+    let path = dir.join("kamailio.cfg");
+    std::fs::write(&path, cfg).unwrap();
+    let child = Command::new("kamailio")
+        .args([
+            "-f",
+            path.to_str().unwrap(),
+            "-DD",
+            "-E",
+            "-Y",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Proc(child), SocketAddr::from(([127, 0, 0, 1], port)), dir)
+}
+
+/// Alice calls Bob through kamailio: both register (401), the INVITE is
+/// challenged by the proxy (407), kamailio record-routes, the in-dialog
+/// requests follow the route set.
+#[test]
+fn kamailio_proxied_call_with_407_and_record_route() {
+    if !have("kamailio") {
+        return;
+    }
+    let (_k, proxy, dir) = kamailio_proxy();
+    let mk = |user: &'static str| {
+        Driver::new(|c| {
+            c.user = user.into();
+            c.identity = Some(format!("sip:{user}@voipkit.test").parse().unwrap());
+            c.outbound_proxy = Some((Transport::Udp, proxy));
+            c.credentials.push(Credentials::new(user, "s3cret"));
+        })
+    };
+    let mut a = mk("alice");
+    let mut b = mk("bob");
+    assert!(wait_ready(&mut a, proxy), "kamailio did not come up");
+    for (d, user) in [(&mut a, "alice"), (&mut b, "bob")] {
+        let rc = RegistrationConfig::new(
+            "sip:voipkit.test".parse().unwrap(),
+            format!("sip:{user}@voipkit.test").parse().unwrap(),
+        );
+        d.ua.register(Instant::now(), rc).unwrap();
+        assert!(
+            d.run_until(Duration::from_secs(3), |ev| ev.iter().any(|e| matches!(
+                e,
+                Event::Registration {
+                    state: RegistrationState::Registered { .. },
+                    ..
+                }
+            )))
+        );
+    }
+    let call =
+        a.ua.start_call(
+            Instant::now(),
+            "sip:bob@voipkit.test".parse().unwrap(),
+            Some(pcmu_offer(41004)),
+        )
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(5);
+    let mut answered = false;
+    while Instant::now() < end && !a.events.iter().any(|e| matches!(e, Event::Answered { .. })) {
+        a.step();
+        b.step();
+        if !answered {
+            if let Some(c) = b.events.iter().find_map(|e| match e {
+                Event::IncomingCall(ic) => Some(ic.call),
+                _ => None,
+            }) {
+                b.ua.ringing(Instant::now(), c).unwrap();
+                b.ua.answer(Instant::now(), c, Some(pcmu_offer(41006)))
+                    .unwrap();
+                answered = true;
+            }
+        }
+    }
+    assert!(
+        a.events.iter().any(|e| matches!(e, Event::Answered { .. })),
+        "a {:?}\nsent {:?}\nb {:?}",
+        a.events,
+        a.sent,
+        b.sent
+    );
+    // Bob saw the Record-Route of kamailio in the INVITE.
+    let invite = b
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::IncomingCall(ic) => Some(ic.request.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        invite
+            .headers
+            .contains(&voipkit_sip::HeaderName::RecordRoute)
+    );
+    a.ua.hang_up(Instant::now(), call).unwrap();
+    let end = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < end && !b.events.iter().any(|e| matches!(e, Event::Ended { .. })) {
+        a.step();
+        b.step();
+    }
+    assert!(
+        b.events
+            .iter()
+            .any(|e| matches!(e, Event::Confirmed { .. }))
+    );
+    assert!(b.events.iter().any(|e| matches!(
+        e,
+        Event::Ended {
+            reason: EndReason::RemoteBye,
+            ..
+        }
+    )));
+    // INVITE, (407, ACK), INVITE with credentials.
+    assert_eq!(
+        a.sent.iter().filter(|l| l.starts_with("INVITE")).count(),
+        2,
+        "{:?}",
+        a.sent
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// SIPp's built-in `uac` scenario calls us: INVITE, we ring and answer,
+/// it ACKs, pauses, sends BYE.
+#[test]
+fn sipp_uac_calls_us() {
+    if !have("sipp") {
+        return;
+    }
+    let mut d = Driver::new(|_| {});
+    let me = d.sock.local_addr().unwrap();
+    let port = free_port();
+    let child = Command::new("timeout")
+        .args([
+            "20",
+            "sipp",
+            "-sn",
+            "uac",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-m",
+            "1",
+            "-d",
+            "200",
+            "-nostdin",
+            &me.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut sipp = Proc(child);
+    assert!(
+        d.run_until(Duration::from_secs(5), |ev| ev
+            .iter()
+            .any(|e| matches!(e, Event::IncomingCall(_)))),
+        "no INVITE from SIPp"
+    );
+    let call = d
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::IncomingCall(ic) => Some(ic.call),
+            _ => None,
+        })
+        .unwrap();
+    d.ua.ringing(Instant::now(), call).unwrap();
+    d.ua.answer(Instant::now(), call, Some(pcmu_offer(41008)))
+        .unwrap();
+    assert!(
+        d.run_until(Duration::from_secs(5), |ev| ev.iter().any(|e| matches!(
+            e,
+            Event::Ended {
+                reason: EndReason::RemoteBye,
+                ..
+            }
+        ))),
+        "{:?} sent {:?}",
+        d.events,
+        d.sent
+    );
+    assert!(
+        d.events
+            .iter()
+            .any(|e| matches!(e, Event::Confirmed { .. }))
+    );
+    let status = loop {
+        if let Some(s) = sipp.0.try_wait().unwrap() {
+            break s;
+        }
+        d.step();
+    };
+    assert!(
+        status.success(),
+        "sipp exit {status:?}; we sent {:?}",
+        d.sent
+    );
 }
