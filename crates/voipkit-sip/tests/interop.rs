@@ -652,16 +652,16 @@ fn kamailio_proxied_call_with_407_and_record_route() {
     while Instant::now() < end && !a.events.iter().any(|e| matches!(e, Event::Answered { .. })) {
         a.step();
         b.step();
-        if !answered {
-            if let Some(c) = b.events.iter().find_map(|e| match e {
+        if !answered
+            && let Some(c) = b.events.iter().find_map(|e| match e {
                 Event::IncomingCall(ic) => Some(ic.call),
                 _ => None,
-            }) {
-                b.ua.ringing(Instant::now(), c).unwrap();
-                b.ua.answer(Instant::now(), c, Some(pcmu_offer(41006)))
-                    .unwrap();
-                answered = true;
-            }
+            })
+        {
+            b.ua.ringing(Instant::now(), c).unwrap();
+            b.ua.answer(Instant::now(), c, Some(pcmu_offer(41006)))
+                .unwrap();
+            answered = true;
         }
     }
     assert!(
