@@ -47,8 +47,9 @@ fuzz_target!(|data: &[u8]| {
             assert!(k * channels <= out.len());
         }
         // Undersized output buffers must be refused, not overrun.
-        let _ = dec.decode(packet, &mut out[..len.min(out.len())]);
-        let _ = dec.conceal(&mut out[..len.min(out.len())]);
+        let small = len.min(out.len());
+        let _ = dec.decode(packet, &mut out[..small]);
+        let _ = dec.conceal(&mut out[..small]);
         prev_len = Some(len);
     }
 });

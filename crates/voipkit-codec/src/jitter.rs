@@ -293,6 +293,12 @@ struct DelayEstimator {
     bucket_sub: i64,
     count: u64,
     forget: f64,
+    /// Weight scale of the newest entry (see `on_arrival`).
+    scale: f64,
+    /// Sum of the histogram.
+    total: f64,
+    /// Highest bucket ever used.
+    top: usize,
     cached: Option<(u64, i64)>,
 }
 
@@ -308,6 +314,9 @@ impl DelayEstimator {
             bucket_sub,
             count: 0,
             forget,
+            scale: 1.0,
+            total: 0.0,
+            top: 0,
             cached: None,
         }
     }
@@ -337,12 +346,30 @@ impl DelayEstimator {
         let r = transit.saturating_sub(min).max(0);
         let bucket = ((r / self.bucket_sub) as usize).min(self.hist.len() - 1);
         self.count += 1;
+        // Exponential forgetting without touching every bucket: instead of
+        // scaling all old weights by (1 - w), scale the new weight up by
+        // 1 / (1 - w) and renormalize once in a while.
         let w = (1.0 - self.forget).max(1.0 / self.count as f64);
-        for h in &mut self.hist {
-            *h *= 1.0 - w;
-        }
-        if let Some(h) = self.hist.get_mut(bucket) {
-            *h += w;
+        self.top = self.top.max(bucket);
+        if w >= 1.0 {
+            self.hist.iter_mut().for_each(|h| *h = 0.0);
+            self.scale = 1.0;
+            self.total = 1.0;
+            if let Some(h) = self.hist.get_mut(bucket) {
+                *h = 1.0;
+            }
+        } else {
+            self.scale /= 1.0 - w;
+            if let Some(h) = self.hist.get_mut(bucket) {
+                *h += w * self.scale;
+            }
+            self.total += w * self.scale;
+            if self.scale > 1e200 {
+                let k = 1.0 / self.scale;
+                self.hist.iter_mut().for_each(|h| *h *= k);
+                self.total *= k;
+                self.scale = 1.0;
+            }
         }
         r
     }
@@ -354,18 +381,19 @@ impl DelayEstimator {
         {
             return v;
         }
-        let total: f64 = self.hist.iter().sum();
+        // Top-down: the quantile bucket is the highest one whose mass plus
+        // the mass above it exceeds the tail (1 - q).
+        let tail = (1.0 - q) * self.total * (1.0 + 1e-12);
+        let mut above = 0.0;
         let mut v = 0;
-        if total > 0.0 {
-            let goal = q * total;
-            let mut acc = 0.0;
-            for (i, h) in self.hist.iter().enumerate() {
-                acc += h;
-                if acc >= goal - 1e-12 {
-                    v = (i as i64 + 1) * self.bucket_sub;
-                    break;
-                }
+        let top = self.top.min(self.hist.len().saturating_sub(1));
+        for i in (0..=top).rev() {
+            let h = self.hist.get(i).copied().unwrap_or(0.0);
+            if above + h > tail {
+                v = (i as i64 + 1) * self.bucket_sub;
+                break;
             }
+            above += h;
         }
         self.cached = Some((self.count, v));
         v
@@ -1098,7 +1126,8 @@ impl<D: Decoder> JitterBuffer<D> {
             } else {
                 self.packet_samples.max(1)
             };
-            let n = gap.min(per);
+            // One packet's worth at a time (timestamps may be garbage).
+            let n = gap.min(per).min(self.packet_samples.max(f));
             let nr = self.round_up(n).min(MAX_PACKET);
             let k = if silence {
                 let k = self.conceal_frames(nr);
