@@ -1,12 +1,17 @@
 //! Criterion benches of SIP message parse and print, with rsip parsing the
 //! same bytes in the same run for comparison.
 //!
-//! Run: `cargo bench --bench sip`
+//! Run: `cargo bench --bench sip -- --warm-up-time 1 --measurement-time 3`
+//!
+//! `invite/voipkit+validate` adds the UAS checks (`validate_request`) to
+//! the parse; `invite/voipkit_tcp_stream_framer` frames the INVITE from a
+//! TCP byte stream and parses it.
 use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use voipkit_sip::{Message, SipMessage};
+use voipkit_sip::message::{UasCapabilities, validate_request};
+use voipkit_sip::{Message, SipMessage, StreamFramer, StreamItem};
 
 /// A typical INVITE with SDP, as a softphone sends it.
 pub const INVITE: &str = "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
@@ -71,6 +76,24 @@ fn bench(c: &mut Criterion) {
                 m.from().is_ok(),
                 m.to().is_ok(),
             ))
+        })
+    });
+    let caps = UasCapabilities::default();
+    g.bench_function("invite/voipkit+validate", |b| {
+        b.iter(|| {
+            let m = Message::parse(black_box(invite.clone())).unwrap();
+            let r = m.as_request().unwrap();
+            black_box(validate_request(r, &caps).is_ok())
+        })
+    });
+    g.bench_function("invite/voipkit_tcp_stream_framer", |b| {
+        let mut framer = StreamFramer::new(voipkit_sip::Limits::default());
+        b.iter(|| {
+            framer.push(black_box(INVITE.as_bytes())).unwrap();
+            match framer.next_item() {
+                Some(Ok(StreamItem::Message(m))) => black_box(m),
+                _ => unreachable!(),
+            }
         })
     });
     g.bench_function("invite/rsip", |b| {
