@@ -253,6 +253,8 @@ pub(crate) struct Call {
     pub(crate) local_sdp: Option<Bytes>,
     pub(crate) cancel_requested: bool,
     pub(crate) cancel_sent: bool,
+    /// UAC: the last provisional reported (status, To tag, body).
+    last_provisional: Option<(StatusCode, Option<String>, Bytes)>,
     pub(crate) ended: bool,
     pub(crate) peer_100rel: bool,
     pub(crate) peer_timer: bool,
@@ -302,6 +304,7 @@ impl Call {
             local_sdp: None,
             cancel_requested: false,
             cancel_sent: false,
+            last_provisional: None,
             ended: false,
             peer_100rel: false,
             peer_timer: false,
@@ -898,14 +901,20 @@ impl UserAgent {
                     d.remote_target = c.uri;
                 }
             }
-            self.events.push_back(Event::Provisional {
-                call: call.handle,
-                status,
-                reason: resp.reason.to_string(),
-                sdp: body_of(&resp),
-                early_dialog: remote_tag.is_some(),
-                reliable,
-            });
+            // A repeated unreliable provisional (the UAS re-sends it when
+            // our INVITE is retransmitted) is reported once.
+            let key = (status, remote_tag.clone(), resp.body.clone());
+            if reliable || call.last_provisional.as_ref() != Some(&key) {
+                call.last_provisional = Some(key);
+                self.events.push_back(Event::Provisional {
+                    call: call.handle,
+                    status,
+                    reason: resp.reason.to_string(),
+                    sdp: body_of(&resp),
+                    early_dialog: remote_tag.is_some(),
+                    reliable,
+                });
+            }
             if call.cancel_requested && !call.cancel_sent {
                 self.send_cancel(now, call);
             }
