@@ -47,6 +47,15 @@
 //! Targets: on the clean trace the buffer adds at most one frame + 2 ms; on
 //! every trace the mean added delay is at most 1.2 x the oracle, with late
 //! loss at most 1%.
+//!
+//! `rare_spikes` is an extra trace beyond the five of the issue, kept to
+//! show the one regime where the target is missed: when delay spikes hit
+//! fewer than 1% of the packets, the oracle simply lets them be late (its
+//! 1% budget) and keeps a small delay, while the buffer stalls playout
+//! through each spike (no late loss: a 150 ms concealment instead of losing
+//! 200-600 ms of audio, as NetEq does) and then takes a few seconds to
+//! shrink back. Its mean delay is then 1.3-3.6x the oracle's, at 0% late
+//! loss.
 
 use std::time::{Duration, Instant};
 
@@ -75,6 +84,12 @@ struct Args {
     /// Only run traces whose name contains this.
     #[arg(long)]
     only: Option<String>,
+    /// Override the jitter buffer's histogram forgetting factor (tuning).
+    #[arg(long)]
+    forget: Option<f64>,
+    /// Override the jitter buffer's delay quantile (tuning).
+    #[arg(long)]
+    quantile: Option<f64>,
 }
 
 const RATE: u32 = 48_000;
@@ -141,6 +156,20 @@ fn traces() -> Vec<Trace> {
             },
         },
         Trace {
+            name: "rare_spikes",
+            link: LinkConfig {
+                delay: base,
+                jitter: Duration::from_millis(5),
+                spikes: Some(Spikes {
+                    probability: 0.0003,
+                    extra: (Duration::from_millis(100), Duration::from_millis(200)),
+                    duration: (Duration::from_millis(200), Duration::from_millis(600)),
+                }),
+                fifo: true,
+                ..Default::default()
+            },
+        },
+        Trace {
             name: "bursty_loss10",
             link: LinkConfig {
                 delay: base,
@@ -176,18 +205,23 @@ struct Result {
     expanded_ms: f64,
 }
 
-fn run(trace: &Trace, packets: &[Vec<u8>], frame_ms: u64, seed: u64) -> Result {
+fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
+    let frame_ms = args.frame_ms;
+    let mut config = JitterBufferConfig::default();
+    if let Some(f) = args.forget {
+        config.forget_factor = f;
+    }
+    if let Some(q) = args.quantile {
+        config.quantile = q;
+    }
     let frame = Duration::from_millis(frame_ms);
     let frame_samples = RATE as usize * frame_ms as usize / 1000;
     let (a, b) = (addr(40000), addr(40002));
     let mut net = NetSim::new(seed, LinkConfig::default());
     net.set_link(a, b, trace.link);
     let t0 = Instant::now();
-    let mut jb = JitterBuffer::new(
-        OpusDecoder::new(1).expect("decoder"),
-        JitterBufferConfig::default(),
-    )
-    .expect("jitter buffer");
+    let mut jb =
+        JitterBuffer::new(OpusDecoder::new(1).expect("decoder"), config).expect("jitter buffer");
     let packet_dur = Duration::from_millis(20);
     let send_at = |i: usize| t0 + packet_dur * i as u32;
     let end = send_at(packets.len());
@@ -389,12 +423,7 @@ fn main() {
         if args.only.as_deref().is_some_and(|o| !tr.name.contains(o)) {
             continue;
         }
-        let r = run(
-            tr,
-            &packets,
-            args.frame_ms,
-            args.seed.wrapping_add(k as u64),
-        );
+        let r = run(tr, &packets, &args, args.seed.wrapping_add(k as u64));
         if args.tsv {
             println!(
                 "{}\t{:.2}\t{:.2}\t{:.3}\t{:.3}\t{:.2}",
