@@ -185,14 +185,19 @@ impl Default for PipelineConfig {
 /// - `jitter_target`: [`JitterBuffer::target_delay`] as of the last
 ///   playout tick (the jitter buffer steers its current delay,
 ///   `jitter_current`, to it; they agree once it has settled);
-/// - `capture_ring` and `playout_ring`: what each ring's priming leaves
-///   queued after its consumer took a frame, with drift correction off:
-///   the ring starts when it holds its target ([`CaptureStream::target_latency`],
-///   [`PlayoutStream::target_latency`]) and then moves one frame per tick,
-///   so it holds `ceil(target / frame) * frame - frame` (0 with one-frame
-///   targets). With drift correction on, the controller instead holds the
-///   fill *after* consumption at the target, so the playout ring's share
-///   grows to the target itself over the first seconds;
+/// - `capture_ring` and `playout_ring`: the audio each ring holds in
+///   front of a sample as it goes through. With drift correction off
+///   ([`PipelineConfig::NO_DRIFT`], the default here) that is what priming
+///   leaves: a ring starts when it holds its target
+///   ([`CaptureStream::target_latency`], [`PlayoutStream::target_latency`])
+///   and then moves one frame per tick, so it keeps
+///   `ceil(target / frame) * frame - frame` (0 with one-frame targets).
+///   With drift correction on, the controllers hold the fill measured
+///   right after each callback at the target once they have settled
+///   (seconds): the capture ring's share is then `target - frame` (its
+///   fill is measured after the device produced a frame) and the playout
+///   ring's share is the whole `target` (measured after the device
+///   consumed): one frame more than priming gave at the start;
 /// - `ring_kernel`: the two rings' unity-step resampling kernels (cubic
 ///   Catmull-Rom evaluated at an exact sample, a pure delay), measured on
 ///   [`FractionalResampler`] with [`kernel_delay_samples`]: 2 samples per
@@ -325,6 +330,7 @@ pub struct Pipeline<E: Encoder, D: Decoder> {
     decoded: Vec<i16>,
     in_flight: VecDeque<(Hop, Vec<u8>)>,
     ring_kernel_samples: u32,
+    drift_correction: bool,
 }
 
 impl<E: Encoder, D: Decoder> fmt::Debug for Pipeline<E, D> {
@@ -475,6 +481,7 @@ impl<E: Encoder, D: Decoder> Pipeline<E, D> {
             decoded: vec![0; frame_samples],
             in_flight,
             ring_kernel_samples: 2 * kernel_delay_samples(rate),
+            drift_correction: config.drift.max_correction > 0.0,
         })
     }
 
@@ -649,16 +656,27 @@ impl<E: Encoder, D: Decoder> Pipeline<E, D> {
     }
 
     /// The latency breakdown as the parts report it now (the jitter
-    /// buffer's figures are those of the last playout tick).
+    /// buffer's figures are those of the last playout tick; with drift
+    /// correction on, the rings' shares are those the controllers settle
+    /// at, see [`LatencyBreakdown`]).
     pub fn latency(&self) -> LatencyBreakdown {
         let frame = self.frame;
         let (rate, frame_samples) = (f64::from(self.sample_rate), self.frame_samples as u64);
-        // The ring starts once it holds its target, then moves a frame per
-        // tick: it keeps ceil(target / frame) - 1 frames.
-        let primed = |target: Duration| -> Duration {
-            let samples = (target.as_secs_f64() * rate).round() as u64;
-            let frames = samples.div_ceil(frame_samples.max(1)) as u32;
-            frame * frames.saturating_sub(1)
+        let samples = |d: Duration| (d.as_secs_f64() * rate).round() as u64;
+        let frames = |n: u64| frame * n as u32;
+        let capture_target = samples(self.capture.target_latency());
+        let playout_target = samples(self.playout.target_latency());
+        let (capture_ring, playout_ring) = if self.drift_correction {
+            // Settled controllers: fill after the callback = target.
+            let d = |n: u64| samples_to_duration(n as i64, self.sample_rate);
+            (
+                d(capture_target.saturating_sub(frame_samples)),
+                d(playout_target),
+            )
+        } else {
+            // Priming only: ceil(target / frame) - 1 frames stay queued.
+            let primed = |n: u64| frames(n.div_ceil(frame_samples.max(1)).saturating_sub(1));
+            (primed(capture_target), primed(playout_target))
         };
         LatencyBreakdown {
             sample_rate: self.sample_rate,
@@ -667,8 +685,8 @@ impl<E: Encoder, D: Decoder> Pipeline<E, D> {
             decoder_delay: self.jitter.decoder().algorithmic_delay(),
             jitter_target: self.jitter.target_delay(),
             jitter_current: self.jitter.current_delay(),
-            capture_ring: primed(self.capture.target_latency()),
-            playout_ring: primed(self.playout.target_latency()),
+            capture_ring,
+            playout_ring,
             ring_kernel_samples: self.ring_kernel_samples,
         }
     }
