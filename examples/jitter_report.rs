@@ -6,6 +6,8 @@
 //! cargo run --release --example jitter_report -- --tsv   # header + one line per trace
 //! ```
 //!
+//! `JB_DEBUG=1` in the environment prints every playout tick to stderr.
+//!
 //! Each trace is a few minutes (default 180 s) of 20 ms Opus packets (48 kHz
 //! mono, a synthetic speech-like signal encoded once with the shipped
 //! settings) sent over a `NetSim` link and played by a `JitterBuffer` on a
@@ -232,6 +234,8 @@ fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
     let mut ticks: Vec<(Instant, u32)> = Vec::with_capacity(packets.len() * 2);
     let mut starts: Vec<(Instant, u32)> = Vec::with_capacity(packets.len());
     let mut played_last = false;
+    let mut final_stats = None;
+    let mut ticks_kept = 0usize;
     let last_ts = TS0.wrapping_add(((packets.len() - 1) * PACKET) as u32);
     loop {
         let send_t = (next_send < packets.len()).then(|| send_at(next_send));
@@ -285,6 +289,13 @@ fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
             );
         }
         if kind != FrameKind::Waiting {
+            if !jb.last_frame_packet_starts().is_empty() {
+                // Statistics and ticks count up to the last tick that played
+                // a packet: after the stream's last packet (or after it was
+                // lost) there is only concealment of the stream's end.
+                final_stats = Some(jb.stats());
+                ticks_kept = ticks.len() + 1;
+            }
             for &(ts, pos) in jb.last_frame_packet_starts() {
                 starts.push((
                     t + Duration::from_secs_f64(pos as f64 / f64::from(RATE)),
@@ -345,7 +356,7 @@ fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
     // And per tick (the timeline position each tick starts playing).
     let mut tick_delays: Vec<f64> = Vec::with_capacity(ticks.len());
     let mut prev: Option<(u32, i64)> = None;
-    for &(t, ts) in &ticks {
+    for &(t, ts) in ticks.iter().take(ticks_kept) {
         let ext = match prev {
             None => i64::from(ts.wrapping_sub(TS0) as i32),
             Some((p, e)) => e + i64::from(ts.wrapping_sub(p) as i32),
@@ -362,7 +373,7 @@ fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
         .get((sorted.len() as f64 * 0.95) as usize)
         .copied()
         .unwrap_or(0.0);
-    let st = jb.stats();
+    let st = final_stats.unwrap_or_else(|| jb.stats());
     Result {
         mean_ms,
         p95_ms,
