@@ -78,7 +78,7 @@ fn opus(c: &mut Criterion) {
     c.bench_function("opus_plc_20ms_48k_mono", |b| {
         b.iter(|| {
             k += 1;
-            if k % 2 == 0 {
+            if k.is_multiple_of(2) {
                 dec.decode(&packets[k % packets.len()], &mut out).unwrap();
             }
             black_box(dec.conceal(&mut out).unwrap())
