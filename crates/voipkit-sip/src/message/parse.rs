@@ -58,6 +58,8 @@ pub(crate) fn find_head_end_bytes(buf: &[u8]) -> Option<usize> {
         LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
     static LFLF: LazyLock<memchr::memmem::Finder<'static>> =
         LazyLock::new(|| memchr::memmem::Finder::new(b"\n\n"));
+    static LFCRLF: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\n\r\n"));
     if buf.first() == Some(&b'\n') {
         return Some(1);
     }
@@ -67,7 +69,7 @@ pub(crate) fn find_head_end_bytes(buf: &[u8]) -> Option<usize> {
     match CRLFCRLF.find(buf) {
         Some(i) => {
             let head = buf.get(..i + 2)?;
-            if LFLF.find(head).is_none() && !head.windows(3).any(|w| w == b"\n\r\n") {
+            if LFLF.find(head).is_none() && LFCRLF.find(head).is_none() {
                 Some(i + 4)
             } else {
                 walk_head_end(buf)
