@@ -461,6 +461,9 @@ pub struct JitterBuffer<D: Decoder> {
     /// Decoded packet starts not yet played: (frame offset into the decoded
     /// audio, extended timestamp).
     markers: VecDeque<(usize, i64)>,
+    /// Frames to wait before the next time-stretch search after one found
+    /// nothing usable (noise-like loud audio): bounds the search cost.
+    stretch_backoff: u8,
     /// Packet starts played by the last frame: (RTP timestamp, offset).
     last_starts: Vec<(u32, usize)>,
 }
@@ -531,6 +534,7 @@ impl<D: Decoder> JitterBuffer<D> {
             last_target: 0,
             last_frame_ts: None,
             markers: VecDeque::with_capacity(MARKERS),
+            stretch_backoff: 0,
             last_starts: Vec::with_capacity(MARKERS),
         })
     }
@@ -1231,6 +1235,10 @@ impl<D: Decoder> JitterBuffer<D> {
                     && stretch::power(region, ch, 2 * hi) < stretch::QUIET_POWER
                 {
                     lag = Some(hi);
+                }
+                if lag.is_none() && hi >= lag_min {
+                    // Loud, unperiodic audio: try again in a few frames.
+                    self.stretch_backoff = 2;
                 }
                 if let Some(lag) = lag
                     && stretch::accelerate(&mut self.pcm, self.pcm_off, ch, lag)

@@ -32,14 +32,26 @@ fn mono(pcm: &[i16], ch: usize, i: usize) -> f32 {
 
 fn corr_at(pcm: &[i16], ch: usize, lag: usize, step: usize) -> (f32, f32) {
     let (mut xy, mut xx, mut yy) = (0.0f32, 0.0f32, 0.0f32);
-    let mut i = 0;
-    while i < lag {
-        let a = mono(pcm, ch, i);
-        let b = mono(pcm, ch, i + lag);
-        xy += a * b;
-        xx += a * a;
-        yy += b * b;
-        i += step;
+    if ch == 1 {
+        // Fast path: plain slices.
+        let a = pcm.get(..lag).unwrap_or_default();
+        let b = pcm.get(lag..2 * lag).unwrap_or_default();
+        for (&x, &y) in a.iter().step_by(step).zip(b.iter().step_by(step)) {
+            let (x, y) = (f32::from(x), f32::from(y));
+            xy += x * y;
+            xx += x * x;
+            yy += y * y;
+        }
+    } else {
+        let mut i = 0;
+        while i < lag {
+            let a = mono(pcm, ch, i);
+            let b = mono(pcm, ch, i + lag);
+            xy += a * b;
+            xx += a * a;
+            yy += b * b;
+            i += step;
+        }
     }
     let n = (lag / step).max(1) as f32;
     let c = if xx > 0.0 && yy > 0.0 {
