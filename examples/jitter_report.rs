@@ -10,7 +10,7 @@
 //!
 //! Each trace is a few minutes (default 180 s) of 20 ms Opus packets (48 kHz
 //! mono, a synthetic speech-like signal encoded once with the shipped
-//! settings) sent over a `NetSim` link and played by a `JitterBuffer` on a
+//! settings; `--codec pcmu` for G.711 u-law at 8 kHz instead) sent over a `NetSim` link and played by a `JitterBuffer` on a
 //! playout clock that ticks every frame (default 20 ms), starting at an
 //! arbitrary phase (7.3 ms past the first packet's nominal arrival). Sends,
 //! deliveries and ticks run on virtual time in event order.
@@ -63,8 +63,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use voipkit_codec::{
-    Encoder, FrameKind, IncomingPacket, JitterBuffer, JitterBufferConfig, OpusDecoder, OpusEncoder,
-    OpusEncoderConfig,
+    Decoder, Encoder, FrameKind, G711Decoder, G711Encoder, G711Law, IncomingPacket, JitterBuffer,
+    JitterBufferConfig, OpusDecoder, OpusEncoder, OpusEncoderConfig,
 };
 use voipkit_netsim::{LinkConfig, Loss, NetSim, Spikes};
 
@@ -86,6 +86,9 @@ struct Args {
     /// Only run traces whose name contains this.
     #[arg(long)]
     only: Option<String>,
+    /// Codec: opus (48 kHz) or pcmu (G.711 u-law, 8 kHz).
+    #[arg(long, default_value = "opus")]
+    codec: String,
     /// Override the jitter buffer's histogram forgetting factor (tuning).
     #[arg(long)]
     forget: Option<f64>,
@@ -94,8 +97,6 @@ struct Args {
     quantile: Option<f64>,
 }
 
-const RATE: u32 = 48_000;
-const PACKET: usize = 960; // 20 ms
 const TS0: u32 = 0xFFFF_0000; // wraps a few seconds in
 
 fn addr(port: u16) -> std::net::SocketAddr {
@@ -104,13 +105,13 @@ fn addr(port: u16) -> std::net::SocketAddr {
 
 /// A speech-like test signal: a harmonic voice with a gliding pitch,
 /// syllable-rate amplitude modulation and short pauses.
-fn speechlike(n: usize) -> Vec<i16> {
+fn speechlike(rate: u32, n: usize) -> Vec<i16> {
     let mut phase = 0.0f64;
     (0..n)
         .map(|i| {
-            let t = i as f64 / f64::from(RATE);
+            let t = i as f64 / f64::from(rate);
             let f0 = 120.0 + 40.0 * (2.0 * std::f64::consts::PI * 0.7 * t).sin();
-            phase += 2.0 * std::f64::consts::PI * f0 / f64::from(RATE);
+            phase += 2.0 * std::f64::consts::PI * f0 / f64::from(rate);
             let mut v = 0.0;
             for h in 1..10 {
                 v += (phase * h as f64).sin() / h as f64;
@@ -209,6 +210,12 @@ struct Result {
 
 fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
     let frame_ms = args.frame_ms;
+    let pcmu = args.codec == "pcmu";
+    let (rate, packet) = if pcmu {
+        (8000u32, 160usize)
+    } else {
+        (48_000, 960)
+    };
     let mut config = JitterBufferConfig::default();
     if let Some(f) = args.forget {
         config.forget_factor = f;
@@ -217,13 +224,17 @@ fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
         config.quantile = q;
     }
     let frame = Duration::from_millis(frame_ms);
-    let frame_samples = RATE as usize * frame_ms as usize / 1000;
+    let frame_samples = rate as usize * frame_ms as usize / 1000;
     let (a, b) = (addr(40000), addr(40002));
     let mut net = NetSim::new(seed, LinkConfig::default());
     net.set_link(a, b, trace.link);
     let t0 = Instant::now();
-    let mut jb =
-        JitterBuffer::new(OpusDecoder::new(1).expect("decoder"), config).expect("jitter buffer");
+    let decoder: Box<dyn Decoder> = if pcmu {
+        Box::new(G711Decoder::new(G711Law::Mu))
+    } else {
+        Box::new(OpusDecoder::new(1).expect("decoder"))
+    };
+    let mut jb = JitterBuffer::new(decoder, config).expect("jitter buffer");
     let packet_dur = Duration::from_millis(20);
     let send_at = |i: usize| t0 + packet_dur * i as u32;
     let end = send_at(packets.len());
@@ -236,7 +247,7 @@ fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
     let mut played_last = false;
     let mut final_stats = None;
     let mut ticks_kept = 0usize;
-    let last_ts = TS0.wrapping_add(((packets.len() - 1) * PACKET) as u32);
+    let last_ts = TS0.wrapping_add(((packets.len() - 1) * packet) as u32);
     loop {
         let send_t = (next_send < packets.len()).then(|| send_at(next_send));
         let deliver_t = net.next_delivery();
@@ -266,7 +277,7 @@ fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
             let pkt = IncomingPacket {
                 ssrc: 0x1234_5678,
                 sequence: (i as u16).wrapping_add(60_000),
-                timestamp: TS0.wrapping_add((i * PACKET) as u32),
+                timestamp: TS0.wrapping_add((i * packet) as u32),
                 marker: i == 0,
                 payload: &d.payload[4..],
             };
@@ -281,7 +292,8 @@ fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
                 "{:>9.1} {:?} ts={:?} cur={:.2} tgt={:.2} allow={:.2} buf={}",
                 (t - t0).as_secs_f64() * 1000.0,
                 kind,
-                jb.last_frame_timestamp().map(|x| x.wrapping_sub(TS0) / 48),
+                jb.last_frame_timestamp()
+                    .map(|x| x.wrapping_sub(TS0) / (rate / 1000)),
                 st.current_delay.as_secs_f64() * 1000.0,
                 st.target_delay.as_secs_f64() * 1000.0,
                 st.jitter_allowance.as_secs_f64() * 1000.0,
@@ -298,7 +310,7 @@ fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
             }
             for &(ts, pos) in jb.last_frame_packet_starts() {
                 starts.push((
-                    t + Duration::from_secs_f64(pos as f64 / f64::from(RATE)),
+                    t + Duration::from_secs_f64(pos as f64 / f64::from(rate)),
                     ts,
                 ));
             }
@@ -349,7 +361,7 @@ fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
     // Added delay per played packet.
     let mut delays: Vec<f64> = Vec::with_capacity(starts.len());
     for &(t, ts) in &starts {
-        let i = ts.wrapping_sub(TS0) as usize / PACKET;
+        let i = ts.wrapping_sub(TS0) as usize / packet;
         let d = t.saturating_duration_since(send_at(i) + d0).as_secs_f64() * 1000.0;
         delays.push(d);
     }
@@ -362,7 +374,7 @@ fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
             Some((p, e)) => e + i64::from(ts.wrapping_sub(p) as i32),
         };
         prev = Some((ts, ext));
-        let sent = t0 + Duration::from_secs_f64(ext.max(0) as f64 / f64::from(RATE));
+        let sent = t0 + Duration::from_secs_f64(ext.max(0) as f64 / f64::from(rate));
         tick_delays.push(t.saturating_duration_since(sent + d0).as_secs_f64() * 1000.0);
     }
     let tick_mean_ms = tick_delays.iter().sum::<f64>() / tick_delays.len().max(1) as f64;
@@ -385,8 +397,8 @@ fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
         },
         oracle_ms,
         tick_mean_ms,
-        accelerated_ms: st.samples_accelerated as f64 / 48.0,
-        expanded_ms: st.samples_expanded as f64 / 48.0,
+        accelerated_ms: st.samples_accelerated as f64 * 1000.0 / f64::from(rate),
+        expanded_ms: st.samples_expanded as f64 * 1000.0 / f64::from(rate),
     }
 }
 
@@ -396,24 +408,41 @@ fn main() {
         eprintln!("--frame-ms must be 10 or 20");
         std::process::exit(2);
     }
+    if args.codec != "opus" && args.codec != "pcmu" {
+        eprintln!("--codec must be opus or pcmu");
+        std::process::exit(2);
+    }
     let n_packets = (args.seconds * 50) as usize;
-    let audio = speechlike(n_packets * PACKET);
-    let mut enc = OpusEncoder::new(&OpusEncoderConfig::default()).expect("encoder");
-    let mut buf = [0u8; 1500];
-    let packets: Vec<Vec<u8>> = audio
-        .chunks(PACKET)
-        .map(|f| {
-            let n = enc.encode(f, &mut buf).expect("encode");
-            buf[..n].to_vec()
-        })
-        .collect();
+    let packets: Vec<Vec<u8>> = if args.codec == "pcmu" {
+        let audio = speechlike(8000, n_packets * 160);
+        let mut enc = G711Encoder::new(G711Law::Mu, Duration::from_millis(20)).expect("encoder");
+        audio
+            .chunks(160)
+            .map(|f| {
+                let mut b = vec![0u8; 160];
+                enc.encode(f, &mut b).expect("encode");
+                b
+            })
+            .collect()
+    } else {
+        let audio = speechlike(48_000, n_packets * 960);
+        let mut enc = OpusEncoder::new(&OpusEncoderConfig::default()).expect("encoder");
+        let mut buf = [0u8; 1500];
+        audio
+            .chunks(960)
+            .map(|f| {
+                let n = enc.encode(f, &mut buf).expect("encode");
+                buf[..n].to_vec()
+            })
+            .collect()
+    };
 
     if args.tsv {
         println!("trace\tmean_ms\tp95_ms\tlate_pct\tconcealed_pct\toracle_ms");
     } else {
         println!(
-            "{} s of 20 ms Opus packets per trace, {} ms playout ticks, seed {}",
-            args.seconds, args.frame_ms, args.seed
+            "{} s of 20 ms {} packets per trace, {} ms playout ticks, seed {}",
+            args.seconds, args.codec, args.frame_ms, args.seed
         );
         println!(
             "{:<16} {:>8} {:>8} {:>8} {:>10} {:>9} {:>7} {:>9} {:>9} {:>9}  verdict",
