@@ -1,53 +1,4 @@
-//! The adaptive jitter buffer.
-//!
-//! # Model
-//!
-//! Time is counted in "sub-samples" (1/1000 of a sample at the codec's
-//! clock rate) so that RTP timestamps and arrival instants compare exactly.
-//!
-//! - **Transit** of a packet: its arrival instant minus its RTP timestamp
-//!   (both in sub-samples). Only differences of transits matter.
-//! - **Relative delay** `r` of a packet: its transit minus the smallest
-//!   transit seen in the last 2 s (as NetEq's relative arrival delay
-//!   tracker): how much later than the fastest recent packet it came. A
-//!   window, not the all-time minimum, so that clock drift and route changes
-//!   are followed.
-//! - **Jitter allowance** `T`: a high quantile (default 99%) of `r` from a
-//!   histogram with exponential forgetting (NetEq's delay histogram).
-//! - **Current delay** `m`: at a playout tick `now`, `now` minus the instant
-//!   at which the next sample to play would have arrived on the fastest
-//!   path. A packet is late iff its `r` exceeds the `m` in force when it is
-//!   needed.
-//! - **Target delay** `m*`: the smallest `m` that gives every packet at
-//!   least `T` of allowance at the tick where it is first needed. Playout
-//!   runs in frames of `F` samples and packets hold `P`, so a packet whose
-//!   first sample falls `k` samples into a frame must be there `k` samples
-//!   before it plays; `m*` is therefore the smallest value `>= T + F - g`
-//!   (`g = gcd(F, P)`) on the lattice that puts packet starts on frame
-//!   starts. It is what [`JitterBuffer::target_delay`] reports.
-//!
-//! # Decisions at each playout tick
-//!
-//! 1. The expected packet (timestamp = end of decoded audio) is there:
-//!    decode it.
-//! 2. A later packet is there but not the expected one (loss, reorder or
-//!    silence): if we are above target and nothing decoded is pending, skip
-//!    ahead (up to the gap); if below target, conceal without advancing
-//!    (the delay grows); otherwise conceal the missing packet (Opus FEC from
-//!    the next packet when it is the last one missing, else PLC; comfort
-//!    noise when the sequence numbers say nothing was lost, i.e. DTX or
-//!    silence suppression) and advance.
-//! 3. Nothing is there (underrun: a delay spike or the start of silence):
-//!    conceal without advancing, so the delay grows by exactly the stall and
-//!    no packet of the spike arrives late ("grows fast"). When the next
-//!    packet comes, step 2 decides how much of the stall stands in for a gap.
-//! 4. Then time-stretch the decoded audio: above target by at least 2.5 ms,
-//!    accelerate (remove one pitch period, never below target); below target,
-//!    preemptive expand. Both need well-correlated or quiet audio
-//!    ("shrinks slowly without audible damage").
-//!
-//! Clock drift needs nothing special: a fast sender fills the buffer and
-//! accelerate drains it; a slow one empties it and expand/stall fill it.
+//! The adaptive jitter buffer (design notes on [`JitterBuffer`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -415,8 +366,62 @@ struct Slot {
 }
 
 /// The adaptive jitter buffer: RTP packets in, decoded frames out on the
-/// caller's playout clock. See the module documentation of the crate for
-/// the design; construct with [`JitterBuffer::new`].
+/// caller's playout clock; construct with [`JitterBuffer::new`], feed
+/// [`JitterBuffer::insert`], pull [`JitterBuffer::get_frame`] at each tick.
+///
+/// # Model
+///
+/// Time is counted in "sub-samples" (1/1000 of a sample at the codec's
+/// clock rate) so that RTP timestamps and arrival instants compare exactly.
+///
+/// - **Transit** of a packet: its arrival instant minus its RTP timestamp
+///   (both in sub-samples). Only differences of transits matter.
+/// - **Relative delay** `r` of a packet: its transit minus the smallest
+///   transit seen in the last 2 s (as NetEq's relative arrival delay
+///   tracker): how much later than the fastest recent packet it came. A
+///   window, not the all-time minimum, so that clock drift and route changes
+///   are followed.
+/// - **Jitter allowance** `T`: a high quantile (default 99%) of `r` from a
+///   histogram with exponential forgetting (NetEq's delay histogram).
+/// - **Current delay** `m`: at a playout tick `now`, `now` minus the instant
+///   at which the next sample to play would have arrived on the fastest
+///   path. A packet is late iff its `r` exceeds the `m` in force when it is
+///   needed.
+/// - **Target delay** `m*`: the smallest `m` that gives every packet at
+///   least `T` of allowance at the tick where it is first needed. Playout
+///   runs in frames of `F` samples and packets hold `P`, so a packet whose
+///   first sample falls `k` samples into a frame must be there `k` samples
+///   before it plays; `m*` is therefore the smallest value `>= T + F - g`
+///   (`g = gcd(F, P)`) on the lattice that puts packet starts on frame
+///   starts. It is what [`JitterBuffer::target_delay`] reports.
+///
+/// # Decisions at each playout tick
+///
+/// 1. The expected packet (timestamp = end of decoded audio) is there:
+///    decode it.
+/// 2. A later packet is there but not the expected one (loss, reorder or
+///    silence): if we are above target and nothing decoded is pending, skip
+///    ahead (up to the gap); if below target, conceal without advancing
+///    (the delay grows); otherwise conceal the missing packet (Opus FEC from
+///    the next packet when it is the last one missing, else PLC; comfort
+///    noise when the sequence numbers say nothing was lost, i.e. DTX or
+///    silence suppression) and advance.
+/// 3. Nothing is there (underrun: a delay spike or the start of silence):
+///    conceal without advancing, so the delay grows by exactly the stall and
+///    no packet of the spike arrives late ("grows fast"). When the next
+///    packet comes, step 2 decides how much of the stall stands in for a gap.
+/// 4. Then time-stretch the decoded audio: above target, accelerate
+///    (remove one or more pitch periods, never below target; in quiet audio
+///    also less than a period, down to 0.5 ms); below target, preemptive
+///    expand (insert one period). Both need well-correlated (voiced) or
+///    quiet audio, at most one operation per frame ("shrinks slowly without
+///    audible damage"); after a fruitless search the next two frames are
+///    left alone.
+/// 5. More than 500 ms above target with a backlog queued (the backlog of a
+///    long outage arrived at once): drop audio at once (a catch-up).
+///
+/// Clock drift needs nothing special: a fast sender fills the buffer and
+/// accelerate drains it; a slow one empties it and expand/stall fill it.
 ///
 /// Per call, memory is bounded: at most `max_packets` payloads of at most
 /// `max_payload` bytes, a fixed decoded-audio buffer, a bounded transit
