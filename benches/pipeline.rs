@@ -7,51 +7,179 @@
 //! buffer insert -> jitter buffer get_frame (decode) -> playout ring ->
 //! render callback, plus the sessions' RTCP timers.
 //!
-//! - `pipeline/frame_20ms/pcmu`: G.711 u-law, 8 kHz (target: < 5 us);
-//! - `pipeline/frame_20ms/opus_c9_32k_fec`: Opus as we ship it (48 kHz
-//!   mono, VOIP, 32 kbit/s, complexity 9, in-band FEC with 5% expected
-//!   loss, no DTX; `OpusEncoderConfig::default()`) (target: < 400 us, 2%
-//!   of the frame);
-//! - `pipeline/frame_20ms/opus_c5_32k_fec`: the same at complexity 5 (the
-//!   mobile choice);
-//! - `pipeline_stage/<codec>/<stage>`: the same full ticks, timing one
-//!   stage only, to show where the time goes.
+//! `pipeline/frame_20ms/*` report the calling thread's CPU time per frame
+//! (`CLOCK_THREAD_CPUTIME_ID`), so that other work on the machine (2 cores,
+//! shared) does not count; `pipeline_wall/frame_20ms/*` are the same in
+//! wall-clock time for comparison.
 //!
-//! Input is a speech-like signal (harmonics of a wandering 110-170 Hz
-//! pitch, syllable-rate envelope, a little noise), looped over 2 s. The
-//! jitter buffer is the engine's default (adaptive); the pipeline is warmed
-//! up for 5 s of audio first, so it is measured in steady state.
+//! - `pcmu`: G.711 u-law, 8 kHz (target: < 5 us per frame);
+//! - `opus_c9_32k_fec`: Opus as we ship it, `OpusEncoderConfig::default()`:
+//!   48 kHz mono, application VOIP, 32 kbit/s, complexity 9, in-band FEC
+//!   (5% expected loss), no DTX, signal type left to libopus (target:
+//!   < 400 us, 2% of the frame). libopus's speech/music analysis (run at
+//!   complexity >= 7) decides between CELT-only and hybrid (SILK + CELT)
+//!   frames; the mix it chose on this input is printed. Hybrid costs about
+//!   five times as much to encode;
+//! - `opus_c9_32k_fec_voice`: the same with `OPUS_SET_SIGNAL(VOICE)`, so
+//!   every frame is hybrid, as for real speech: the worst realistic case.
+//!   `OpusEncoder` has no signal setting, so this one uses a bench-local
+//!   `Encoder` on `audiopus` with the same settings;
+//! - `opus_c5_32k_fec`: complexity 5 (the mobile choice; no analysis, so
+//!   always hybrid on this input);
+//! - `pipeline_stage/<codec>/<stage>`: full ticks, wall time of one stage
+//!   only, to show where the time goes.
+//!
+//! Input: a source-filter speech-like signal (jittered glottal pulses or
+//! noise through three moving formant resonators, syllables of random
+//! length), 4 s looped. The jitter buffer is the engine's default
+//! (adaptive); 5 s of audio warm the pipeline up first.
 //!
 //! Run: `cargo bench --bench pipeline -- --warm-up-time 1 --measurement-time 3`
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use audiopus::coder::Encoder as RawOpusEncoder;
+use audiopus::{Application, Bitrate, Channels, SampleRate, Signal};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use voipkit_codec::{Decoder, Encoder, OpusEncoderConfig};
-use voipkit_dev::pipeline::{OpusPipeline, PcmuPipeline, Pipeline, PipelineConfig};
+use voipkit_codec::{
+    CodecError, Decoder, Encoder, OPUS_CLOCK_RATE, OpusDecoder, OpusEncoderConfig,
+};
+use voipkit_dev::pipeline::{
+    OPUS_PAYLOAD_TYPE, OpusPipeline, PcmuPipeline, Pipeline, PipelineConfig,
+};
+use voipkit_media::CodecImpairment;
 
-/// `seconds` of a speech-like signal at `rate`.
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// `seconds` of a source-filter speech-like signal at `rate`.
 fn speechlike(rate: u32, seconds: usize) -> Vec<i16> {
+    let fs = f64::from(rate);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
     let n = rate as usize * seconds;
-    let mut phase = 0.0f64;
-    let mut noise = 0x2545_f491_u32;
-    (0..n)
-        .map(|i| {
-            let t = i as f64 / f64::from(rate);
-            let f0 = 140.0 + 30.0 * (2.0 * std::f64::consts::PI * 0.7 * t).sin();
-            phase += 2.0 * std::f64::consts::PI * f0 / f64::from(rate);
-            let mut v = 0.0;
-            for h in 1..8 {
-                v += (phase * h as f64).sin() / h as f64;
+    let mut out = Vec::with_capacity(n);
+    let mut state = [[0.0f64; 2]; 3];
+    let (mut phase, mut glottis, mut left) = (0.0f64, 0.0f64, 0usize);
+    let (mut voiced, mut amp, mut f0) = (false, 0.0f64, 120.0f64);
+    let (mut formants, mut target, mut target_amp) = ([500.0f64, 1500.0, 2500.0], [0.0; 3], 0.0);
+    for _ in 0..n {
+        if left == 0 {
+            if rnd() < 0.25 {
+                // Fricative.
+                left = (fs * (0.05 + 0.08 * rnd())) as usize;
+                voiced = false;
+                target_amp = 0.15;
+                target = [
+                    2500.0 + 1000.0 * rnd(),
+                    4000.0 + 1500.0 * rnd(),
+                    6000.0 + 1000.0 * rnd(),
+                ];
+            } else {
+                // Vowel.
+                left = (fs * (0.08 + 0.15 * rnd())) as usize;
+                voiced = true;
+                target_amp = 1.0;
+                target = [
+                    300.0 + 500.0 * rnd(),
+                    900.0 + 1400.0 * rnd(),
+                    2300.0 + 800.0 * rnd(),
+                ];
+                f0 = 100.0 + 80.0 * rnd();
             }
-            noise ^= noise << 13;
-            noise ^= noise >> 17;
-            noise ^= noise << 5;
-            let hiss = (f64::from(noise) / f64::from(u32::MAX) - 0.5) * 300.0;
-            let envelope = 0.2 + 0.8 * (2.0 * std::f64::consts::PI * 2.5 * t).sin().abs();
-            (v * 5000.0 * envelope + hiss) as i16
-        })
-        .collect()
+            // Keep the formants below Nyquist at 8 kHz.
+            for t in &mut target {
+                *t = t.min(0.45 * fs);
+            }
+        }
+        left -= 1;
+        amp += (target_amp - amp) * (96.0 / fs);
+        for (f, t) in formants.iter_mut().zip(target) {
+            *f += (t - *f) * (48.0 / fs);
+        }
+        let noise = rnd() - 0.5;
+        let excitation = if voiced {
+            phase += f0 * (1.0 + 0.01 * (rnd() - 0.5)) / fs;
+            if phase >= 1.0 {
+                phase -= 1.0;
+                glottis = 1.0;
+            }
+            let g = glottis;
+            glottis *= 0.6;
+            3.0 * g + 0.05 * noise
+        } else {
+            0.8 * noise
+        };
+        let mut y = excitation * amp;
+        for (k, (s, f)) in state.iter_mut().zip(formants).enumerate() {
+            let r = (-std::f64::consts::PI * (80.0 + 40.0 * k as f64) / fs).exp();
+            let a1 = 2.0 * r * (2.0 * std::f64::consts::PI * f / fs).cos();
+            let v = (1.0 - r) * y + a1 * s[0] - r * r * s[1];
+            s[1] = s[0];
+            s[0] = v;
+            y = v * if k == 0 { 8.0 } else { 3.0 };
+        }
+        out.push(y + noise * 0.006);
+    }
+    let peak = out.iter().fold(1e-9f64, |m, &x| m.max(x.abs()));
+    out.iter().map(|&x| (x / peak * 20_000.0) as i16).collect()
+}
+
+/// Opus with `OPUS_SET_SIGNAL(VOICE)` and otherwise the shipped settings,
+/// for the worst realistic case (see the module docs).
+struct VoiceOpus {
+    raw: RawOpusEncoder,
+    lookahead: u32,
+}
+
+impl VoiceOpus {
+    fn new(cfg: &OpusEncoderConfig) -> Self {
+        let mut raw =
+            RawOpusEncoder::new(SampleRate::Hz48000, Channels::Mono, Application::Voip).unwrap();
+        raw.set_complexity(cfg.complexity).unwrap();
+        raw.set_bitrate(Bitrate::BitsPerSecond(cfg.bitrate as i32))
+            .unwrap();
+        raw.set_inband_fec(cfg.fec).unwrap();
+        raw.set_packet_loss_perc(cfg.expected_loss_percent).unwrap();
+        raw.set_signal(Signal::Voice).unwrap();
+        let lookahead = raw.lookahead().unwrap();
+        Self { raw, lookahead }
+    }
+}
+
+impl Encoder for VoiceOpus {
+    fn sample_rate(&self) -> u32 {
+        OPUS_CLOCK_RATE
+    }
+    fn channels(&self) -> usize {
+        1
+    }
+    fn rtp_clock_rate(&self) -> u32 {
+        OPUS_CLOCK_RATE
+    }
+    fn frame_samples(&self) -> usize {
+        960
+    }
+    fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> voipkit_codec::Result<usize> {
+        self.raw.encode(pcm, out).map_err(CodecError::from)
+    }
+    fn algorithmic_delay(&self) -> Duration {
+        Duration::from_micros(u64::from(self.lookahead) * 1_000_000 / 48_000)
+    }
 }
 
 struct Run<E: Encoder, D: Decoder> {
@@ -59,17 +187,20 @@ struct Run<E: Encoder, D: Decoder> {
     mic: Vec<i16>,
     speaker: Vec<i16>,
     pos: usize,
+    /// Opus TOC configurations seen (index: config number).
+    configs: [u64; 32],
 }
 
 impl<E: Encoder, D: Decoder> Run<E, D> {
     fn new(p: Pipeline<E, D>) -> Self {
-        let mic = speechlike(p.sample_rate(), 2);
+        let mic = speechlike(p.sample_rate(), 4);
         let speaker = vec![0; p.samples_per_frame()];
         let mut r = Self {
             p,
             mic,
             speaker,
             pos: 0,
+            configs: [0; 32],
         };
         for _ in 0..250 {
             r.tick();
@@ -92,9 +223,21 @@ impl<E: Encoder, D: Decoder> Run<E, D> {
     fn tick(&mut self) {
         let r = self.next_mic();
         black_box(self.p.tick(&self.mic[r], &mut self.speaker).unwrap());
+        if let Some(&toc) = self.p.last_payload().first() {
+            self.configs[usize::from(toc >> 3)] += 1;
+        }
     }
 
-    /// One full tick; returns the time spent in stage `which`.
+    /// `iters` ticks; the thread's CPU time they took.
+    fn cpu(&mut self, iters: u64) -> Duration {
+        let t = thread_cpu();
+        for _ in 0..iters {
+            self.tick();
+        }
+        thread_cpu() - t
+    }
+
+    /// One full tick; returns the wall time spent in stage `which`.
     fn tick_timing(&mut self, which: usize) -> Duration {
         let r = self.next_mic();
         let mut spent = Duration::ZERO;
@@ -126,6 +269,21 @@ impl<E: Encoder, D: Decoder> Run<E, D> {
         black_box(&self.speaker);
         spent
     }
+
+    /// Prints the Opus modes chosen since the last call.
+    fn print_modes(&mut self, name: &str) {
+        let total: u64 = self.configs.iter().sum();
+        let share = |range: std::ops::Range<usize>| {
+            100.0 * self.configs[range].iter().sum::<u64>() as f64 / total.max(1) as f64
+        };
+        println!(
+            "{name}: Opus frames SILK-only {:.1}%, hybrid {:.1}%, CELT-only {:.1}% (of {total})",
+            share(0..12),
+            share(12..16),
+            share(16..32)
+        );
+        self.configs = [0; 32];
+    }
 }
 
 const STAGES: [&str; 6] = [
@@ -141,7 +299,7 @@ fn pcmu() -> Run<voipkit_codec::G711Encoder, voipkit_codec::G711Decoder> {
     Run::new(PcmuPipeline::pcmu(&PipelineConfig::default(), Instant::now()).unwrap())
 }
 
-fn opus(complexity: u8) -> Run<voipkit_codec::OpusEncoder, voipkit_codec::OpusDecoder> {
+fn opus(complexity: u8) -> Run<voipkit_codec::OpusEncoder, OpusDecoder> {
     let cfg = OpusEncoderConfig {
         complexity,
         ..OpusEncoderConfig::default()
@@ -149,35 +307,58 @@ fn opus(complexity: u8) -> Run<voipkit_codec::OpusEncoder, voipkit_codec::OpusDe
     Run::new(OpusPipeline::opus(&cfg, &PipelineConfig::default(), Instant::now()).unwrap())
 }
 
+fn opus_voice() -> Run<VoiceOpus, OpusDecoder> {
+    let p = Pipeline::new(
+        VoiceOpus::new(&OpusEncoderConfig::default()),
+        OpusDecoder::new(1).unwrap(),
+        OPUS_PAYLOAD_TYPE,
+        CodecImpairment::OPUS,
+        &PipelineConfig::default(),
+        Instant::now(),
+    )
+    .unwrap();
+    Run::new(p)
+}
+
 fn whole_frame(c: &mut Criterion) {
     let mut g = c.benchmark_group("pipeline/frame_20ms");
     g.throughput(Throughput::Elements(1));
     let mut r = pcmu();
-    g.bench_function("pcmu", |b| b.iter(|| r.tick()));
+    g.bench_function("pcmu", |b| b.iter_custom(|n| r.cpu(n)));
     let mut r = opus(9);
-    g.bench_function("opus_c9_32k_fec", |b| b.iter(|| r.tick()));
+    r.print_modes("opus_c9_32k_fec warm-up");
+    g.bench_function("opus_c9_32k_fec", |b| b.iter_custom(|n| r.cpu(n)));
+    r.print_modes("opus_c9_32k_fec");
+    let mut r = opus_voice();
+    g.bench_function("opus_c9_32k_fec_voice", |b| b.iter_custom(|n| r.cpu(n)));
+    r.print_modes("opus_c9_32k_fec_voice");
     let mut r = opus(5);
-    g.bench_function("opus_c5_32k_fec", |b| b.iter(|| r.tick()));
+    g.bench_function("opus_c5_32k_fec", |b| b.iter_custom(|n| r.cpu(n)));
+    r.print_modes("opus_c5_32k_fec");
+    g.finish();
+
+    let mut g = c.benchmark_group("pipeline_wall/frame_20ms");
+    g.throughput(Throughput::Elements(1));
+    let mut r = pcmu();
+    g.bench_function("pcmu", |b| b.iter(|| r.tick()));
+    let mut r = opus_voice();
+    g.bench_function("opus_c9_32k_fec_voice", |b| b.iter(|| r.tick()));
+    g.finish();
+}
+
+fn stage_group<E: Encoder, D: Decoder>(c: &mut Criterion, name: &str, mut r: Run<E, D>) {
+    let mut g = c.benchmark_group(format!("pipeline_stage/{name}"));
+    for (i, stage) in STAGES.iter().enumerate() {
+        g.bench_function(*stage, |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| r.tick_timing(i)).sum())
+        });
+    }
     g.finish();
 }
 
 fn stages(c: &mut Criterion) {
-    let mut g = c.benchmark_group("pipeline_stage/pcmu");
-    let mut r = pcmu();
-    for (i, name) in STAGES.iter().enumerate() {
-        g.bench_function(*name, |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| r.tick_timing(i)).sum())
-        });
-    }
-    g.finish();
-    let mut g = c.benchmark_group("pipeline_stage/opus_c9_32k_fec");
-    let mut r = opus(9);
-    for (i, name) in STAGES.iter().enumerate() {
-        g.bench_function(*name, |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| r.tick_timing(i)).sum())
-        });
-    }
-    g.finish();
+    stage_group(c, "pcmu", pcmu());
+    stage_group(c, "opus_c9_32k_fec_voice", opus_voice());
 }
 
 criterion_group!(benches, whole_frame, stages);

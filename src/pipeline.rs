@@ -535,9 +535,9 @@ impl<E: Encoder, D: Decoder> Pipeline<E, D> {
         &self.playout
     }
 
-    /// Size of the last encoded frame in bytes.
-    pub fn last_payload_len(&self) -> usize {
-        self.payload_len
+    /// The last encoded frame (the RTP payload sent).
+    pub fn last_payload(&self) -> &[u8] {
+        self.payload.get(..self.payload_len).unwrap_or_default()
     }
 
     /// One frame through the whole pipeline: `mic` (one frame of samples)
