@@ -38,6 +38,16 @@
 //! from, is [`LatencyBreakdown`] ([`Pipeline::latency`]).
 //!
 //! Nothing here reads a clock: the caller passes the start instant.
+#![warn(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use std::collections::VecDeque;
 use std::fmt;
