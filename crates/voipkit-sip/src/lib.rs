@@ -57,4 +57,6 @@ pub use message::{
     Params, ParseError, Request, Response, SipMessage, SipStr, SipUri, StatusCode, StreamFramer,
     StreamItem, Uri, Via,
 };
-pub use message::{Rejection, UasCapabilities, Verdict, inspect, validate_request, validate_response};
+pub use message::{
+    Rejection, UasCapabilities, Verdict, inspect, validate_request, validate_response,
+};

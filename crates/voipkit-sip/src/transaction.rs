@@ -827,18 +827,16 @@ pub(crate) fn build_ack(invite: &Request, response: &Response) -> Request {
         ack.headers.push(HeaderName::Via, via.1);
     }
     for name in [HeaderName::From, HeaderName::CallId] {
-        if let Some(v) = invite.headers.get(&name) {
-            ack.headers.push(name, v.clone());
+        if let Some(v) = invite.headers.get_shared(&name) {
+            ack.headers.push(name, v);
         }
     }
-    if let Some(to) = response.headers.get(&HeaderName::To) {
-        ack.headers.push(HeaderName::To, to.clone());
+    if let Some(to) = response.headers.get_shared(&HeaderName::To) {
+        ack.headers.push(HeaderName::To, to);
     }
     let seq = invite.cseq().map(|c| c.seq).unwrap_or(1);
     ack.headers.push(HeaderName::CSeq, format!("{seq} ACK"));
     ack.headers.push(HeaderName::MaxForwards, "70");
-    for r in invite.headers.get_all(&HeaderName::Route) {
-        ack.headers.push(HeaderName::Route, r.clone());
-    }
+    ack.headers.copy_from(&invite.headers, &HeaderName::Route);
     ack
 }

@@ -19,6 +19,32 @@ macro_rules! header_names {
             Other(SipStr),
         }
 
+        /// The known names, as one byte (how a parsed message stores
+        /// them).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum Known {
+            $( $variant, )*
+        }
+
+        impl Known {
+            /// The public name.
+            pub(crate) fn name(self) -> HeaderName {
+                match self {
+                    $( Known::$variant => HeaderName::$variant, )*
+                }
+            }
+
+            /// Looks up a name given lower-cased.
+            fn from_lower(lower: &[u8]) -> Option<Known> {
+                // `match` on byte strings compiles to a switch on length and
+                // then compares: far cheaper than scanning a table.
+                Some(match lower {
+                    $( $($lower)|+ => Known::$variant, )*
+                    _ => return None,
+                })
+            }
+        }
+
         impl HeaderName {
             /// The canonical (long-form) name.
             pub fn as_str(&self) -> &str {
@@ -28,14 +54,12 @@ macro_rules! header_names {
                 }
             }
 
-            /// Looks up a name given lower-cased.
-            fn from_lower(lower: &[u8]) -> Option<HeaderName> {
-                // `match` on byte strings compiles to a switch on length and
-                // then compares: far cheaper than scanning a table.
-                Some(match lower {
-                    $( $($lower)|+ => HeaderName::$variant, )*
-                    _ => return None,
-                })
+            /// The one-byte form of a known name.
+            pub(crate) fn known(&self) -> Option<Known> {
+                match self {
+                    $( HeaderName::$variant => Some(Known::$variant), )*
+                    HeaderName::Other(_) => None,
+                }
             }
         }
     };
@@ -161,17 +185,10 @@ header_names! {
 impl HeaderName {
     /// Resolves a received name (any case, compact forms too).
     pub fn parse(name: &SipStr, s: &str) -> HeaderName {
-        let bytes = s.as_bytes();
-        let mut buf = [0u8; 24];
-        if let Some(dst) = buf.get_mut(..bytes.len()) {
-            for (d, b) in dst.iter_mut().zip(bytes) {
-                *d = b.to_ascii_lowercase();
-            }
-            if let Some(known) = HeaderName::from_lower(dst) {
-                return known;
-            }
+        match Known::lookup(s.as_bytes()) {
+            Some(k) => k.name(),
+            None => HeaderName::Other(sub(name, s)),
         }
-        HeaderName::Other(sub(name, s))
     }
 
     /// Whether two names are the same header (case-insensitive for others).
@@ -183,10 +200,25 @@ impl HeaderName {
     }
 }
 
+impl Known {
+    /// Resolves a received name (any case, compact forms too).
+    #[inline]
+    pub(crate) fn lookup(bytes: &[u8]) -> Option<Known> {
+        let mut buf = [0u8; 24];
+        let dst = buf.get_mut(..bytes.len())?;
+        for (d, b) in dst.iter_mut().zip(bytes) {
+            *d = b.to_ascii_lowercase();
+        }
+        Known::from_lower(dst)
+    }
+}
+
 impl From<&str> for HeaderName {
     fn from(s: &str) -> Self {
-        let owned = SipStr::from(s);
-        HeaderName::parse(&owned, &owned)
+        match Known::lookup(s.as_bytes()) {
+            Some(k) => k.name(),
+            None => HeaderName::Other(SipStr::from(s)),
+        }
     }
 }
 
@@ -196,13 +228,14 @@ impl fmt::Display for HeaderName {
     }
 }
 
-/// One header field: a name and its value (folding already unfolded when
-/// printed; the value as received otherwise).
+/// One header field, owned: a name and its value. What the stack builds
+/// and adds with [`Headers::push_header`]; received headers are read
+/// through [`Headers`] as [`HeaderRef`]s.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Header {
     /// The name.
     pub name: HeaderName,
-    /// The raw value, without the leading/trailing white space.
+    /// The value, without leading/trailing white space.
     pub value: SipStr,
 }
 
@@ -235,17 +268,123 @@ impl fmt::Debug for Header {
     }
 }
 
+/// One header field of a [`Headers`], borrowed: what [`Headers::iter`]
+/// yields.
+#[derive(Clone)]
+pub struct HeaderRef<'a> {
+    /// The name.
+    pub name: HeaderName,
+    /// The value (folded lines unfolded), without leading/trailing white
+    /// space.
+    pub value: &'a str,
+    /// The text `value` lies in (zero-copy sub-strings are taken from it).
+    parent: &'a SipStr,
+}
+
+impl HeaderRef<'_> {
+    /// An owned copy (sharing the received buffer for long values).
+    pub fn to_header(&self) -> Header {
+        Header {
+            name: self.name.clone(),
+            value: sub(self.parent, self.value),
+        }
+    }
+}
+
+impl fmt::Debug for HeaderRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if is_secret(&self.name) {
+            write!(f, "{}: <redacted>", self.name)
+        } else {
+            write!(f, "{}: {}", self.name, self.value)
+        }
+    }
+}
+
+/// Offset and length of a piece of the received head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: u32,
+    pub(crate) len: u32,
+}
+
+/// Where a header's name is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NameSlot {
+    /// A known name.
+    Known(Known),
+    /// Another name, in the received head.
+    Span(Span),
+    /// Another name, in `Headers::owned`.
+    Owned(u32),
+}
+
+/// Where a header's value is.
+#[derive(Debug, Clone, Copy)]
+enum ValueSlot {
+    /// In the received head.
+    Span(Span),
+    /// In `Headers::owned`.
+    Owned(u32),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    name: NameSlot,
+    value: ValueSlot,
+}
+
+/// A name to look for: known names compare as one byte.
+enum Key<'a> {
+    Known(Known),
+    Other(&'a str),
+}
+
+impl<'a> Key<'a> {
+    #[inline]
+    fn of(name: &'a HeaderName) -> Self {
+        match name {
+            HeaderName::Other(s) => Key::Other(s),
+            n => n.known().map_or(Key::Other(n.as_str()), Key::Known),
+        }
+    }
+}
+
 /// The header fields of a message, in order.
-#[derive(Clone, Default, PartialEq, Eq)]
+///
+/// A received message's fields are small entries (a one-byte name for
+/// known headers, offset and length of the value) into the one received
+/// head, shared by the message: parsing copies no value and bumps no
+/// reference count per header. Fields the stack adds or edits own their
+/// text. Values are read as `&str` ([`Headers::get`], [`Headers::iter`]);
+/// typed views ([`Via`], [`NameAddr`], [`CSeq`], ...) are parsed from
+/// them on demand through [`crate::message::SipMessage`].
+#[derive(Clone, Default)]
 pub struct Headers {
-    list: Vec<Header>,
+    /// The received head the spans point into (empty when built).
+    buf: SipStr,
+    list: Vec<Entry>,
+    /// Names and values the stack added or edited.
+    owned: Vec<SipStr>,
 }
 
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(&self.list).finish()
+        f.debug_list().entries(self.iter()).finish()
     }
 }
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|(a, b)| a.name.is(&b.name) && a.value == b.value)
+    }
+}
+
+impl Eq for Headers {}
 
 impl Headers {
     /// No headers.
@@ -256,13 +395,110 @@ impl Headers {
     /// With room for `n` headers.
     pub fn with_capacity(n: usize) -> Self {
         Self {
+            buf: SipStr::new(),
             list: Vec::with_capacity(n),
+            owned: Vec::new(),
         }
     }
 
+    /// Headers of a received head `buf`, filled by the parser.
+    pub(crate) fn received(buf: SipStr, n: usize) -> Self {
+        Self {
+            buf,
+            list: Vec::with_capacity(n),
+            owned: Vec::new(),
+        }
+    }
+
+    /// Appends a field whose value lies in the received head.
+    #[inline]
+    pub(crate) fn push_span(&mut self, name: NameSlot, value: Span) {
+        self.list.push(Entry {
+            name,
+            value: ValueSlot::Span(value),
+        });
+    }
+
+    /// Appends a field with a received name and an owned value (unfolded).
+    pub(crate) fn push_owned_value(&mut self, name: NameSlot, value: SipStr) {
+        let value = ValueSlot::Owned(self.own(value));
+        self.list.push(Entry { name, value });
+    }
+
+    fn own(&mut self, s: SipStr) -> u32 {
+        self.owned.push(s);
+        (self.owned.len() - 1) as u32
+    }
+
+    #[inline]
+    fn span(&self, s: Span) -> &str {
+        let start = s.start as usize;
+        self.buf.get(start..start + s.len as usize).unwrap_or("")
+    }
+
+    #[inline]
+    fn owned(&self, i: u32) -> &SipStr {
+        static EMPTY: SipStr = SipStr::new();
+        self.owned.get(i as usize).unwrap_or(&EMPTY)
+    }
+
+    #[inline]
+    fn value_of(&self, e: &Entry) -> &str {
+        match e.value {
+            ValueSlot::Span(s) => self.span(s),
+            ValueSlot::Owned(i) => self.owned(i),
+        }
+    }
+
+    #[inline]
+    fn parent_of(&self, e: &Entry) -> &SipStr {
+        match e.value {
+            ValueSlot::Span(_) => &self.buf,
+            ValueSlot::Owned(i) => self.owned(i),
+        }
+    }
+
+    fn name_of(&self, e: &Entry) -> HeaderName {
+        match e.name {
+            NameSlot::Known(k) => k.name(),
+            NameSlot::Span(s) => HeaderName::Other(sub(&self.buf, self.span(s))),
+            NameSlot::Owned(i) => HeaderName::Other(self.owned(i).clone()),
+        }
+    }
+
+    #[inline]
+    fn is(&self, e: &Entry, key: &Key<'_>) -> bool {
+        match (e.name, key) {
+            (NameSlot::Known(a), Key::Known(b)) => a == *b,
+            (NameSlot::Span(s), Key::Other(o)) => self.span(s).eq_ignore_ascii_case(o),
+            (NameSlot::Owned(i), Key::Other(o)) => self.owned(i).eq_ignore_ascii_case(o),
+            _ => false,
+        }
+    }
+
+    fn slot_for(&mut self, name: HeaderName) -> NameSlot {
+        match name.known() {
+            Some(k) => NameSlot::Known(k),
+            None => match name {
+                HeaderName::Other(s) => NameSlot::Owned(self.own(s)),
+                n => NameSlot::Owned(self.own(SipStr::from(n.as_str()))),
+            },
+        }
+    }
+
+    fn entry(&mut self, name: HeaderName, value: SipStr) -> Entry {
+        let name = self.slot_for(name);
+        let value = ValueSlot::Owned(self.own(value));
+        Entry { name, value }
+    }
+
     /// All headers in order.
-    pub fn iter(&self) -> impl Iterator<Item = &Header> {
-        self.list.iter()
+    pub fn iter(&self) -> impl Iterator<Item = HeaderRef<'_>> {
+        self.list.iter().map(|e| HeaderRef {
+            name: self.name_of(e),
+            value: self.value_of(e),
+            parent: self.parent_of(e),
+        })
     }
 
     /// Number of header lines.
@@ -276,21 +512,59 @@ impl Headers {
     }
 
     /// The first value of `name`.
-    pub fn get(&self, name: &HeaderName) -> Option<&SipStr> {
-        self.list.iter().find(|h| h.name.is(name)).map(|h| &h.value)
+    pub fn get(&self, name: &HeaderName) -> Option<&str> {
+        let key = Key::of(name);
+        self.list
+            .iter()
+            .find(|e| self.is(e, &key))
+            .map(|e| self.value_of(e))
+    }
+
+    /// The first value of `name` as a [`SipStr`] (sharing the received
+    /// buffer for long values), to keep beyond the message.
+    pub fn get_shared(&self, name: &HeaderName) -> Option<SipStr> {
+        let key = Key::of(name);
+        self.list
+            .iter()
+            .find(|e| self.is(e, &key))
+            .map(|e| sub(self.parent_of(e), self.value_of(e)))
     }
 
     /// Every value of `name`, in order (each may hold comma-joined items).
-    pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a SipStr> + 'a {
+    pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a str> + 'a {
+        let key = Key::of(name);
         self.list
             .iter()
-            .filter(move |h| h.name.is(name))
-            .map(|h| &h.value)
+            .filter(move |e| self.is(e, &key))
+            .map(|e| self.value_of(e))
+    }
+
+    /// Every value of `name` with the text it lies in (for zero-copy
+    /// typed views: `Via::parse_item(parent, value)`).
+    pub(crate) fn get_all_in<'a>(
+        &'a self,
+        name: &'a HeaderName,
+    ) -> impl Iterator<Item = (&'a SipStr, &'a str)> + 'a {
+        let key = Key::of(name);
+        self.list
+            .iter()
+            .filter(move |e| self.is(e, &key))
+            .map(|e| (self.parent_of(e), self.value_of(e)))
+    }
+
+    /// The first value of `name` with the text it lies in.
+    pub(crate) fn get_in(&self, name: &HeaderName) -> Option<(&SipStr, &str)> {
+        let key = Key::of(name);
+        self.list
+            .iter()
+            .find(|e| self.is(e, &key))
+            .map(|e| (self.parent_of(e), self.value_of(e)))
     }
 
     /// How many header lines are named `name`.
     pub fn count(&self, name: &HeaderName) -> usize {
-        self.list.iter().filter(|h| h.name.is(name)).count()
+        let key = Key::of(name);
+        self.list.iter().filter(|e| self.is(e, &key)).count()
     }
 
     /// Whether `name` is present.
@@ -298,23 +572,65 @@ impl Headers {
         self.get(name).is_some()
     }
 
-    /// Every comma-separated item of every `name` header, in order.
+    /// Every comma-separated item of every `name` header, in order, with
+    /// the text it lies in (pass both to a typed view's `parse_item` for a
+    /// zero-copy parse).
     pub fn items<'a>(
         &'a self,
         name: &'a HeaderName,
     ) -> impl Iterator<Item = (&'a SipStr, &'a str)> + 'a {
-        self.get_all(name)
-            .flat_map(|v| split_top_level(v, b',').map(move |item| (v, item)))
+        self.get_all_in(name)
+            .flat_map(|(p, v)| split_top_level(v, b',').map(move |item| (p, item)))
     }
 
     /// Appends a header.
     pub fn push(&mut self, name: impl Into<HeaderName>, value: impl Into<SipStr>) {
-        self.list.push(Header::new(name, value));
+        let e = self.entry(name.into(), value.into());
+        self.list.push(e);
+    }
+
+    /// Appends a header.
+    pub fn push_header(&mut self, h: Header) {
+        self.push(h.name, h.value);
     }
 
     /// Inserts a header before all others.
     pub fn push_front(&mut self, name: impl Into<HeaderName>, value: impl Into<SipStr>) {
-        self.list.insert(0, Header::new(name, value));
+        let e = self.entry(name.into(), value.into());
+        self.list.insert(0, e);
+    }
+
+    /// Appends the fields of `src` that `keep` selects, sharing `src`'s
+    /// received buffer when `self` has none of its own.
+    pub(crate) fn extend_from(&mut self, src: &Headers, keep: impl Fn(&HeaderName) -> bool) {
+        if self.buf.is_empty() && !src.buf.is_empty() {
+            self.buf = src.buf.clone();
+        }
+        let same_buf = self.buf.as_ptr() == src.buf.as_ptr() && self.buf.len() == src.buf.len();
+        for e in &src.list {
+            let name = src.name_of(e);
+            if !keep(&name) {
+                continue;
+            }
+            match (e.name, e.value) {
+                (NameSlot::Known(k), ValueSlot::Span(s)) if same_buf => {
+                    self.list.push(Entry {
+                        name: NameSlot::Known(k),
+                        value: ValueSlot::Span(s),
+                    });
+                }
+                _ => {
+                    let value = sub(src.parent_of(e), src.value_of(e));
+                    self.push(name, value);
+                }
+            }
+        }
+    }
+
+    /// Appends every `name` field of `src`, in order (sharing `src`'s
+    /// received text: no copy).
+    pub fn copy_from(&mut self, src: &Headers, name: &HeaderName) {
+        self.extend_from(src, |n| n.is(name));
     }
 
     /// Replaces all `name` headers by one with `value` (at the first one's
@@ -322,52 +638,86 @@ impl Headers {
     pub fn set(&mut self, name: impl Into<HeaderName>, value: impl Into<SipStr>) {
         let name = name.into();
         let value = value.into();
-        match self.list.iter().position(|h| h.name.is(&name)) {
+        let key = Key::of(&name);
+        match self.list.iter().position(|e| self.is(e, &key)) {
             Some(i) => {
-                if let Some(h) = self.list.get_mut(i) {
-                    h.value = value;
+                let slot = match self.list.get(i).map(|e| e.value) {
+                    Some(ValueSlot::Owned(o)) => {
+                        if let Some(v) = self.owned.get_mut(o as usize) {
+                            *v = value;
+                        }
+                        ValueSlot::Owned(o)
+                    }
+                    _ => ValueSlot::Owned(self.own(value)),
+                };
+                if let Some(e) = self.list.get_mut(i) {
+                    e.value = slot;
                 }
                 let mut idx = 0;
-                self.list.retain(|h| {
-                    let keep = idx <= i || !h.name.is(&name);
+                let list = std::mem::take(&mut self.list);
+                let mut kept = Vec::with_capacity(list.len());
+                for e in list {
+                    if idx <= i || !self.is(&e, &key) {
+                        kept.push(e);
+                    }
                     idx += 1;
-                    keep
-                });
+                }
+                self.list = kept;
             }
-            None => self.list.push(Header { name, value }),
+            None => {
+                let e = self.entry(name, value);
+                self.list.push(e);
+            }
         }
     }
 
     /// Removes every `name` header; returns how many were removed.
     pub fn remove(&mut self, name: &HeaderName) -> usize {
+        let key = Key::of(name);
         let before = self.list.len();
-        self.list.retain(|h| !h.name.is(name));
+        let list = std::mem::take(&mut self.list);
+        self.list = list.into_iter().filter(|e| !self.is(e, &key)).collect();
         before - self.list.len()
     }
 
     /// Removes the first item of the first `name` header (the top Via, the
     /// first Route): the whole line if it held one item.
     pub fn remove_first_item(&mut self, name: &HeaderName) -> bool {
-        let Some(i) = self.list.iter().position(|h| h.name.is(name)) else {
+        let key = Key::of(name);
+        let Some(i) = self.list.iter().position(|e| self.is(e, &key)) else {
             return false;
         };
-        let Some(h) = self.list.get_mut(i) else {
+        let Some(e) = self.list.get(i).copied() else {
             return false;
         };
-        match find_top_level(&h.value, b',') {
+        let value = self.value_of(&e);
+        match find_top_level(value, b',') {
             Some(comma) => {
-                let rest = trim_lws(h.value.get(comma + 1..).unwrap_or(""));
-                h.value = sub(&h.value, rest);
+                let rest = trim_lws(value.get(comma + 1..).unwrap_or(""));
+                // `rest` is a suffix of the value: shrink the slot.
+                let skip = (value.len() - rest.len()) as u32;
+                match e.value {
+                    ValueSlot::Span(s) => {
+                        if let Some(e) = self.list.get_mut(i) {
+                            e.value = ValueSlot::Span(Span {
+                                start: s.start + skip,
+                                len: s.len - skip,
+                            });
+                        }
+                    }
+                    ValueSlot::Owned(o) => {
+                        let v = sub(self.owned(o), rest);
+                        if let Some(slot) = self.owned.get_mut(o as usize) {
+                            *slot = v;
+                        }
+                    }
+                }
             }
             None => {
                 self.list.remove(i);
             }
         }
         true
-    }
-
-    pub(crate) fn push_header(&mut self, h: Header) {
-        self.list.push(h);
     }
 }
 
@@ -418,7 +768,7 @@ impl Via {
         let (hostport, params) = match find_top_level(sent_by, b';') {
             Some(i) => {
                 let (h, p) = sent_by.split_at_checked(i).ok_or("bad Via")?;
-                (trim_lws(h), Params::parse(parent, p)?)
+                (trim_lws(h), Params::parse_in(parent, p)?)
             }
             None => (sent_by, Params::new()),
         };
@@ -528,7 +878,7 @@ impl NameAddr {
             if !after.is_empty() && !after.starts_with(';') {
                 return Err("junk after '>'");
             }
-            let params = Params::parse(parent, after)?;
+            let params = Params::parse_in(parent, after)?;
             Ok(Self {
                 display_name,
                 uri,
@@ -543,7 +893,7 @@ impl NameAddr {
             let (uri, params) = match s.find(';') {
                 Some(i) => {
                     let (u, p) = s.split_at_checked(i).ok_or("bad addr-spec")?;
-                    (trim_lws(u), Params::parse(parent, p)?)
+                    (trim_lws(u), Params::parse_in(parent, p)?)
                 }
                 None => (s, Params::new()),
             };

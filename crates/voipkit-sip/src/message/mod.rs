@@ -1,10 +1,13 @@
 //! SIP messages: the model, the parser, the printer and stream framing.
 //!
-//! A parsed message keeps the received bytes: header values, URIs and the
-//! body are slices of that one buffer (reference-counted), so parsing does
-//! not copy them. Typed views (Via, From/To, CSeq, ...) are parsed on
-//! demand from the raw values. Messages built by the stack use owned
-//! strings through the same types.
+//! A parsed message keeps the received bytes: the head is shared by the
+//! message, each header an offset and length into it, and the body a slice
+//! of the same buffer, so parsing copies nothing and touches one reference
+//! count per message, not per header. Header values are read as `&str`;
+//! typed views (Via, From/To, CSeq, ...) are parsed on demand from them
+//! into [`SipStr`]s, which keep short text (tags, branches, hosts) inline
+//! and share longer text with the received buffer. Messages built by the
+//! stack own their header values, through the same types.
 
 mod header;
 mod method;
@@ -21,11 +24,11 @@ use std::io::Write as _;
 use bytes::Bytes;
 use thiserror::Error;
 
-pub use header::{CSeq, Header, HeaderName, Headers, NameAddr, Via};
+pub use header::{CSeq, Header, HeaderName, HeaderRef, Headers, NameAddr, Via};
 pub use method::{Method, StatusCode};
 pub use parse::{Framing, Limits, parse_message};
 pub use stream::{StreamFramer, StreamItem};
-pub use text::{Param, Params, SipStr, percent_decode};
+pub use text::{Param, ParamIter, Params, SipStr, percent_decode};
 pub use typed::{BodyPart, Event, MediaType, Reason, Replaces, SubscriptionState, split_multipart};
 pub use uri::{Host, SipUri, Uri};
 pub use validate::{
@@ -165,7 +168,7 @@ pub trait SipMessage {
     fn body(&self) -> &Bytes;
 
     /// The Call-ID.
-    fn call_id(&self) -> Result<&SipStr, ParseError> {
+    fn call_id(&self) -> Result<&str, ParseError> {
         let v = self
             .headers()
             .get(&HeaderName::CallId)
@@ -181,11 +184,11 @@ pub trait SipMessage {
 
     /// The CSeq.
     fn cseq(&self) -> Result<CSeq, ParseError> {
-        let v = self
+        let (parent, v) = self
             .headers()
-            .get(&HeaderName::CSeq)
+            .get_in(&HeaderName::CSeq)
             .ok_or(ParseError::Missing("CSeq"))?;
-        CSeq::parse_value(v, v).map_err(|reason| ParseError::BadHeader {
+        CSeq::parse_value(parent, v).map_err(|reason| ParseError::BadHeader {
             header: "CSeq",
             reason,
         })
@@ -299,10 +302,10 @@ pub trait SipMessage {
 
     /// The Content-Type with its parameters (`boundary`, `charset`).
     fn media_type(&self) -> Result<Option<MediaType>, ParseError> {
-        let Some(v) = self.headers().get(&HeaderName::ContentType) else {
+        let Some((parent, v)) = self.headers().get_in(&HeaderName::ContentType) else {
             return Ok(None);
         };
-        MediaType::parse_value(v, v)
+        MediaType::parse_value(parent, v)
             .map(Some)
             .map_err(|reason| ParseError::BadHeader {
                 header: "Content-Type",
@@ -439,10 +442,10 @@ fn single_typed<T>(
     label: &'static str,
     parse: fn(&SipStr, &str) -> Result<T, &'static str>,
 ) -> Result<Option<T>, ParseError> {
-    let Some(v) = headers.get(name) else {
+    let Some((parent, v)) = headers.get_in(name) else {
         return Ok(None);
     };
-    parse(v, v)
+    parse(parent, v)
         .map(Some)
         .map_err(|reason| ParseError::BadHeader {
             header: label,
@@ -481,8 +484,8 @@ fn single_name_addr(
             reason: "more than one",
         });
     }
-    let v = headers.get(name).ok_or(ParseError::Missing(label))?;
-    NameAddr::parse_item(v, v).map_err(|reason| ParseError::BadHeader {
+    let (parent, v) = headers.get_in(name).ok_or(ParseError::Missing(label))?;
+    NameAddr::parse_item(parent, v).map_err(|reason| ParseError::BadHeader {
         header: label,
         reason,
     })
@@ -584,24 +587,19 @@ impl Response {
     /// Call-ID and CSeq copied. The caller adds a To tag where needed.
     pub fn for_request(req: &Request, status: StatusCode) -> Self {
         let mut r = Self::new(status);
-        for h in req.headers.iter() {
-            if matches!(
-                h.name,
+        r.headers.extend_from(&req.headers, |name| {
+            matches!(
+                name,
                 HeaderName::Via
                     | HeaderName::From
                     | HeaderName::To
                     | HeaderName::CallId
                     | HeaderName::CSeq
-            ) {
-                r.headers.push_header(h.clone());
-            }
-        }
-        if let Some(ts) = req
-            .headers
-            .get(&HeaderName::Timestamp)
-            .filter(|_| status == StatusCode::TRYING)
-        {
-            r.headers.push(HeaderName::Timestamp, ts.clone());
+            )
+        });
+        if status == StatusCode::TRYING {
+            r.headers
+                .extend_from(&req.headers, |name| *name == HeaderName::Timestamp);
         }
         r
     }

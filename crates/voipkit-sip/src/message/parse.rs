@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use bytes::Bytes;
 
-use super::header::{Header, HeaderName, Headers};
+use super::header::{Headers, Known, NameSlot, Span};
 use super::method::{Method, StatusCode};
 use super::text::{SipStr, is_token, is_token_char, sub, trim_lws};
 use super::uri::Uri;
@@ -96,10 +96,12 @@ pub(crate) fn walk_head_end(buf: &[u8]) -> Option<usize> {
 ///
 /// Limits are checked first (whole size), then while walking the head
 /// (header count, header line length), so hostile input costs at most one
-/// pass over `max_message_size` bytes. The head is validated as UTF-8 once;
-/// header values are zero-copy slices of it (folded values are the only
-/// ones copied). The header vector is the one allocation of a typical
-/// message (plus the Request-URI's parameters, if any).
+/// pass over `max_message_size` bytes. The head is validated as UTF-8 once
+/// and shared by the message; each header is a small entry (known name as
+/// one byte, value offset and length) pointing into it, so no value is
+/// copied and no reference count is touched per header (folded values are
+/// the only ones copied). The entry vector is the one allocation of a
+/// typical message.
 pub fn parse_message(buf: Bytes, framing: Framing, limits: &Limits) -> Result<Message, ParseError> {
     if buf.len() > limits.max_message_size {
         return Err(ParseError::TooLarge {
@@ -116,10 +118,15 @@ pub fn parse_message(buf: Bytes, framing: Framing, limits: &Limits) -> Result<Me
         return Err(ParseError::Incomplete);
     }
     let head_end = find_head_end_bytes(&buf).ok_or(ParseError::Incomplete)?;
+    if u32::try_from(head_end).is_err() {
+        return Err(ParseError::TooLarge {
+            limit: u32::MAX as usize,
+        });
+    }
     let head = SipStr::try_from(buf.slice(..head_end)).map_err(|_| ParseError::NotUtf8)?;
 
     let (start, first_header) = line_at(&head, 0)?.ok_or(ParseError::Incomplete)?;
-    let mut headers = Headers::with_capacity(16);
+    let mut headers = Headers::received(head.clone(), 16);
     let content_length = parse_lines(&head, first_header, &mut headers, limits)?;
 
     let rest = buf.slice(head_end..);
@@ -142,9 +149,34 @@ pub fn parse_message(buf: Bytes, framing: Framing, limits: &Limits) -> Result<Me
 /// Parses a block of header lines (no start line) ending with an empty
 /// line: the head of a multipart body part.
 pub(crate) fn parse_header_block(head: &SipStr, limits: &Limits) -> Result<Headers, ParseError> {
-    let mut headers = Headers::with_capacity(4);
+    if u32::try_from(head.len()).is_err() {
+        return Err(ParseError::TooLarge {
+            limit: u32::MAX as usize,
+        });
+    }
+    let mut headers = Headers::received(head.clone(), 4);
     parse_lines(head, 0, &mut headers, limits)?;
     Ok(headers)
+}
+
+/// Where `s` (a sub-string of `head`) lies in it. The head's length was
+/// checked to fit a `u32`.
+#[inline]
+fn span_in(head: &str, s: &str) -> Span {
+    let start = (s.as_ptr() as usize).wrapping_sub(head.as_ptr() as usize);
+    Span {
+        start: start as u32,
+        len: s.len() as u32,
+    }
+}
+
+fn check_content_length(seen: &mut Option<usize>, v: &str) -> Result<(), ParseError> {
+    let n = parse_content_length(v)?;
+    if seen.is_some_and(|c| c != n) {
+        return Err(ParseError::Invalid("conflicting Content-Length values"));
+    }
+    *seen = Some(n);
+    Ok(())
 }
 
 fn parse_content_length(v: &str) -> Result<usize, ParseError> {
@@ -230,6 +262,10 @@ fn parse_lines(
         let name = line
             .get(..name_end)
             .ok_or(ParseError::Invalid("bad header line"))?;
+        let name = match Known::lookup(name.as_bytes()) {
+            Some(k) => NameSlot::Known(k),
+            None => NameSlot::Span(span_in(head, name)),
+        };
         let value = line.get(colon + 1..).unwrap_or("");
         let value = if is_fold(head, pos) {
             // Unfold: join continuation lines with a single space.
@@ -254,19 +290,18 @@ fn parse_lines(
                     owned.push_str(cont);
                 }
             }
-            SipStr::from(owned)
-        } else {
-            sub(head, trim_lws(value))
-        };
-        let name = HeaderName::parse(head, name);
-        if name == HeaderName::ContentLength {
-            let n = parse_content_length(&value)?;
-            if content_length.is_some_and(|c| c != n) {
-                return Err(ParseError::Invalid("conflicting Content-Length values"));
+            if matches!(name, NameSlot::Known(Known::ContentLength)) {
+                check_content_length(&mut content_length, &owned)?;
             }
-            content_length = Some(n);
+            headers.push_owned_value(name, SipStr::from(owned));
+            continue;
+        } else {
+            trim_lws(value)
+        };
+        if matches!(name, NameSlot::Known(Known::ContentLength)) {
+            check_content_length(&mut content_length, value)?;
         }
-        headers.push_header(Header { name, value });
+        headers.push_span(name, span_in(head, value));
     }
     Ok(content_length)
 }
@@ -339,7 +374,7 @@ fn parse_start_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::SipMessage;
+    use crate::message::{HeaderName, SipMessage};
 
     const INVITE: &str = "INVITE sip:bob@biloxi.com SIP/2.0\r\n\
 Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds\r\n\

@@ -1,24 +1,255 @@
 //! Text helpers shared by the header and URI parsers: zero-copy sub-strings,
 //! linear white space, top-level splitting and generic parameters.
 
+use std::borrow::{Borrow, Cow};
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
 
+use bytes::Bytes;
 use bytestring::ByteString;
 
-/// A shared, immutable UTF-8 string: a slice of the received message
-/// (zero-copy) or an owned string. Cloning is a reference-count bump.
-pub type SipStr = ByteString;
+/// Longest string kept inline (copied rather than shared).
+const INLINE: usize = 30;
 
-/// `s` as a [`SipStr`] that shares `parent`'s buffer when `s` lies inside
-/// it, or a copy otherwise. Never panics.
-pub(crate) fn sub(parent: &SipStr, s: &str) -> SipStr {
-    let p = parent.as_bytes().as_ptr() as usize;
-    let q = s.as_ptr() as usize;
-    if q >= p && q + s.len() <= p + parent.len() {
-        parent.slice_ref(s)
-    } else {
-        SipStr::from(s)
+/// An immutable UTF-8 string as the typed views hold it: short strings
+/// (up to 30 bytes: tags, branches, hosts, transports, most parameter
+/// lists) are kept inline and copied; longer ones share the received
+/// buffer (a reference-counted slice, no copy) or own their text. So
+/// reading a typed view of a received header neither allocates nor
+/// touches a reference count in the common case. Cloning is a copy of at
+/// most 40 bytes, or a reference-count bump for long shared text.
+#[derive(Clone)]
+pub struct SipStr(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// `len` bytes of `buf`, copied whole from a `&str`.
+    Inline {
+        len: u8,
+        buf: [u8; INLINE],
+    },
+    Static(&'static str),
+    Shared(ByteString),
+}
+
+impl SipStr {
+    /// The empty string.
+    pub const fn new() -> Self {
+        SipStr(Repr::Static(""))
     }
+
+    /// A string with static lifetime (no copy).
+    pub const fn from_static(s: &'static str) -> Self {
+        SipStr(Repr::Static(s))
+    }
+
+    /// The text.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Inline { len, buf } => {
+                let bytes = buf.get(..usize::from(*len)).unwrap_or(&[]);
+                // SAFETY: inline bytes are only ever written by `inline`,
+                // which copies a whole `&str` (so valid UTF-8) of `len`
+                // bytes.
+                unsafe { std::str::from_utf8_unchecked(bytes) }
+            }
+            Repr::Static(s) => s,
+            Repr::Shared(s) => s,
+        }
+    }
+
+    #[inline]
+    fn inline(s: &str) -> Option<Self> {
+        let mut buf = [0u8; INLINE];
+        buf.get_mut(..s.len())?.copy_from_slice(s.as_bytes());
+        Some(SipStr(Repr::Inline {
+            len: s.len() as u8,
+            buf,
+        }))
+    }
+
+    /// The shared buffer this string lives in, if it shares one.
+    fn shared(&self) -> Option<&ByteString> {
+        match &self.0 {
+            Repr::Shared(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The text as `Bytes` (shared, no copy, when the text is shared).
+    pub fn to_bytes(&self) -> Bytes {
+        match &self.0 {
+            Repr::Shared(b) => b.as_bytes().clone(),
+            Repr::Static(s) => Bytes::from_static(s.as_bytes()),
+            Repr::Inline { .. } => Bytes::copy_from_slice(self.as_str().as_bytes()),
+        }
+    }
+}
+
+impl Default for SipStr {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Deref for SipStr {
+    type Target = str;
+    #[inline]
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for SipStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<[u8]> for SipStr {
+    fn as_ref(&self) -> &[u8] {
+        self.as_str().as_bytes()
+    }
+}
+
+impl Borrow<str> for SipStr {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for SipStr {
+    fn from(s: &str) -> Self {
+        Self::inline(s).unwrap_or_else(|| SipStr(Repr::Shared(ByteString::from(s))))
+    }
+}
+
+impl From<String> for SipStr {
+    fn from(s: String) -> Self {
+        Self::inline(&s).unwrap_or_else(|| SipStr(Repr::Shared(ByteString::from(s))))
+    }
+}
+
+impl From<&String> for SipStr {
+    fn from(s: &String) -> Self {
+        Self::from(s.as_str())
+    }
+}
+
+impl From<Cow<'_, str>> for SipStr {
+    fn from(s: Cow<'_, str>) -> Self {
+        match s {
+            Cow::Borrowed(s) => Self::from(s),
+            Cow::Owned(s) => Self::from(s),
+        }
+    }
+}
+
+impl From<ByteString> for SipStr {
+    fn from(s: ByteString) -> Self {
+        SipStr(Repr::Shared(s))
+    }
+}
+
+impl From<&SipStr> for SipStr {
+    fn from(s: &SipStr) -> Self {
+        s.clone()
+    }
+}
+
+impl TryFrom<Bytes> for SipStr {
+    type Error = std::str::Utf8Error;
+    /// Shares `b` (no copy) if it is UTF-8.
+    fn try_from(b: Bytes) -> Result<Self, Self::Error> {
+        ByteString::try_from(b).map(|s| SipStr(Repr::Shared(s)))
+    }
+}
+
+impl PartialEq for SipStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for SipStr {}
+
+impl PartialOrd for SipStr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SipStr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Hash for SipStr {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialEq<str> for SipStr {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for SipStr {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for SipStr {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<SipStr> for str {
+    fn eq(&self, other: &SipStr) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<SipStr> for &str {
+    fn eq(&self, other: &SipStr) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl fmt::Display for SipStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for SipStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// `s` as a [`SipStr`]: copied inline when short, else sharing `parent`'s
+/// buffer when `s` lies inside it, else copied. Never panics.
+#[inline]
+pub(crate) fn sub(parent: &SipStr, s: &str) -> SipStr {
+    if let Some(inline) = SipStr::inline(s) {
+        return inline;
+    }
+    if let Some(buf) = parent.shared() {
+        let p = buf.as_bytes().as_ptr() as usize;
+        let q = s.as_ptr() as usize;
+        if q >= p && q + s.len() <= p + buf.len() {
+            return SipStr(Repr::Shared(buf.slice_ref(s)));
+        }
+    }
+    SipStr::from(s)
 }
 
 /// Whether `b` is linear white space (SP, HTAB, CR, LF: CR/LF only occur
@@ -128,18 +359,19 @@ pub(crate) fn find_top_level(s: &str, sep: u8) -> Option<usize> {
     None
 }
 
-/// One `;name[=value]` parameter (of a header, or of a URI).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Param {
+/// One `;name[=value]` parameter (of a header, or of a URI), borrowed
+/// from its [`Params`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Param<'a> {
     /// Parameter name as received (compare case-insensitively).
-    pub name: SipStr,
+    pub name: &'a str,
     /// Value, if any, as received (quotes kept).
-    pub value: Option<SipStr>,
+    pub value: Option<&'a str>,
 }
 
-impl fmt::Debug for Param {
+impl fmt::Debug for Param<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.value {
+        match self.value {
             Some(v) => write!(f, "{}={}", self.name, v),
             None => write!(f, "{}", self.name),
         }
@@ -147,85 +379,117 @@ impl fmt::Debug for Param {
 }
 
 /// An ordered list of `;name[=value]` parameters.
-#[derive(Clone, Default, PartialEq, Eq)]
+///
+/// Kept as its text in canonical form (`;a=b;c`, no white space around
+/// `;` and `=`): a received list is validated once and then shares (or,
+/// when short, copies) the received text; lookups scan it, which for the
+/// few parameters SIP headers carry is cheaper than building a list.
+/// Editing ([`Params::set`], [`Params::remove`]) rewrites the text.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Params {
-    list: Vec<Param>,
+    /// Canonical text: empty, or `;name[=value]` repeated.
+    text: SipStr,
 }
 
 impl fmt::Debug for Params {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(&self.list).finish()
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
 impl Params {
     /// No parameters.
-    pub fn new() -> Self {
-        Self::default()
+    pub const fn new() -> Self {
+        Self {
+            text: SipStr::new(),
+        }
     }
 
     /// Parses `;a=b;c;d="x;y"`-style text (a leading `;` is optional) taking
     /// sub-strings of `parent` where possible. Fails on an empty or
-    /// non-token name.
-    pub(crate) fn parse(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
+    /// non-token name, or an empty value.
+    pub fn parse_in(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
         let s = trim_lws(s);
-        let s = s.strip_prefix(';').unwrap_or(s);
-        if trim_lws(s).is_empty() {
-            return Ok(Self { list: Vec::new() });
+        let (body, had_semi) = match s.strip_prefix(';') {
+            Some(b) => (b, true),
+            None => (s, false),
+        };
+        if trim_lws(body).is_empty() {
+            return Ok(Self::new());
         }
-        let mut list = Vec::new();
-        let mut rest = s;
+        // Validate; note whether the text is already canonical.
+        let mut canonical = had_semi;
+        let mut rest = body;
         loop {
             let end = find_top_level(rest, b';').unwrap_or(rest.len());
-            let (piece, tail) = rest.split_at_checked(end).ok_or("bad parameter")?;
-            let piece = trim_lws(piece);
+            let (raw, tail) = rest.split_at_checked(end).ok_or("bad parameter")?;
+            let piece = trim_lws(raw);
             if piece.is_empty() {
                 // `;;` or a trailing `;`: RFC 3261 has no empty parameters.
                 return Err("empty parameter");
             }
-            let (name, value) = match find_top_level(piece, b'=') {
-                Some(eq) => {
-                    let (n, v) = piece.split_at_checked(eq).ok_or("bad parameter")?;
-                    (trim_lws(n), Some(trim_lws(v.get(1..).unwrap_or(""))))
-                }
-                None => (piece, None),
-            };
+            canonical &= piece.len() == raw.len();
+            let (name, value) = split_param(piece, &mut canonical);
             if !is_token(name) {
                 return Err("bad parameter name");
             }
             if value.is_some_and(str::is_empty) {
                 return Err("empty parameter value");
             }
-            list.push(Param {
-                name: sub(parent, name),
-                value: value.map(|v| sub(parent, v)),
-            });
             match tail.strip_prefix(';') {
                 Some(t) => rest = t,
                 None => break,
             }
         }
-        Ok(Self { list })
+        if canonical {
+            return Ok(Self {
+                text: sub(parent, s),
+            });
+        }
+        // Rewrite without the white space.
+        let mut out = String::with_capacity(s.len() + 1);
+        let mut rest = body;
+        loop {
+            let end = find_top_level(rest, b';').unwrap_or(rest.len());
+            let (raw, tail) = rest.split_at_checked(end).ok_or("bad parameter")?;
+            let mut ignored = true;
+            let (name, value) = split_param(trim_lws(raw), &mut ignored);
+            push_param(&mut out, name, value);
+            match tail.strip_prefix(';') {
+                Some(t) => rest = t,
+                None => break,
+            }
+        }
+        Ok(Self {
+            text: SipStr::from(out),
+        })
+    }
+
+    /// Parses a standalone parameter list (`;a=b;c`).
+    pub fn parse(s: &str) -> Result<Self, super::ParseError> {
+        Self::parse_in(&SipStr::new(), s).map_err(super::ParseError::Invalid)
     }
 
     /// The parameters in order.
-    pub fn iter(&self) -> impl Iterator<Item = &Param> {
-        self.list.iter()
+    pub fn iter(&self) -> ParamIter<'_> {
+        ParamIter {
+            rest: self.text.get(1..).unwrap_or(""),
+        }
     }
 
     /// Number of parameters.
     pub fn len(&self) -> usize {
-        self.list.len()
+        self.iter().count()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
+        self.text.is_empty()
     }
 
     /// The parameter named `name` (case-insensitive).
-    pub fn find(&self, name: &str) -> Option<&Param> {
-        self.list.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    pub fn find(&self, name: &str) -> Option<Param<'_>> {
+        self.iter().find(|p| p.name.eq_ignore_ascii_case(name))
     }
 
     /// Whether a parameter named `name` is present (with or without value).
@@ -236,45 +500,110 @@ impl Params {
     /// The value of `name`, unquoted if it was a quoted string. `None` if
     /// absent or valueless.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.find(name)
-            .and_then(|p| p.value.as_deref())
-            .map(unquote)
+        self.find(name).and_then(|p| p.value).map(unquote)
     }
 
-    /// Sets `name` to `value` (`None`: a flag), replacing an existing one.
+    /// Sets `name` to `value` (`None`: a flag), replacing an existing one
+    /// (the first, if several).
     pub fn set(&mut self, name: &str, value: Option<&str>) {
-        let value = value.map(SipStr::from);
-        if let Some(p) = self
-            .list
-            .iter_mut()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
-        {
-            p.value = value;
-        } else {
-            self.list.push(Param {
-                name: SipStr::from(name),
-                value,
-            });
+        let mut out = String::with_capacity(self.text.len() + name.len() + 2);
+        let mut done = false;
+        for p in self.iter() {
+            if !done && p.name.eq_ignore_ascii_case(name) {
+                push_param(&mut out, p.name, value);
+                done = true;
+            } else {
+                push_param(&mut out, p.name, p.value);
+            }
         }
+        if !done {
+            push_param(&mut out, name, value);
+        }
+        self.text = SipStr::from(out);
+    }
+
+    /// Sets `name` to `value` and returns the list (for building).
+    pub fn with(mut self, name: &str, value: Option<&str>) -> Self {
+        self.set(name, value);
+        self
     }
 
     /// Removes `name`; returns whether it was there.
     pub fn remove(&mut self, name: &str) -> bool {
-        let before = self.list.len();
-        self.list.retain(|p| !p.name.eq_ignore_ascii_case(name));
-        before != self.list.len()
+        if !self.contains(name) {
+            return false;
+        }
+        let mut out = String::with_capacity(self.text.len());
+        for p in self.iter().filter(|p| !p.name.eq_ignore_ascii_case(name)) {
+            push_param(&mut out, p.name, p.value);
+        }
+        self.text = SipStr::from(out);
+        true
+    }
+
+    /// The list as written: empty, or `;name[=value]...`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Splits a trimmed parameter piece at its first `=` (a name is a token,
+/// so the first `=` is the top-level one); clears `canonical` if white
+/// space surrounds the `=`.
+fn split_param<'a>(piece: &'a str, canonical: &mut bool) -> (&'a str, Option<&'a str>) {
+    match memchr::memchr(b'=', piece.as_bytes()) {
+        Some(eq) => {
+            let n = piece.get(..eq).unwrap_or("");
+            let v = piece.get(eq + 1..).unwrap_or("");
+            let (tn, tv) = (trim_lws(n), trim_lws(v));
+            *canonical &= tn.len() == n.len() && tv.len() == v.len();
+            (tn, Some(tv))
+        }
+        None => (piece, None),
+    }
+}
+
+fn push_param(out: &mut String, name: &str, value: Option<&str>) {
+    out.push(';');
+    out.push_str(name);
+    if let Some(v) = value {
+        out.push('=');
+        out.push_str(v);
+    }
+}
+
+/// Iterator over the parameters of a [`Params`].
+#[derive(Clone)]
+pub struct ParamIter<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for ParamIter<'a> {
+    type Item = Param<'a>;
+
+    fn next(&mut self) -> Option<Param<'a>> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let end = find_top_level(self.rest, b';').unwrap_or(self.rest.len());
+        let piece = self.rest.get(..end).unwrap_or("");
+        self.rest = self.rest.get(end + 1..).unwrap_or("");
+        Some(match memchr::memchr(b'=', piece.as_bytes()) {
+            Some(eq) => Param {
+                name: piece.get(..eq).unwrap_or(""),
+                value: piece.get(eq + 1..),
+            },
+            None => Param {
+                name: piece,
+                value: None,
+            },
+        })
     }
 }
 
 impl fmt::Display for Params {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for p in &self.list {
-            match &p.value {
-                Some(v) => write!(f, ";{}={}", p.name, v)?,
-                None => write!(f, ";{}", p.name)?,
-            }
-        }
-        Ok(())
+        f.write_str(&self.text)
     }
 }
 
@@ -335,7 +664,7 @@ mod tests {
     #[test]
     fn params_parse_get_set() {
         let s = SipStr::from(";branch=z9hG4bK1;rport;received=\"1.2.3.4\"");
-        let mut p = Params::parse(&s, &s).unwrap();
+        let mut p = Params::parse_in(&s, &s).unwrap();
         assert_eq!(p.get("BRANCH"), Some("z9hG4bK1"));
         assert!(p.contains("rport"));
         assert_eq!(p.get("rport"), None);
@@ -345,8 +674,16 @@ mod tests {
             p.to_string(),
             ";branch=z9hG4bK1;rport=5060;received=\"1.2.3.4\""
         );
-        assert!(Params::parse(&s, ";=x").is_err());
-        assert!(Params::parse(&s, ";a=").is_err());
+        assert!(Params::parse(";=x").is_err());
+        assert!(Params::parse(";a=").is_err());
+        let spaced = Params::parse(" ; a = 1 ;b; c=\"x; y\" ").unwrap();
+        assert_eq!(spaced.to_string(), ";a=1;b;c=\"x; y\"");
+        assert_eq!(spaced.get("c"), Some("x; y"));
+        assert_eq!(spaced, Params::parse(";a=1;b;c=\"x; y\"").unwrap());
+        let mut q = Params::parse("a=1").unwrap();
+        assert_eq!(q.to_string(), ";a=1");
+        assert!(q.remove("A"));
+        assert!(q.is_empty());
     }
 
     #[test]

@@ -29,7 +29,7 @@ impl MediaType {
         let (mt, params) = match find_top_level(s, b';') {
             Some(i) => {
                 let (m, p) = s.split_at_checked(i).ok_or("bad media type")?;
-                (trim_lws(m), Params::parse(parent, p)?)
+                (trim_lws(m), Params::parse_in(parent, p)?)
             }
             None => (s, Params::new()),
         };
@@ -149,7 +149,7 @@ impl Replaces {
         if call_id.is_empty() || call_id.bytes().any(|b| b.is_ascii_whitespace()) {
             return Err("bad Replaces Call-ID");
         }
-        let params = Params::parse(parent, rest)?;
+        let params = Params::parse_in(parent, rest)?;
         let to_tag = params.get("to-tag").ok_or("Replaces without to-tag")?;
         let from_tag = params.get("from-tag").ok_or("Replaces without from-tag")?;
         Ok(Self {
@@ -202,7 +202,7 @@ fn token_and_params(parent: &SipStr, s: &str) -> Result<(SipStr, Params), &'stat
     if !is_token(tok) {
         return Err("bad token");
     }
-    Ok((sub(parent, tok), Params::parse(parent, rest)?))
+    Ok((sub(parent, tok), Params::parse_in(parent, rest)?))
 }
 
 /// One part of a multipart body: its MIME headers and its content.
@@ -217,8 +217,8 @@ pub struct BodyPart {
 impl BodyPart {
     /// The part's Content-Type, if present and well-formed.
     pub fn content_type(&self) -> Option<MediaType> {
-        let v = self.headers.get(&HeaderName::ContentType)?;
-        MediaType::parse_value(v, v).ok()
+        let (parent, v) = self.headers.get_in(&HeaderName::ContentType)?;
+        MediaType::parse_value(parent, v).ok()
     }
 }
 
@@ -305,7 +305,7 @@ pub(crate) fn strict_items<'a>(
     name: &'a HeaderName,
 ) -> Result<Vec<(&'a SipStr, &'a str)>, &'static str> {
     let mut out = Vec::new();
-    for v in headers.get_all(name) {
+    for (parent, v) in headers.get_all_in(name) {
         let mut rest: &str = v;
         loop {
             let end = find_top_level(rest, b',').unwrap_or(rest.len());
@@ -314,7 +314,7 @@ pub(crate) fn strict_items<'a>(
             if piece.is_empty() {
                 return Err("empty list item");
             }
-            out.push((v, piece));
+            out.push((parent, piece));
             match tail.strip_prefix(',') {
                 Some(t) => rest = t,
                 None => break,

@@ -212,7 +212,7 @@ impl SipUri {
         let (hostport, params) = match rest.find(';') {
             Some(i) => {
                 let (h, p) = rest.split_at_checked(i).ok_or("bad URI")?;
-                (h, Params::parse(parent, p)?)
+                (h, Params::parse_in(parent, p)?)
             }
             None => (rest, Params::new()),
         };

@@ -221,7 +221,7 @@ impl fmt::Display for Rejection {
 
 /// Adds `;tag=` to the To header if it has none (RFC 3261 §8.2.6.2).
 fn add_to_tag(headers: &mut Headers, to_tag: &str) {
-    let Some(to) = headers.get(&HeaderName::To).cloned() else {
+    let Some(to) = headers.get_shared(&HeaderName::To) else {
         return;
     };
     let has_tag = NameAddr::parse_item(&to, &to).map_or_else(

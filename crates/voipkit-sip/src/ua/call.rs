@@ -559,9 +559,8 @@ impl UserAgent {
             && status != StatusCode::TRYING
             && status.as_u16() < 300;
         if dialog_forming {
-            for rr in req.headers.get_all(&HeaderName::RecordRoute) {
-                resp.headers.push(HeaderName::RecordRoute, rr.clone());
-            }
+            resp.headers
+                .copy_from(&req.headers, &HeaderName::RecordRoute);
         }
         let wants_contact = matches!(req.method, Method::Invite | Method::Update)
             && status != StatusCode::TRYING
@@ -716,17 +715,17 @@ impl UserAgent {
             cancel.headers.push(HeaderName::Via, via.to_string());
         }
         for n in [HeaderName::From, HeaderName::To, HeaderName::CallId] {
-            if let Some(v) = invite.headers.get(&n) {
-                cancel.headers.push(n, v.clone());
+            if let Some(v) = invite.headers.get_shared(&n) {
+                cancel.headers.push(n, v);
             }
         }
         cancel
             .headers
             .push(HeaderName::CSeq, format!("{} CANCEL", call.invite_cseq()));
         cancel.headers.push(HeaderName::MaxForwards, "70");
-        for r in invite.headers.get_all(&HeaderName::Route) {
-            cancel.headers.push(HeaderName::Route, r.clone());
-        }
+        cancel
+            .headers
+            .copy_from(&invite.headers, &HeaderName::Route);
         self.tx.start_client(
             now,
             cancel,
