@@ -27,6 +27,10 @@ macro_rules! header_names {
         }
 
         impl Known {
+            /// Every known name, in declaration order (`k as usize` is an
+            /// index).
+            const ALL: &'static [Known] = &[ $( Known::$variant, )* ];
+
             /// The public name.
             pub(crate) fn name(self) -> HeaderName {
                 match self {
@@ -328,10 +332,94 @@ enum ValueSlot {
     Owned(u32),
 }
 
+/// One field: plain integers (an enum-of-enums layout here costs a
+/// store-forwarding stall per pushed field).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    name: NameSlot,
-    value: ValueSlot,
+    /// A known name's index, or `NAME_SPAN`/`NAME_OWNED`; plus
+    /// `VALUE_OWNED`.
+    tag: u32,
+    /// Other names: span start or owned index.
+    name_a: u32,
+    /// Other names: span length.
+    name_b: u32,
+    /// Value span start or owned index.
+    value_a: u32,
+    /// Value span length.
+    value_b: u32,
+}
+
+const NAME_SPAN: u32 = 0xfe;
+const NAME_OWNED: u32 = 0xff;
+const VALUE_OWNED: u32 = 0x100;
+
+impl Entry {
+    #[inline]
+    fn new(name: NameSlot, value: ValueSlot) -> Self {
+        let (tag, name_a, name_b) = match name {
+            NameSlot::Known(k) => (k as u32, 0, 0),
+            NameSlot::Span(s) => (NAME_SPAN, s.start, s.len),
+            NameSlot::Owned(i) => (NAME_OWNED, i, 0),
+        };
+        let mut e = Entry {
+            tag,
+            name_a,
+            name_b,
+            value_a: 0,
+            value_b: 0,
+        };
+        e.set_value(value);
+        e
+    }
+
+    #[inline]
+    fn name(&self) -> NameSlot {
+        match self.tag & 0xff {
+            NAME_SPAN => NameSlot::Span(Span {
+                start: self.name_a,
+                len: self.name_b,
+            }),
+            NAME_OWNED => NameSlot::Owned(self.name_a),
+            k => match Known::ALL.get(k as usize) {
+                Some(k) => NameSlot::Known(*k),
+                None => NameSlot::Owned(u32::MAX),
+            },
+        }
+    }
+
+    /// Whether the name is the known `k` (no decoding).
+    #[inline]
+    fn is_known(&self, k: Known) -> bool {
+        self.tag & 0xff == k as u32
+    }
+
+    #[inline]
+    fn value(&self) -> ValueSlot {
+        if self.tag & VALUE_OWNED != 0 {
+            ValueSlot::Owned(self.value_a)
+        } else {
+            ValueSlot::Span(Span {
+                start: self.value_a,
+                len: self.value_b,
+            })
+        }
+    }
+
+    #[inline]
+    fn set_value(&mut self, v: ValueSlot) {
+        match v {
+            ValueSlot::Span(s) => {
+                self.tag &= !VALUE_OWNED;
+                self.value_a = s.start;
+                self.value_b = s.len;
+            }
+            ValueSlot::Owned(i) => {
+                self.tag |= VALUE_OWNED;
+                self.value_a = i;
+                self.value_b = 0;
+            }
+        }
+    }
 }
 
 /// A name to look for: known names compare as one byte.
@@ -401,28 +489,21 @@ impl Headers {
         }
     }
 
-    /// Headers of a received head `buf`, filled by the parser.
-    pub(crate) fn received(buf: SipStr, n: usize) -> Self {
-        Self {
-            buf,
-            list: Vec::with_capacity(n),
-            owned: Vec::new(),
-        }
+    /// Sets the received head the parser's spans point into.
+    pub(crate) fn set_received(&mut self, buf: SipStr) {
+        self.buf = buf;
     }
 
     /// Appends a field whose value lies in the received head.
     #[inline]
     pub(crate) fn push_span(&mut self, name: NameSlot, value: Span) {
-        self.list.push(Entry {
-            name,
-            value: ValueSlot::Span(value),
-        });
+        self.list.push(Entry::new(name, ValueSlot::Span(value)));
     }
 
     /// Appends a field with a received name and an owned value (unfolded).
     pub(crate) fn push_owned_value(&mut self, name: NameSlot, value: SipStr) {
         let value = ValueSlot::Owned(self.own(value));
-        self.list.push(Entry { name, value });
+        self.list.push(Entry::new(name, value));
     }
 
     fn own(&mut self, s: SipStr) -> u32 {
@@ -444,7 +525,7 @@ impl Headers {
 
     #[inline]
     fn value_of(&self, e: &Entry) -> &str {
-        match e.value {
+        match e.value() {
             ValueSlot::Span(s) => self.span(s),
             ValueSlot::Owned(i) => self.owned(i),
         }
@@ -452,14 +533,14 @@ impl Headers {
 
     #[inline]
     fn parent_of(&self, e: &Entry) -> &SipStr {
-        match e.value {
+        match e.value() {
             ValueSlot::Span(_) => &self.buf,
             ValueSlot::Owned(i) => self.owned(i),
         }
     }
 
     fn name_of(&self, e: &Entry) -> HeaderName {
-        match e.name {
+        match e.name() {
             NameSlot::Known(k) => k.name(),
             NameSlot::Span(s) => HeaderName::Other(sub(&self.buf, self.span(s))),
             NameSlot::Owned(i) => HeaderName::Other(self.owned(i).clone()),
@@ -468,8 +549,10 @@ impl Headers {
 
     #[inline]
     fn is(&self, e: &Entry, key: &Key<'_>) -> bool {
-        match (e.name, key) {
-            (NameSlot::Known(a), Key::Known(b)) => a == *b,
+        if let Key::Known(k) = key {
+            return e.is_known(*k);
+        }
+        match (e.name(), key) {
             (NameSlot::Span(s), Key::Other(o)) => self.span(s).eq_ignore_ascii_case(o),
             (NameSlot::Owned(i), Key::Other(o)) => self.owned(i).eq_ignore_ascii_case(o),
             _ => false,
@@ -489,7 +572,7 @@ impl Headers {
     fn entry(&mut self, name: HeaderName, value: SipStr) -> Entry {
         let name = self.slot_for(name);
         let value = ValueSlot::Owned(self.own(value));
-        Entry { name, value }
+        Entry::new(name, value)
     }
 
     /// All headers in order.
@@ -612,12 +695,9 @@ impl Headers {
             if !keep(&name) {
                 continue;
             }
-            match (e.name, e.value) {
-                (NameSlot::Known(k), ValueSlot::Span(s)) if same_buf => {
-                    self.list.push(Entry {
-                        name: NameSlot::Known(k),
-                        value: ValueSlot::Span(s),
-                    });
+            match (e.name(), e.value()) {
+                (NameSlot::Known(_), ValueSlot::Span(_)) if same_buf => {
+                    self.list.push(*e);
                 }
                 _ => {
                     let value = sub(src.parent_of(e), src.value_of(e));
@@ -641,7 +721,7 @@ impl Headers {
         let key = Key::of(&name);
         match self.list.iter().position(|e| self.is(e, &key)) {
             Some(i) => {
-                let slot = match self.list.get(i).map(|e| e.value) {
+                let slot = match self.list.get(i).map(Entry::value) {
                     Some(ValueSlot::Owned(o)) => {
                         if let Some(v) = self.owned.get_mut(o as usize) {
                             *v = value;
@@ -651,7 +731,7 @@ impl Headers {
                     _ => ValueSlot::Owned(self.own(value)),
                 };
                 if let Some(e) = self.list.get_mut(i) {
-                    e.value = slot;
+                    e.set_value(slot);
                 }
                 let mut idx = 0;
                 let list = std::mem::take(&mut self.list);
@@ -696,13 +776,13 @@ impl Headers {
                 let rest = trim_lws(value.get(comma + 1..).unwrap_or(""));
                 // `rest` is a suffix of the value: shrink the slot.
                 let skip = (value.len() - rest.len()) as u32;
-                match e.value {
+                match e.value() {
                     ValueSlot::Span(s) => {
                         if let Some(e) = self.list.get_mut(i) {
-                            e.value = ValueSlot::Span(Span {
+                            e.set_value(ValueSlot::Span(Span {
                                 start: s.start + skip,
                                 len: s.len - skip,
-                            });
+                            }));
                         }
                     }
                     ValueSlot::Owned(o) => {

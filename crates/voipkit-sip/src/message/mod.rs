@@ -749,3 +749,25 @@ mod tests {
         assert_eq!(back.top_via().unwrap().branch(), Some("z9hG4bKabc"));
     }
 }
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn sizes() {
+        use super::*;
+        eprintln!(
+            "SipStr {} Params {} Host {} SipUri {} Uri {} Method {} Headers {} Request {} Response {} Message {} Via {} NameAddr {}",
+            size_of::<SipStr>(),
+            size_of::<Params>(),
+            size_of::<Host>(),
+            size_of::<SipUri>(),
+            size_of::<Uri>(),
+            size_of::<Method>(),
+            size_of::<Headers>(),
+            size_of::<Request>(),
+            size_of::<Response>(),
+            size_of::<Message>(),
+            size_of::<Via>(),
+            size_of::<NameAddr>()
+        );
+    }
+}

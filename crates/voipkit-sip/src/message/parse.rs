@@ -3,11 +3,11 @@
 
 use std::sync::LazyLock;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use super::header::{Headers, Known, NameSlot, Span};
 use super::method::{Method, StatusCode};
-use super::text::{SipStr, is_token, is_token_char, sub, trim_lws};
+use super::text::{SipStr, is_lws, is_token, is_token_char, sub, trim_lws};
 use super::uri::Uri;
 use super::{Message, ParseError, Request, Response};
 
@@ -102,7 +102,11 @@ pub(crate) fn walk_head_end(buf: &[u8]) -> Option<usize> {
 /// copied and no reference count is touched per header (folded values are
 /// the only ones copied). The entry vector is the one allocation of a
 /// typical message.
-pub fn parse_message(buf: Bytes, framing: Framing, limits: &Limits) -> Result<Message, ParseError> {
+pub fn parse_message(
+    mut buf: Bytes,
+    framing: Framing,
+    limits: &Limits,
+) -> Result<Message, ParseError> {
     if buf.len() > limits.max_message_size {
         return Err(ParseError::TooLarge {
             limit: limits.max_message_size,
@@ -113,37 +117,85 @@ pub fn parse_message(buf: Bytes, framing: Framing, limits: &Limits) -> Result<Me
         .iter()
         .take_while(|b| **b == b'\r' || **b == b'\n')
         .count();
-    let buf = if skip > 0 { buf.slice(skip..) } else { buf };
+    buf.advance(skip);
     if buf.is_empty() {
         return Err(ParseError::Incomplete);
     }
-    let head_end = find_head_end_bytes(&buf).ok_or(ParseError::Incomplete)?;
-    if u32::try_from(head_end).is_err() {
+    // One pass over the head: line ends, names, value spans,
+    // Content-Length. A failure is reported as the head's first problem
+    // in the order incomplete, not UTF-8, then the line's own error.
+    let mut headers = Headers::with_capacity(16);
+    let scan = match scan_head(&buf, &mut headers, limits) {
+        Ok(scan) => scan,
+        Err(e) => return Err(head_error(&buf, e)),
+    };
+    if u32::try_from(scan.head_end).is_err() {
         return Err(ParseError::TooLarge {
             limit: u32::MAX as usize,
         });
     }
-    let head = SipStr::try_from(buf.slice(..head_end)).map_err(|_| ParseError::NotUtf8)?;
+    // `buf` keeps the rest: one reference-count bump at most (none when
+    // there is no body).
+    let head = buf.split_to(scan.head_end);
+    let head = SipStr::try_from(head).map_err(|_| ParseError::NotUtf8)?;
 
-    let (start, first_header) = line_at(&head, 0)?.ok_or(ParseError::Incomplete)?;
-    let mut headers = Headers::received(head.clone(), 16);
-    let content_length = parse_lines(&head, first_header, &mut headers, limits)?;
-
-    let rest = buf.slice(head_end..);
-    let body = match (content_length, framing) {
+    let rest = buf;
+    let body = match (scan.content_length, framing) {
         (Some(n), _) if n > rest.len() => {
             return Err(ParseError::BodyTooShort {
                 declared: n,
                 actual: rest.len(),
             });
         }
-        (Some(n), _) if n == rest.len() => rest,
-        (Some(n), _) => rest.slice(..n),
+        (Some(n), _) => {
+            let mut rest = rest;
+            rest.truncate(n);
+            rest
+        }
         (None, Framing::Datagram) => rest,
         (None, Framing::Stream) => return Err(ParseError::Missing("Content-Length")),
     };
+    let start = head.get(..scan.start_line_end).unwrap_or("");
+    let start = parse_start_line(&head, start)?;
+    headers.set_received(head);
+    Ok(match start {
+        StartLine::Request {
+            method,
+            uri,
+            version,
+        } => Message::Request(Request {
+            method,
+            uri,
+            version,
+            headers,
+            body,
+        }),
+        StartLine::Response {
+            version,
+            status,
+            reason,
+        } => Message::Response(Response {
+            version,
+            status,
+            reason,
+            headers,
+            body,
+        }),
+    })
+}
 
-    parse_start_line(&head, start, headers, body)
+/// The error to report for a head the scan rejected with `e`, as if the
+/// head end were found first and the head validated as UTF-8 next (so
+/// the error does not depend on how far the scan went).
+#[cold]
+fn head_error(buf: &[u8], e: ParseError) -> ParseError {
+    match find_head_end_bytes(buf) {
+        None => ParseError::Incomplete,
+        Some(end) if std::str::from_utf8(buf.get(..end).unwrap_or(&[])).is_err() => {
+            ParseError::NotUtf8
+        }
+        Some(_) => e,
+    }
 }
 
 /// Parses a block of header lines (no start line) ending with an empty
@@ -154,23 +206,13 @@ pub(crate) fn parse_header_block(head: &SipStr, limits: &Limits) -> Result<Heade
             limit: u32::MAX as usize,
         });
     }
-    let mut headers = Headers::received(head.clone(), 4);
-    parse_lines(head, 0, &mut headers, limits)?;
+    let mut headers = Headers::with_capacity(4);
+    scan_lines(head.as_bytes(), 0, &mut headers, limits)?;
+    headers.set_received(head.clone());
     Ok(headers)
 }
 
-/// Where `s` (a sub-string of `head`) lies in it. The head's length was
-/// checked to fit a `u32`.
-#[inline]
-fn span_in(head: &str, s: &str) -> Span {
-    let start = (s.as_ptr() as usize).wrapping_sub(head.as_ptr() as usize);
-    Span {
-        start: start as u32,
-        len: s.len() as u32,
-    }
-}
-
-fn check_content_length(seen: &mut Option<usize>, v: &str) -> Result<(), ParseError> {
+fn check_content_length(seen: &mut Option<usize>, v: &[u8]) -> Result<(), ParseError> {
     let n = parse_content_length(v)?;
     if seen.is_some_and(|c| c != n) {
         return Err(ParseError::Invalid("conflicting Content-Length values"));
@@ -179,57 +221,98 @@ fn check_content_length(seen: &mut Option<usize>, v: &str) -> Result<(), ParseEr
     Ok(())
 }
 
-fn parse_content_length(v: &str) -> Result<usize, ParseError> {
-    let v = trim_lws(v);
-    if v.is_empty() || v.len() > 9 || !v.bytes().all(|b| b.is_ascii_digit()) {
+fn parse_content_length(v: &[u8]) -> Result<usize, ParseError> {
+    let v = trim_lws_bytes(v);
+    if v.is_empty() || v.len() > 9 {
         return Err(ParseError::Invalid("bad Content-Length"));
     }
-    v.parse()
-        .map_err(|_| ParseError::Invalid("bad Content-Length"))
+    let mut n = 0usize;
+    for b in v {
+        if !b.is_ascii_digit() {
+            return Err(ParseError::Invalid("bad Content-Length"));
+        }
+        n = n * 10 + usize::from(b - b'0');
+    }
+    Ok(n)
 }
 
-/// One line of `head` starting at `pos`: (line without CR/LF, next pos).
-/// One memchr2 per line finds its end; a CR not followed by LF is an
-/// error (it would let a value smuggle a line break into whatever prints
-/// it).
-fn line_at(head: &str, pos: usize) -> Result<Option<(&str, usize)>, ParseError> {
-    let Some(rest) = head.get(pos..) else {
+fn trim_lws_bytes(b: &[u8]) -> &[u8] {
+    let mut s = b;
+    while let [first, rest @ ..] = s {
+        if !is_lws(*first) {
+            break;
+        }
+        s = rest;
+    }
+    while let [rest @ .., last] = s {
+        if !is_lws(*last) {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+/// One line of `b` starting at `pos`: (end of the line's text, start of
+/// the next line). One memchr2 per line finds its end; a CR not followed
+/// by LF is an error (it would let a value smuggle a line break into
+/// whatever prints it). `None` if no line end follows.
+#[inline]
+fn line_end(b: &[u8], pos: usize) -> Result<Option<(usize, usize)>, ParseError> {
+    let Some(rest) = b.get(pos..) else {
         return Ok(None);
     };
-    let bytes = rest.as_bytes();
-    let Some(i) = memchr::memchr2(b'\r', b'\n', bytes) else {
+    let Some(i) = memchr::memchr2(b'\r', b'\n', rest) else {
         return Ok(None);
     };
-    let next = if bytes.get(i) == Some(&b'\r') {
-        if bytes.get(i + 1) != Some(&b'\n') {
+    if rest.get(i) == Some(&b'\r') {
+        if rest.get(i + 1) != Some(&b'\n') {
             return Err(ParseError::Invalid("bare CR in a line"));
         }
-        i + 2
+        Ok(Some((pos + i, pos + i + 2)))
     } else {
-        i + 1
-    };
-    Ok(rest.get(..i).map(|l| (l, pos + next)))
+        Ok(Some((pos + i, pos + i + 1)))
+    }
 }
 
-fn is_fold(head: &str, pos: usize) -> bool {
-    matches!(head.as_bytes().get(pos), Some(b' ' | b'\t'))
+/// Where the scan of a head ended.
+struct HeadScan {
+    /// End of the start line's text.
+    start_line_end: usize,
+    /// Offset of the first body byte.
+    head_end: usize,
+    content_length: Option<usize>,
 }
 
-/// Parses the header lines from `pos` to the empty line; returns the
-/// Content-Length if present (conflicting values are an error).
-fn parse_lines(
-    head: &SipStr,
+fn scan_head(b: &[u8], headers: &mut Headers, limits: &Limits) -> Result<HeadScan, ParseError> {
+    let (start_line_end, first) = line_end(b, 0)?.ok_or(ParseError::Incomplete)?;
+    let (head_end, content_length) = scan_lines(b, first, headers, limits)?;
+    Ok(HeadScan {
+        start_line_end,
+        head_end,
+        content_length,
+    })
+}
+
+/// Scans the header lines from `pos` to the empty line, filling
+/// `headers` with spans into `b`; returns the offset after the empty line
+/// and the Content-Length if present (conflicting values are an error).
+fn scan_lines(
+    b: &[u8],
     mut pos: usize,
     headers: &mut Headers,
     limits: &Limits,
-) -> Result<Option<usize>, ParseError> {
+) -> Result<(usize, Option<usize>), ParseError> {
     let mut content_length: Option<usize> = None;
-    while let Some((line, next)) = line_at(head, pos)? {
-        if line.is_empty() {
-            break;
-        }
+    loop {
+        let (end, next) = line_end(b, pos)?.ok_or(ParseError::Incomplete)?;
+        let line_start = pos;
+        let line = b.get(pos..end).unwrap_or(&[]);
         pos = next;
-        if matches!(line.as_bytes().first(), Some(b' ' | b'\t')) {
+        if line.is_empty() {
+            return Ok((pos, content_length));
+        }
+        if matches!(line.first(), Some(b' ' | b'\t')) {
             return Err(ParseError::Invalid("folded line before any header"));
         }
         if headers.len() >= limits.max_headers {
@@ -243,75 +326,117 @@ fn parse_lines(
             });
         }
         // The name: token characters, optional SP/HT, then ':' (one scan).
-        let lb = line.as_bytes();
         let mut name_end = 0;
-        while lb.get(name_end).is_some_and(|b| is_token_char(*b)) {
+        while line.get(name_end).is_some_and(|c| is_token_char(*c)) {
             name_end += 1;
         }
         let mut colon = name_end;
-        while matches!(lb.get(colon), Some(b' ' | b'\t')) {
+        while matches!(line.get(colon), Some(b' ' | b'\t')) {
             colon += 1;
         }
-        if name_end == 0 || lb.get(colon) != Some(&b':') {
-            return Err(if memchr::memchr(b':', lb).is_some() {
+        if name_end == 0 || line.get(colon) != Some(&b':') {
+            return Err(if memchr::memchr(b':', line).is_some() {
                 ParseError::Invalid("bad header name")
             } else {
                 ParseError::Invalid("header line without ':'")
             });
         }
-        let name = line
-            .get(..name_end)
-            .ok_or(ParseError::Invalid("bad header line"))?;
-        let name = match Known::lookup(name.as_bytes()) {
+        let name_bytes = line.get(..name_end).unwrap_or(&[]);
+        let name = match Known::lookup(name_bytes) {
             Some(k) => NameSlot::Known(k),
-            None => NameSlot::Span(span_in(head, name)),
+            None => NameSlot::Span(Span {
+                start: line_start as u32,
+                len: name_end as u32,
+            }),
         };
-        let value = line.get(colon + 1..).unwrap_or("");
-        let value = if is_fold(head, pos) {
-            // Unfold: join continuation lines with a single space.
-            let mut total = line.len();
-            let mut owned = trim_lws(value).to_owned();
-            while is_fold(head, pos) {
-                let Some((cont, next)) = line_at(head, pos)? else {
-                    break;
-                };
-                pos = next;
-                total += cont.len() + 2;
-                if total > limits.max_header_len {
-                    return Err(ParseError::HeaderTooLong {
-                        limit: limits.max_header_len,
-                    });
-                }
-                let cont = trim_lws(cont);
-                if !cont.is_empty() {
-                    if !owned.is_empty() {
-                        owned.push(' ');
-                    }
-                    owned.push_str(cont);
-                }
-            }
-            if matches!(name, NameSlot::Known(Known::ContentLength)) {
-                check_content_length(&mut content_length, &owned)?;
-            }
-            headers.push_owned_value(name, SipStr::from(owned));
+        // The value, without surrounding white space.
+        let mut vstart = colon + 1;
+        while line.get(vstart).is_some_and(|c| is_lws(*c)) {
+            vstart += 1;
+        }
+        let mut vend = line.len();
+        while vend > vstart && line.get(vend - 1).is_some_and(|c| is_lws(*c)) {
+            vend -= 1;
+        }
+        let value = line.get(vstart..vend).unwrap_or(&[]);
+        if matches!(b.get(pos), Some(b' ' | b'\t')) {
+            pos = unfold(b, pos, line.len(), value, name, headers, limits, &mut content_length)?;
             continue;
-        } else {
-            trim_lws(value)
-        };
+        }
         if matches!(name, NameSlot::Known(Known::ContentLength)) {
             check_content_length(&mut content_length, value)?;
         }
-        headers.push_span(name, span_in(head, value));
+        headers.push_span(
+            name,
+            Span {
+                start: (line_start + vstart) as u32,
+                len: value.len() as u32,
+            },
+        );
     }
-    Ok(content_length)
 }
 
-fn parse_start_line(
-    head: &SipStr,
-    line: &str,
-    headers: Headers,
-    body: Bytes,
-) -> Result<Message, ParseError> {
+/// A folded value: joins the continuation lines from `pos` with single
+/// spaces into an owned value; returns the position after them.
+#[cold]
+#[allow(clippy::too_many_arguments)]
+fn unfold(
+    b: &[u8],
+    mut pos: usize,
+    first_len: usize,
+    value: &[u8],
+    name: NameSlot,
+    headers: &mut Headers,
+    limits: &Limits,
+    content_length: &mut Option<usize>,
+) -> Result<usize, ParseError> {
+    fn text(v: &[u8]) -> Result<&str, ParseError> {
+        std::str::from_utf8(v).map_err(|_| ParseError::NotUtf8)
+    }
+    let mut total = first_len;
+    let mut owned = text(value)?.to_owned();
+    while matches!(b.get(pos), Some(b' ' | b'\t')) {
+        let Some((end, next)) = line_end(b, pos)? else {
+            break;
+        };
+        let cont = b.get(pos..end).unwrap_or(&[]);
+        pos = next;
+        total += cont.len() + 2;
+        if total > limits.max_header_len {
+            return Err(ParseError::HeaderTooLong {
+                limit: limits.max_header_len,
+            });
+        }
+        let cont = trim_lws(text(cont)?);
+        if !cont.is_empty() {
+            if !owned.is_empty() {
+                owned.push(' ');
+            }
+            owned.push_str(cont);
+        }
+    }
+    if matches!(name, NameSlot::Known(Known::ContentLength)) {
+        check_content_length(content_length, owned.as_bytes())?;
+    }
+    headers.push_owned_value(name, SipStr::from(owned));
+    Ok(pos)
+}
+
+/// A parsed start line.
+enum StartLine {
+    Request {
+        method: Method,
+        uri: Uri,
+        version: SipStr,
+    },
+    Response {
+        version: SipStr,
+        status: StatusCode,
+        reason: SipStr,
+    },
+}
+
+fn parse_start_line(head: &SipStr, line: &str) -> Result<StartLine, ParseError> {
     if let Some(after) = line.strip_prefix("SIP/").or_else(|| {
         line.get(..4)
             .filter(|p| p.eq_ignore_ascii_case("SIP/"))
@@ -333,13 +458,11 @@ fn parse_start_line(
             .ok()
             .and_then(StatusCode::new)
             .ok_or(ParseError::BadStartLine("status code out of range"))?;
-        return Ok(Message::Response(Response {
+        return Ok(StartLine::Response {
             version: sub(head, version),
             status,
             reason: sub(head, reason),
-            headers,
-            body,
-        }));
+        });
     }
     // Request-Line: Method SP Request-URI SP SIP-Version. Runs of white
     // space between the three elements are tolerated (RFC 4475 §3.1.2.7
@@ -362,13 +485,11 @@ fn parse_start_line(
         .filter(|v| !v.is_empty())
         .ok_or(ParseError::BadStartLine("bad SIP version"))?;
     let uri = Uri::parse_in(head, uri).map_err(ParseError::BadRequestUri)?;
-    Ok(Message::Request(Request {
+    Ok(StartLine::Request {
         method: Method::parse(head, method),
         uri,
         version: sub(head, version),
-        headers,
-        body,
-    }))
+    })
 }
 
 #[cfg(test)]

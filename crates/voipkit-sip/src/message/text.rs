@@ -62,12 +62,38 @@ impl SipStr {
 
     #[inline]
     fn inline(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        let n = b.len();
+        if n > INLINE {
+            return None;
+        }
         let mut buf = [0u8; INLINE];
-        buf.get_mut(..s.len())?.copy_from_slice(s.as_bytes());
-        Some(SipStr(Repr::Inline {
-            len: s.len() as u8,
-            buf,
-        }))
+        // Two overlapping fixed-size copies (no call to memcpy for a
+        // variable length): head and tail of the string.
+        fn two<const K: usize>(buf: &mut [u8; INLINE], b: &[u8]) {
+            let n = b.len();
+            let (Some(head), Some(tail)) = (b.first_chunk::<K>(), b.last_chunk::<K>()) else {
+                return;
+            };
+            if let Some(d) = buf.first_chunk_mut::<K>() {
+                *d = *head;
+            }
+            if let Some(d) = buf.get_mut(n - K..n).and_then(|d| d.first_chunk_mut::<K>()) {
+                *d = *tail;
+            }
+        }
+        if n >= 16 {
+            two::<16>(&mut buf, b);
+        } else if n >= 8 {
+            two::<8>(&mut buf, b);
+        } else if n >= 4 {
+            two::<4>(&mut buf, b);
+        } else {
+            for (d, c) in buf.iter_mut().zip(b) {
+                *d = *c;
+            }
+        }
+        Some(SipStr(Repr::Inline { len: n as u8, buf }))
     }
 
     /// The shared buffer this string lives in, if it shares one.
@@ -409,6 +435,14 @@ impl Params {
     /// sub-strings of `parent` where possible. Fails on an empty or
     /// non-token name, or an empty value.
     pub fn parse_in(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
+        if let Some(p) = Self::parse_fast(parent, s) {
+            return Ok(p);
+        }
+        Self::parse_general(parent, s)
+    }
+
+    /// The general parser: white space, quotes, every error.
+    fn parse_general(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
         let s = trim_lws(s);
         let (body, had_semi) = match s.strip_prefix(';') {
             Some(b) => (b, true),
@@ -462,6 +496,55 @@ impl Params {
         }
         Ok(Self {
             text: SipStr::from(out),
+        })
+    }
+
+    /// One pass over a list already in canonical form without quotes or
+    /// angle brackets (what almost every message carries). `None` means:
+    /// use the general parser (which reports every error).
+    #[inline]
+    fn parse_fast(parent: &SipStr, s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        if b.first() != Some(&b';') {
+            return None;
+        }
+        let mut i = 1;
+        loop {
+            let start = i;
+            while b.get(i).is_some_and(|c| is_token_char(*c)) {
+                i += 1;
+            }
+            if i == start {
+                return None;
+            }
+            match b.get(i) {
+                None => break,
+                Some(b';') => i += 1,
+                Some(b'=') => {
+                    i += 1;
+                    let vstart = i;
+                    while let Some(&c) = b.get(i) {
+                        if c == b';' {
+                            break;
+                        }
+                        if matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'<' | b'>') {
+                            return None;
+                        }
+                        i += 1;
+                    }
+                    if i == vstart {
+                        return None;
+                    }
+                    if i == b.len() {
+                        break;
+                    }
+                    i += 1;
+                }
+                Some(_) => return None,
+            }
+        }
+        Some(Self {
+            text: sub(parent, s),
         })
     }
 
@@ -686,10 +769,43 @@ mod tests {
         assert!(q.is_empty());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+        /// The fast path accepts nothing the general parser rejects and
+        /// builds the same list.
+        #[test]
+        fn params_fast_path_agrees(s in "[;=a-c \"<>,.\t]{0,16}") {
+            let parent = SipStr::from(s.as_str());
+            if let Some(fast) = Params::parse_fast(&parent, &parent) {
+                let slow = Params::parse_general(&parent, &parent);
+                proptest::prop_assert_eq!(slow, Ok(fast), "{:?}", s);
+            }
+        }
+    }
+
     #[test]
     fn percent() {
         assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
         assert_eq!(percent_decode("%2"), None);
         assert_eq!(percent_decode("%zz"), None);
+    }
+}
+
+#[cfg(test)]
+mod sipstr_tests {
+    use super::*;
+
+    #[test]
+    fn inline_copies_every_length() {
+        let long: String = (0..40u8).map(|i| char::from(b'a' + i % 26)).collect();
+        for n in 0..=long.len() {
+            let s = &long[..n];
+            let v = SipStr::from(s);
+            assert_eq!(v.as_str(), s, "length {n}");
+            assert_eq!(SipStr::from(s.to_owned()), v);
+        }
+        let parent = SipStr::try_from(Bytes::from(long.clone().into_bytes())).unwrap();
+        assert_eq!(sub(&parent, &parent[3..35]).as_str(), &long[3..35]);
+        assert_eq!(sub(&parent, &parent[3..9]).as_str(), &long[3..9]);
     }
 }

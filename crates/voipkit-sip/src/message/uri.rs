@@ -228,6 +228,101 @@ impl SipUri {
         })
     }
 
+    /// One pass over a plain `sip:`/`sips:` URI (no escapes, no IPv6, no
+    /// unusual characters: what almost every message carries). `None`
+    /// means: use the general parser, which also reports every error; so
+    /// this never accepts what the general parser rejects, and builds the
+    /// same value.
+    #[inline]
+    fn parse_fast(parent: &SipStr, s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        let (secure, rest) = match b.get(..5) {
+            Some([s0, i, p, c, b':']) if eq3(*s0, *i, *p) && c.eq_ignore_ascii_case(&b's') => {
+                (true, b.get(5..)?)
+            }
+            _ => match b.get(..4) {
+                Some([s0, i, p, b':']) if eq3(*s0, *i, *p) => (false, b.get(4..)?),
+                _ => return None,
+            },
+        };
+        let off = b.len() - rest.len();
+        // Every byte plain, and where the '@', first ';' and '?' after it,
+        // and last ':' of the host part are.
+        let mut at = None;
+        let mut i = 0;
+        for &c in rest {
+            match FAST_CLASS.get(usize::from(c)).copied().unwrap_or(0) {
+                PLAIN | COLON | SEMI | QMARK => {}
+                AT if at.is_none() => at = Some(i),
+                _ => return None,
+            }
+            i += 1;
+        }
+        let host_from = at.map_or(0, |a| a + 1);
+        let hostpart = rest.get(host_from..)?;
+        let mut end = hostpart.len();
+        let mut semi = None;
+        let mut q = None;
+        for (j, &c) in hostpart.iter().enumerate() {
+            if c == b';' && semi.is_none() && q.is_none() {
+                semi = Some(j);
+            } else if c == b'?' && q.is_none() {
+                q = Some(j);
+                break;
+            }
+        }
+        if let Some(x) = semi.or(q) {
+            end = x;
+        }
+        let hostport = hostpart.get(..end)?;
+        let (host, port) = match memchr::memrchr(b':', hostport) {
+            Some(c) => (hostport.get(..c)?, Some(fast_port(hostport.get(c + 1..)?)?)),
+            None => (hostport, None),
+        };
+        let text = |from: usize, to: usize| s.get(off + from..off + to);
+        let host = fast_host(parent, text(host_from, host_from + host.len())?)?;
+        let (user, password) = match at {
+            Some(a) => {
+                let ui = rest.get(..a)?;
+                let (u, p) = match memchr::memchr(b':', ui) {
+                    Some(c) => (c, Some(c + 1)),
+                    None => (a, None),
+                };
+                if u == 0 || !ui.get(..u)?.iter().all(|c| is_user_char(*c)) {
+                    return None;
+                }
+                (
+                    Some(sub(parent, text(0, u)?)),
+                    match p {
+                        Some(p) => Some(sub(parent, text(p, a)?)),
+                        None => None,
+                    },
+                )
+            }
+            None => (None, None),
+        };
+        let params = match semi {
+            Some(sm) => {
+                let to = q.unwrap_or(hostpart.len());
+                Params::parse_in(parent, text(host_from + sm, host_from + to)?).ok()?
+            }
+            None => Params::new(),
+        };
+        let headers = match q {
+            Some(q) => Some(sub(parent, text(host_from + q + 1, rest.len())?)),
+            None => None,
+        };
+        Some(Self {
+            secure,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers,
+        })
+    }
+
     /// The user part with `%` escapes decoded.
     pub fn user_unescaped(&self) -> Option<String> {
         self.user.as_deref().and_then(percent_decode)
@@ -268,6 +363,75 @@ impl SipUri {
         self.headers == other.headers
     }
 }
+
+/// `sip` in any case.
+#[inline]
+fn eq3(a: u8, b: u8, c: u8) -> bool {
+    a.eq_ignore_ascii_case(&b's') && b.eq_ignore_ascii_case(&b'i') && c.eq_ignore_ascii_case(&b'p')
+}
+
+/// A port the general parser accepts: 1-5 digits, at most 65535.
+#[inline]
+fn fast_port(p: &[u8]) -> Option<u16> {
+    if p.is_empty() || p.len() > 5 {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for &c in p {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(c - b'0');
+    }
+    u16::try_from(n).ok()
+}
+
+/// A host the general parser accepts without IPv6 brackets: a dotted IPv4
+/// address or a domain name.
+#[inline]
+fn fast_host(parent: &SipStr, h: &str) -> Option<Host> {
+    let b = h.as_bytes();
+    let first = *b.first()?;
+    if first.is_ascii_digit() && b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+        return h.parse::<Ipv4Addr>().ok().map(Host::Ipv4);
+    }
+    if b.iter()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+    {
+        return Some(Host::Domain(sub(parent, h)));
+    }
+    None
+}
+
+const PLAIN: u8 = 1;
+const AT: u8 = 2;
+const COLON: u8 = 3;
+const SEMI: u8 = 4;
+const QMARK: u8 = 5;
+
+/// Byte classes of the fast URI path: 0 for what it leaves to the
+/// general parser (white space, controls, `<>"`, `%` escapes, IPv6
+/// brackets, non-ASCII).
+#[allow(clippy::indexing_slicing)] // i < 256 on a 256-entry array, at compile time
+static FAST_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = match b {
+            b'@' => AT,
+            b':' => COLON,
+            b';' => SEMI,
+            b'?' => QMARK,
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => PLAIN,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')' | b'&' | b'='
+            | b'+' | b'$' | b',' | b'/' => PLAIN,
+            _ => 0,
+        };
+        i += 1;
+    }
+    t
+};
 
 fn is_user_char(b: u8) -> bool {
     // unreserved / escaped / user-unreserved, plus ':' handled by the caller
@@ -333,6 +497,14 @@ pub enum Uri {
 impl Uri {
     /// Parses an absolute URI; sip/sips are parsed fully.
     pub(crate) fn parse_in(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
+        if let Some(u) = SipUri::parse_fast(parent, s) {
+            return Ok(Uri::Sip(u));
+        }
+        Self::parse_general(parent, s)
+    }
+
+    /// The general parser (any scheme, escapes, IPv6, every error).
+    fn parse_general(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
         let (scheme, rest) = s.split_once(':').ok_or("URI without scheme")?;
         if scheme.is_empty()
             || !scheme
@@ -480,6 +652,55 @@ mod tests {
         let tel = p("tel:+1-212-555-1212");
         assert_eq!(tel.scheme(), "tel");
         assert!(tel.as_sip().is_none());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+        /// The fast path accepts nothing the general parser rejects and
+        /// builds the same URI.
+        #[test]
+        fn fast_path_agrees(
+            scheme in "(sip|SIPS|sips|SiP|tel)",
+            rest in proptest::prop_oneof![
+                "[a-zA-Z0-9@:;?=%._\\[\\]<> \"&,+/-]{0,40}",
+                "([a-z;?=]{0,4}(:[a-z]{0,3})?@)?[a-z0-9._-]{0,10}(:[0-9]{0,6})?(;[a-z=]{0,5}){0,3}(\\?[a-z=;@]{0,6})?",
+            ],
+        ) {
+            let text = format!("{scheme}:{rest}");
+            let parent = SipStr::from(text.as_str());
+            if let Some(fast) = SipUri::parse_fast(&parent, &parent) {
+                proptest::prop_assert_eq!(
+                    Uri::parse_general(&parent, &parent),
+                    Ok(Uri::Sip(fast)),
+                    "{}", text
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_cases() {
+        for text in [
+            "sip:bob@biloxi.example.com",
+            "sips:alice:pw@192.0.2.1:5061;transport=tls;lr?subject=x;y=z",
+            "sip:user;par=x@example.com",
+            "sip:192.0.2.1",
+            "sip:example.com;maddr=a;ttl=1?h=1@2",
+            "sip:a@b@c",
+            "sip:@b",
+            "sip:a@",
+            "sip:a@b:99999",
+            "sip:a@1.2.3",
+            "sip:a@b;",
+            "sip:a@b;=x",
+        ] {
+            let parent = SipStr::from(text);
+            let general = Uri::parse_general(&parent, &parent);
+            match SipUri::parse_fast(&parent, &parent) {
+                Some(fast) => assert_eq!(general, Ok(Uri::Sip(fast)), "{text}"),
+                None => assert!(general.is_err() || text.contains('%'), "{text}: {general:?}"),
+            }
+        }
     }
 
     #[test]
