@@ -10,10 +10,10 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 /// Longest string kept inline (copied rather than shared).
-const INLINE: usize = 30;
+const INLINE: usize = 31;
 
 /// An immutable UTF-8 string as the typed views hold it: short strings
-/// (up to 30 bytes: tags, branches, hosts, transports, most parameter
+/// (up to 31 bytes: tags, branches, hosts, transports, most parameter
 /// lists) are kept inline and copied; longer ones share the received
 /// buffer (a reference-counted slice, no copy) or own their text. So
 /// reading a typed view of a received header neither allocates nor
@@ -22,13 +22,15 @@ const INLINE: usize = 30;
 #[derive(Clone)]
 pub struct SipStr(Repr);
 
+/// Whole words only (a word-sized tag, inline text as words): a value
+/// built with byte-sized stores and then moved with word-sized loads
+/// waits for a store-forwarding stall at every move.
 #[derive(Clone)]
+#[repr(u64)]
 enum Repr {
-    /// `len` bytes of `buf`, copied whole from a `&str`.
-    Inline {
-        len: u8,
-        buf: [u8; INLINE],
-    },
+    /// Inline text: bytes 0..31 of the words in memory order hold the
+    /// text, byte 31 its length. Copied whole from a `&str`.
+    Inline([u64; 4]),
     Static(&'static str),
     Shared(ByteString),
 }
@@ -48,12 +50,15 @@ impl SipStr {
     #[inline]
     pub fn as_str(&self) -> &str {
         match &self.0 {
-            Repr::Inline { len, buf } => {
-                let bytes = buf.get(..usize::from(*len)).unwrap_or(&[]);
-                // SAFETY: inline bytes are only ever written by `inline`,
-                // which copies a whole `&str` (so valid UTF-8) of `len`
-                // bytes.
-                unsafe { std::str::from_utf8_unchecked(bytes) }
+            Repr::Inline(words) => {
+                let n = ((u64::from_le(words[3]) >> 56) as usize).min(INLINE);
+                // SAFETY: `words` is 32 contiguous, initialised bytes and
+                // `n <= 31`; `inline` stored there, in memory order, the
+                // `n` bytes of a `&str` (valid UTF-8, so is the prefix).
+                unsafe {
+                    let bytes = std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), n);
+                    std::str::from_utf8_unchecked(bytes)
+                }
             }
             Repr::Static(s) => s,
             Repr::Shared(s) => s,
@@ -67,33 +72,9 @@ impl SipStr {
         if n > INLINE {
             return None;
         }
-        let mut buf = [0u8; INLINE];
-        // Two overlapping fixed-size copies (no call to memcpy for a
-        // variable length): head and tail of the string.
-        fn two<const K: usize>(buf: &mut [u8; INLINE], b: &[u8]) {
-            let n = b.len();
-            let (Some(head), Some(tail)) = (b.first_chunk::<K>(), b.last_chunk::<K>()) else {
-                return;
-            };
-            if let Some(d) = buf.first_chunk_mut::<K>() {
-                *d = *head;
-            }
-            if let Some(d) = buf.get_mut(n - K..n).and_then(|d| d.first_chunk_mut::<K>()) {
-                *d = *tail;
-            }
-        }
-        if n >= 16 {
-            two::<16>(&mut buf, b);
-        } else if n >= 8 {
-            two::<8>(&mut buf, b);
-        } else if n >= 4 {
-            two::<4>(&mut buf, b);
-        } else {
-            for (d, c) in buf.iter_mut().zip(b) {
-                *d = *c;
-            }
-        }
-        Some(SipStr(Repr::Inline { len: n as u8, buf }))
+        let mut words = pack(b);
+        words[3] |= ((n as u64) << 56).to_le();
+        Some(SipStr(Repr::Inline(words)))
     }
 
     /// The shared buffer this string lives in, if it shares one.
@@ -259,6 +240,45 @@ impl fmt::Debug for SipStr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
     }
+}
+
+/// Up to 31 bytes as four words whose memory representation starts with
+/// the bytes, the rest zero. Only whole loads from `b` and whole-word
+/// results.
+#[inline]
+fn pack(b: &[u8]) -> [u64; 4] {
+    #[inline]
+    fn word(c: &[u8; 8]) -> u64 {
+        u64::from_le_bytes(*c)
+    }
+    let n = b.len();
+    let mut w = [0u64; 4];
+    if n >= 8 {
+        let full = n / 8;
+        for (i, slot) in w.iter_mut().enumerate().take(full) {
+            if let Some(c) = b.get(i * 8..).and_then(|t| t.first_chunk::<8>()) {
+                *slot = word(c);
+            }
+        }
+        let r = n % 8;
+        if r > 0 {
+            if let (Some(c), Some(slot)) = (b.last_chunk::<8>(), w.get_mut(full)) {
+                *slot = word(c) >> (8 * (8 - r));
+            }
+        }
+    } else if n >= 4 {
+        if let (Some(h), Some(t)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+            w[0] = u64::from(u32::from_le_bytes(*h)) | u64::from(u32::from_le_bytes(*t)) << (8 * (n - 4));
+        }
+    } else {
+        let mut x = 0u64;
+        for (i, c) in b.iter().enumerate() {
+            x |= u64::from(*c) << (8 * i);
+        }
+        w[0] = x;
+    }
+    // Memory order: the little-endian bytes of each word.
+    w.map(u64::to_le)
 }
 
 /// `s` as a [`SipStr`]: copied inline when short, else sharing `parent`'s
