@@ -4,7 +4,9 @@
 use std::fmt;
 
 use super::method::Method;
-use super::text::{Params, SipStr, find_top_level, split_top_level, sub, trim_lws, unquote};
+use super::text::{
+    Params, SipStr, find_top_level, is_token_char, split_top_level, sub, trim_lws, unquote,
+};
 use super::uri::{Host, Uri, parse_hostport};
 
 macro_rules! header_names {
@@ -830,6 +832,68 @@ impl Via {
         }
     }
 
+    /// The first item of a Via value in one pass, when it is plain
+    /// (`SIP/2.0/UDP host[:port][;params]`, single space, no quotes): what
+    /// almost every message carries. `None`: use [`Via::parse_item`] on
+    /// the first item, which handles (and reports) everything else. Never
+    /// accepts what that rejects; builds the same value.
+    #[inline]
+    pub(crate) fn parse_first_fast(parent: &SipStr, v: &str) -> Option<Self> {
+        let b = v.as_bytes();
+        if !b.get(..4)?.eq_ignore_ascii_case(b"SIP/") {
+            return None;
+        }
+        let token_end = |mut i: usize| {
+            while b.get(i).is_some_and(|c| is_token_char(*c)) {
+                i += 1;
+            }
+            i
+        };
+        let vend = token_end(4);
+        if vend == 4 || b.get(vend) != Some(&b'/') {
+            return None;
+        }
+        let tend = token_end(vend + 1);
+        if tend == vend + 1 || b.get(tend) != Some(&b' ') {
+            return None;
+        }
+        let hs = tend + 1;
+        let mut i = hs;
+        while b
+            .get(i)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
+        {
+            i += 1;
+        }
+        let hend = i;
+        let port = if b.get(i) == Some(&b':') {
+            let ps = i + 1;
+            i = ps;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            Some(super::uri::fast_port(b.get(ps..i)?)?)
+        } else {
+            None
+        };
+        let params = match b.get(i) {
+            None | Some(b',') => Params::new(),
+            Some(b';') => {
+                let end = memchr::memchr(b',', b.get(i..)?).map_or(b.len(), |c| i + c);
+                Params::parse_fast(parent, v.get(i..end)?)?
+            }
+            Some(_) => return None,
+        };
+        let host = super::uri::fast_host(parent, v.get(hs..hend)?)?;
+        Some(Self {
+            version: sub(parent, v.get(4..vend)?),
+            transport: sub(parent, v.get(vend + 1..tend)?),
+            host,
+            port,
+            params,
+        })
+    }
+
     /// Parses one Via item (not comma-joined).
     pub fn parse_item(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
         // sent-protocol: "SIP" LWS? "/" LWS? version LWS? "/" LWS? transport
@@ -929,9 +993,71 @@ impl NameAddr {
         }
     }
 
+    /// One pass over a plain `[display] <uri>[;params]` item (display a
+    /// run of tokens or a quoted string without escapes, nothing between
+    /// `>` and the parameters). `None`: use the general parser. Never
+    /// accepts what that rejects; builds the same value.
+    #[inline]
+    fn parse_fast(parent: &SipStr, s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        let (display_name, lt) = if b.first() == Some(&b'"') {
+            let close = 1 + memchr::memchr2(b'"', b'\\', b.get(1..)?)?;
+            if b.get(close) != Some(&b'"') {
+                return None;
+            }
+            let mut i = close + 1;
+            while matches!(b.get(i), Some(b' ' | b'\t')) {
+                i += 1;
+            }
+            if b.get(i) != Some(&b'<') {
+                return None;
+            }
+            (Some(sub(parent, s.get(1..close)?)), i)
+        } else {
+            let mut i = 0;
+            let mut last = 0;
+            while let Some(&c) = b.get(i) {
+                if c == b'<' {
+                    break;
+                }
+                if is_token_char(c) {
+                    last = i + 1;
+                } else if c != b' ' && c != b'\t' {
+                    return None;
+                }
+                i += 1;
+            }
+            if b.get(i) != Some(&b'<') || matches!(b.first(), Some(b' ' | b'\t')) {
+                return None;
+            }
+            let display = (last > 0).then(|| s.get(..last)).flatten();
+            (display.map(|d| sub(parent, d)), i)
+        };
+        let gt = lt + 1 + memchr::memchr(b'>', b.get(lt + 1..)?)?;
+        let uri = Uri::parse_in(parent, s.get(lt + 1..gt)?).ok()?;
+        let params = match b.get(gt + 1) {
+            None => Params::new(),
+            Some(b';') => Params::parse_fast(parent, s.get(gt + 1..)?)?,
+            Some(_) => return None,
+        };
+        Some(Self {
+            display_name,
+            uri,
+            params,
+            angle: true,
+        })
+    }
+
     /// Parses one item (not comma-joined).
     pub fn parse_item(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
         let s = trim_lws(s);
+        if let Some(na) = Self::parse_fast(parent, s) {
+            return Ok(na);
+        }
+        Self::parse_general(parent, s)
+    }
+
+    fn parse_general(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
         if let Some(lt) = find_unquoted(s, b'<') {
             let (display, rest) = s.split_at_checked(lt).ok_or("bad name-addr")?;
             let display = trim_lws(display);
@@ -1159,6 +1285,58 @@ mod tests {
         assert!(NameAddr::parse_item(&v, &v).is_ok());
         assert!(NameAddr::parse_item(&v, "<sip:a@b").is_err());
         assert!(NameAddr::parse_item(&v, "\"x <sip:a@b>").is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+        /// The Via fast path accepts nothing the general parser rejects
+        /// and builds the same value as it does for the first item.
+        #[test]
+        fn via_fast_path_agrees(
+            v in proptest::prop_oneof![
+                "(SIP|sip|SIP )/[0-9.]{0,3}/(UDP|tcp|T-1|U D)[ ]{0,2}[a-z0-9.:_-]{0,12}(;[a-z=0-9\" ]{0,8}){0,3}(,[ ]?SIP/2.0/UDP b)?",
+                "[SIP/2.0UDa-c;=,: \"]{0,30}",
+            ],
+        ) {
+            let parent = s(&v);
+            if let Some(fast) = Via::parse_first_fast(&parent, &parent) {
+                let first = split_top_level(&parent, b',').next().unwrap();
+                proptest::prop_assert_eq!(Via::parse_item(&parent, first), Ok(fast), "{}", v);
+            }
+        }
+
+        /// The name-addr fast path accepts nothing the general parser
+        /// rejects and builds the same value.
+        #[test]
+        fn name_addr_fast_path_agrees(
+            v in proptest::prop_oneof![
+                "(\"[a-z <>\\\\]{0,6}\"|[a-z ]{0,8})[ ]{0,2}<(sip|tel):[a-z@.:;=]{0,14}>[ ]?(;[a-z=\"]{0,6}){0,2}",
+                "[a-z\" <>:@;=.\\\\]{0,30}",
+            ],
+        ) {
+            let parent = s(&v);
+            let t = trim_lws(&parent);
+            if let Some(fast) = NameAddr::parse_fast(&parent, t) {
+                proptest::prop_assert_eq!(NameAddr::parse_general(&parent, t), Ok(fast), "{}", v);
+            }
+        }
+    }
+
+    #[test]
+    fn typical_values_take_the_fast_paths() {
+        let v = s("SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds;rport");
+        let via = Via::parse_first_fast(&v, &v).unwrap();
+        assert_eq!(via.branch(), Some("z9hG4bK776asdhds"));
+        assert_eq!(Ok(via), Via::parse_item(&v, &v));
+        for text in [
+            "Alice <sip:alice@atlanta.example.com>;tag=1928301774",
+            "\"Bob B\" <sip:bob@biloxi.example.com>",
+            "<sip:alice@192.0.2.10:5060;transport=udp>;expires=3600",
+        ] {
+            let v = s(text);
+            let na = NameAddr::parse_fast(&v, &v).unwrap();
+            assert_eq!(Ok(na), NameAddr::parse_general(&v, &v), "{text}");
+        }
     }
 
     #[test]

@@ -223,6 +223,11 @@ pub trait SipMessage {
 
     /// The topmost Via.
     fn top_via(&self) -> Result<Via, ParseError> {
+        if let Some((parent, v)) = self.headers().get_in(&HeaderName::Via)
+            && let Some(via) = Via::parse_first_fast(parent, v)
+        {
+            return Ok(via);
+        }
         let (parent, item) = self
             .headers()
             .items(&HeaderName::Via)

@@ -523,7 +523,7 @@ impl Params {
     /// angle brackets (what almost every message carries). `None` means:
     /// use the general parser (which reports every error).
     #[inline]
-    fn parse_fast(parent: &SipStr, s: &str) -> Option<Self> {
+    pub(crate) fn parse_fast(parent: &SipStr, s: &str) -> Option<Self> {
         let b = s.as_bytes();
         if b.first() != Some(&b';') {
             return None;

@@ -372,7 +372,7 @@ fn eq3(a: u8, b: u8, c: u8) -> bool {
 
 /// A port the general parser accepts: 1-5 digits, at most 65535.
 #[inline]
-fn fast_port(p: &[u8]) -> Option<u16> {
+pub(crate) fn fast_port(p: &[u8]) -> Option<u16> {
     if p.is_empty() || p.len() > 5 {
         return None;
     }
@@ -389,11 +389,11 @@ fn fast_port(p: &[u8]) -> Option<u16> {
 /// A host the general parser accepts without IPv6 brackets: a dotted IPv4
 /// address or a domain name.
 #[inline]
-fn fast_host(parent: &SipStr, h: &str) -> Option<Host> {
+pub(crate) fn fast_host(parent: &SipStr, h: &str) -> Option<Host> {
     let b = h.as_bytes();
     let first = *b.first()?;
     if first.is_ascii_digit() && b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
-        return h.parse::<Ipv4Addr>().ok().map(Host::Ipv4);
+        return parse_ipv4(b).map(Host::Ipv4);
     }
     if b.iter()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
@@ -401,6 +401,38 @@ fn fast_host(parent: &SipStr, h: &str) -> Option<Host> {
         return Some(Host::Domain(sub(parent, h)));
     }
     None
+}
+
+/// Dotted-quad IPv4, exactly as `Ipv4Addr::from_str` accepts it (four
+/// decimal octets of one to three digits, no leading zeros, at most 255),
+/// without its general machinery.
+#[inline]
+pub(crate) fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut k = 0;
+    let mut i = 0;
+    loop {
+        let start = i;
+        let mut v: u32 = 0;
+        while let Some(c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            v = v * 10 + u32::from(c - b'0');
+            i += 1;
+            if i - start > 3 {
+                return None;
+            }
+        }
+        let len = i - start;
+        if len == 0 || v > 255 || (len > 1 && b.get(start) == Some(&b'0')) {
+            return None;
+        }
+        *octets.get_mut(k)? = v as u8;
+        k += 1;
+        match b.get(i) {
+            None if k == 4 => return Some(Ipv4Addr::from(octets)),
+            Some(b'.') if k < 4 => i += 1,
+            _ => return None,
+        }
+    }
 }
 
 const PLAIN: u8 = 1;
@@ -678,8 +710,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+        #[test]
+        fn ipv4_agrees_with_std(s in "[0-9.]{0,17}") {
+            proptest::prop_assert_eq!(parse_ipv4(s.as_bytes()), s.parse::<Ipv4Addr>().ok(), "{}", s);
+        }
+    }
+
     #[test]
     fn fast_path_cases() {
+        for s in ["1.2.3.4", "0.0.0.0", "255.255.255.255", "256.1.1.1", "01.1.1.1", "1.2.3", "1.2.3.4.", "1..2.3", "1234.1.1.1"] {
+            assert_eq!(parse_ipv4(s.as_bytes()), s.parse::<Ipv4Addr>().ok(), "{s}");
+        }
         for text in [
             "sip:bob@biloxi.example.com",
             "sips:alice:pw@192.0.2.1:5061;transport=tls;lr?subject=x;y=z",
