@@ -44,10 +44,14 @@ impl FrameDuration {
 /// callback holds, and how clock drift is absorbed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LatencyConfig {
-    /// Ring fill level that the drift controller holds, measured by the
-    /// callback right after it consumed (playout) or produced (capture).
-    /// `None`: automatic, one frame plus one device buffer plus 5 ms
-    /// (see [`StreamConfig::target_latency`]).
+    /// The ring's latency: the audio it holds in front of the device's
+    /// buffer, measured by the callback right after the device took its
+    /// buffer (playout) or right before the device adds one (capture).
+    /// The drift controller holds its average there, and a stream starts
+    /// (at first and after an underrun) exactly there, so the ring adds
+    /// this (plus its resampling kernel's delay, see
+    /// `PlayoutStream::latency`) from the first callback on. `None`:
+    /// automatic (see [`StreamConfig::target_latency`]).
     pub target: Option<Duration>,
     /// Ring capacity. Playout frames that don't fit are dropped (counted
     /// as overruns); captured samples that don't fit are dropped likewise.
@@ -142,12 +146,35 @@ impl StreamConfig {
         self.frames_per_frame() * usize::from(self.channels)
     }
 
-    /// The fill level the drift controller holds for a device whose
-    /// callbacks carry `device_buffer` of audio: the configured target, or
-    /// automatically one engine frame + one device buffer + 5 ms.
+    /// The ring latency for a device whose callbacks carry
+    /// `device_buffer` of audio: the configured target, or automatically
+    /// `max(frame - buffer, 0) / 2 + buffer + 5 ms` (20 ms for 20 ms
+    /// frames and 10 ms callbacks, 25 ms for 20/20, 15 ms for 10/10),
+    /// the least that never underran in `tests/drift.rs`'s conditions:
+    ///
+    /// - half the sawtooth: the media thread moves whole frames and the
+    ///   device whole buffers, so when frames are the bigger the fill
+    ///   measured at callbacks spans `frame - buffer`, and its average
+    ///   (what the controller holds) sits half of that above its lowest
+    ///   point;
+    /// - one device buffer: the two clocks are not the same, so their
+    ///   phases slide past each other and now and then a callback comes
+    ///   before the frame it used to follow (or two in a row): the lowest
+    ///   point drops by one callback's worth;
+    /// - 5 ms for the media thread's scheduling jitter and the drift
+    ///   controller's acquisition (measured: ±1 % drift with 0..4 ms of
+    ///   media-thread jitter and 2.7..43 ms device buffers, no underrun).
+    ///
+    /// PJSIP and WebRTC run their device paths at about one to two device
+    /// buffers; this is in that range. The old default, `frame + buffer +
+    /// 5 ms`, added 15 ms more per ring for 20 ms frames on 10 ms
+    /// callbacks (35 ms against 20 ms). A media loop paced by the device
+    /// (pushing while [`wants_frame`](crate::PlayoutStream::wants_frame))
+    /// has no slide and could run lower with an explicit target.
     pub fn target_latency(&self, device_buffer: Duration) -> Duration {
         self.latency.target.unwrap_or_else(|| {
-            self.frame_duration.as_duration() + device_buffer + Duration::from_millis(5)
+            let frame = self.frame_duration.as_duration();
+            frame.saturating_sub(device_buffer) / 2 + device_buffer + Duration::from_millis(5)
         })
     }
 }
@@ -216,6 +243,25 @@ impl DeviceFormat {
     }
 }
 
+/// `x.round()` (half away from zero) as an integer, for `|x| <= 2^31`
+/// (the callers clamp first), without a libm call: truncate, then step
+/// away from zero when the dropped fraction is at least one half. `x -
+/// trunc(x)` is exact in `f32`. NaN gives 0.
+#[inline(always)]
+fn round_f32(x: f32) -> i32 {
+    let t = x as i32;
+    let frac = x - t as f32;
+    t + i32::from(frac >= 0.5) - i32::from(frac <= -0.5)
+}
+
+/// [`round_f32`] for `f64` (`|x| <= 2^31`).
+#[inline(always)]
+fn round_f64(x: f64) -> i64 {
+    let t = x as i64;
+    let frac = x - t as f64;
+    t + i64::from(frac >= 0.5) - i64::from(frac <= -0.5)
+}
+
 /// A sample type a device may use. Conversion goes through `f32` in
 /// [-1.0, 1.0]; it is a pure function (no allocation, no lock).
 pub trait DeviceSample: Copy + Send + 'static {
@@ -247,8 +293,10 @@ impl DeviceSample for i16 {
     }
     #[inline]
     fn from_f32(value: f32) -> Self {
-        // `as` saturates; NaN becomes 0.
-        (value * 32768.0).round().clamp(-32768.0, 32767.0) as i16
+        // Same result as `(value * 32768.0).round().clamp(..) as i16`
+        // (round half away from zero; NaN becomes 0) for every input, but
+        // without `round`, which is a libm call on baseline x86-64.
+        round_f32((value * 32768.0).clamp(-32768.0, 32767.0)) as i16
     }
 }
 
@@ -260,9 +308,8 @@ impl DeviceSample for i32 {
     }
     #[inline]
     fn from_f32(value: f32) -> Self {
-        (f64::from(value) * 2_147_483_648.0)
-            .round()
-            .clamp(-2_147_483_648.0, 2_147_483_647.0) as i32
+        round_f64((f64::from(value) * 2_147_483_648.0).clamp(-2_147_483_648.0, 2_147_483_647.0))
+            as i32
     }
 }
 
@@ -274,7 +321,7 @@ impl DeviceSample for u16 {
     }
     #[inline]
     fn from_f32(value: f32) -> Self {
-        (value * 32768.0 + 32768.0).round().clamp(0.0, 65535.0) as u16
+        round_f32((value * 32768.0 + 32768.0).clamp(0.0, 65535.0)) as u16
     }
 }
 
@@ -323,5 +370,44 @@ mod tests {
         assert_eq!(i16::from_f32(-2.0), -32768);
         assert_eq!(i16::from_f32(f32::NAN), 0);
         assert_eq!(u16::SILENCE.to_f32(), 0.0);
+    }
+
+    /// The inline rounding gives what `round()` gave, bit for bit.
+    #[test]
+    fn conversions_match_libm_rounding() {
+        let old_i16 = |v: f32| (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
+        let old_u16 = |v: f32| (v * 32768.0 + 32768.0).round().clamp(0.0, 65535.0) as u16;
+        let old_i32 = |v: f32| {
+            (f64::from(v) * 2_147_483_648.0)
+                .round()
+                .clamp(-2_147_483_648.0, 2_147_483_647.0) as i32
+        };
+        let check = |v: f32| {
+            assert_eq!(i16::from_f32(v), old_i16(v), "i16 {v:e}");
+            assert_eq!(u16::from_f32(v), old_u16(v), "u16 {v:e}");
+            assert_eq!(i32::from_f32(v), old_i32(v), "i32 {v:e}");
+        };
+        // Every sample value, exact halves and their neighbours.
+        for n in -70_000i32..=70_000 {
+            let x = n as f32 / 2.0;
+            for y in [x, f32::from_bits(x.to_bits() + 1), f32::from_bits(x.to_bits().saturating_sub(1))] {
+                check(y / 32768.0);
+            }
+        }
+        // Just below one half of a sample (where `x + 0.5` would round up).
+        check(0.499_999_97 / 32768.0);
+        check(-0.499_999_97 / 32768.0);
+        // A sweep over bit patterns: tiny, huge, infinities, NaNs.
+        let mut bits = 0u32;
+        loop {
+            check(f32::from_bits(bits));
+            match bits.checked_add(65_537) {
+                Some(b) => bits = b,
+                None => break,
+            }
+        }
+        for v in [f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MAX, f32::MIN] {
+            check(v);
+        }
     }
 }

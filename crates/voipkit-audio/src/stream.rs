@@ -26,6 +26,10 @@ use crate::resample::FractionalResampler;
 /// Engine sample frames moved between the ring and the resampler at once.
 const CHUNK_FRAMES: usize = 256;
 
+/// Frames converted and resampled at once on the one-channel paths (stack
+/// buffers of the real-time callbacks).
+const BLOCK_FRAMES: usize = 256;
+
 pub(crate) mod event_bits {
     pub const DEVICE_LOST: u32 = 1;
     pub const STREAM_INVALIDATED: u32 = 1 << 1;
@@ -55,6 +59,8 @@ pub(crate) struct Shared {
     target_frames: AtomicUsize,
     /// Fill above which the consumer skips down to the target.
     ceiling_frames: AtomicUsize,
+    /// Engine sample frames the last device callback carried.
+    callback_frames: AtomicUsize,
     /// Device event flags, see `event_bits`.
     events: AtomicU32,
 }
@@ -130,9 +136,9 @@ struct Geometry {
     target_frames: usize,
     /// How far above the target the ceiling sits.
     ceiling_margin: usize,
-    /// With an automatic target: one frame + 5 ms, to which the largest
-    /// device buffer seen is added.
-    auto_base: Option<usize>,
+    /// With an automatic target: the engine configuration, to size the
+    /// target again for the largest device buffer seen.
+    auto: Option<StreamConfig>,
     /// Largest target the ring can hold with its ceiling and a frame.
     max_target: usize,
 }
@@ -146,15 +152,11 @@ impl Geometry {
         let engine_rate = f64::from(config.sample_rate);
         let target = config.target_latency(device.buffer_duration());
         let frame_frames = config.frames_per_frame();
-        let target_frames = ((target.as_secs_f64() * engine_rate).ceil() as usize).max(1);
+        let target_frames = (target.as_secs_f64() * engine_rate).round() as usize;
         let ceiling_margin = (3 * frame_frames).max(config.sample_rate as usize / 16);
         let capacity_frames = ((config.latency.capacity.as_secs_f64() * engine_rate) as usize)
             .max(target_frames + ceiling_margin + 2 * frame_frames);
-        let auto_base = config
-            .latency
-            .target
-            .is_none()
-            .then(|| frame_frames + (config.sample_rate as usize).div_ceil(200));
+        let auto = config.latency.target.is_none().then_some(*config);
         Ok((
             Geometry {
                 engine_channels,
@@ -165,11 +167,28 @@ impl Geometry {
                 frame_samples: config.samples_per_frame(),
                 target_frames,
                 ceiling_margin,
-                auto_base,
+                auto,
                 max_target: capacity_frames - ceiling_margin - frame_frames,
             },
             capacity_frames * engine_channels,
         ))
+    }
+}
+
+impl Geometry {
+    /// Engine frames per media frame.
+    fn frame_frames(&self) -> usize {
+        self.frame_samples / self.engine_channels.max(1)
+    }
+
+    /// Half the fill sawtooth between the media thread's frames and
+    /// device callbacks of `callback_frames` engine frames, when frames
+    /// are the bigger: a callback's fill measurement ranges over
+    /// `frame - callback` as the frame's audio is used up (or built up),
+    /// so the fill right after the media thread's push (playout) or pop
+    /// (capture), where a stream starts, is this far from the average.
+    fn half_sawtooth(&self, callback_frames: usize) -> usize {
+        self.frame_frames().saturating_sub(callback_frames) / 2
     }
 }
 
@@ -203,25 +222,32 @@ impl TargetTracker {
             .store(self.ceiling_frames, Ordering::Relaxed);
     }
 
-    /// Notes a callback of `device_frames`; true if the target rose.
+    /// Notes a callback of `device_frames`; true if the target rose
+    /// (automatic targets follow the largest callback seen). The skip
+    /// ceiling sits one callback plus a margin above the target.
     #[inline]
     fn observe(&mut self, device_frames: usize, g: &Geometry, shared: &Shared) -> bool {
-        let Some(base) = g.auto_base else {
-            return false;
-        };
         if device_frames <= self.max_device_frames {
             return false;
         }
         self.max_device_frames = device_frames;
-        let buffer = (device_frames as f64 * g.engine_rate / g.device_rate).ceil() as usize;
-        let wanted = (base + buffer).min(g.max_target);
-        if wanted <= self.target_frames {
-            return false;
+        let callback = (device_frames as f64 * g.engine_rate / g.device_rate).ceil() as usize;
+        let mut raised = false;
+        if let Some(config) = g.auto {
+            let buffer = Duration::from_secs_f64(device_frames as f64 / g.device_rate);
+            let wanted = ((config.target_latency(buffer).as_secs_f64() * g.engine_rate).round()
+                as usize)
+                .min(g.max_target);
+            if wanted > self.target_frames {
+                self.target_frames = wanted;
+                raised = true;
+            }
         }
-        self.target_frames = wanted;
-        self.ceiling_frames = wanted + g.ceiling_margin;
+        self.ceiling_frames = self
+            .ceiling_frames
+            .max(self.target_frames + callback + g.ceiling_margin);
         self.publish(shared);
-        true
+        raised
     }
 
     fn seconds(&self, g: &Geometry) -> f64 {
@@ -251,6 +277,22 @@ fn mix(src: &[f32], dst: &mut [f32]) {
     }
 }
 
+/// Engine `i16` frames (`channels` interleaved) to one `f32` channel:
+/// copies mono, averages several.
+#[inline]
+fn to_mono(src: &[i16], channels: usize, dst: &mut [f32]) {
+    if channels == 1 {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s.to_f32();
+        }
+    } else {
+        let scale = 1.0 / channels as f32;
+        for (d, s) in dst.iter_mut().zip(src.chunks_exact(channels)) {
+            *d = s.iter().map(|&x| x.to_f32()).sum::<f32>() * scale;
+        }
+    }
+}
+
 /// Creates a playout stream: the media-thread half and the real-time half.
 /// All allocation happens here.
 pub fn playout_channel(
@@ -261,12 +303,15 @@ pub fn playout_channel(
     let (prod, cons) = HeapRb::<i16>::new(capacity).split();
     let shared = Arc::new(Shared::default());
     let target = TargetTracker::new(&geometry, &shared);
+    let resampler =
+        FractionalResampler::for_rates(geometry.work_channels, config.sample_rate, device.sample_rate);
     let stream = PlayoutStream {
         prod,
         shared: Arc::clone(&shared),
         frame_samples: geometry.frame_samples,
         engine_rate: geometry.engine_rate,
         engine_channels: geometry.engine_channels,
+        kernel_delay: resampler.delay(config.sample_rate),
     };
     let callback = PlayoutCallback {
         cons,
@@ -276,11 +321,7 @@ pub fn playout_channel(
         chunk: vec![0; CHUNK_FRAMES * geometry.engine_channels].into_boxed_slice(),
         chunk_pos: 0,
         chunk_len: 0,
-        resampler: FractionalResampler::for_rates(
-            geometry.work_channels,
-            config.sample_rate,
-            device.sample_rate,
-        ),
+        resampler,
         drift: DriftController::new(config.latency.drift, target.seconds(&geometry)),
         target,
         running: false,
@@ -298,12 +339,15 @@ pub fn capture_channel(
     let (prod, cons) = HeapRb::<i16>::new(capacity).split();
     let shared = Arc::new(Shared::default());
     let target = TargetTracker::new(&geometry, &shared);
+    let resampler =
+        FractionalResampler::for_rates(geometry.work_channels, device.sample_rate, config.sample_rate);
     let stream = CaptureStream {
         cons,
         shared: Arc::clone(&shared),
         frame_samples: geometry.frame_samples,
         engine_rate: geometry.engine_rate,
         engine_channels: geometry.engine_channels,
+        kernel_delay: resampler.delay(device.sample_rate),
         primed: false,
     };
     let callback = CaptureCallback {
@@ -313,11 +357,7 @@ pub fn capture_channel(
         nominal_step: geometry.device_rate / geometry.engine_rate,
         chunk: vec![0; CHUNK_FRAMES * geometry.engine_channels].into_boxed_slice(),
         chunk_len: 0,
-        resampler: FractionalResampler::for_rates(
-            geometry.work_channels,
-            device.sample_rate,
-            config.sample_rate,
-        ),
+        resampler,
         drift: DriftController::new(config.latency.drift, target.seconds(&geometry)),
         target,
         controlling: false,
@@ -332,6 +372,8 @@ pub struct PlayoutStream {
     frame_samples: usize,
     engine_rate: f64,
     engine_channels: usize,
+    /// Delay of the callback's resampling kernel.
+    kernel_delay: Duration,
 }
 
 impl std::fmt::Debug for PlayoutStream {
@@ -379,13 +421,26 @@ impl PlayoutStream {
         )
     }
 
-    /// The fill level the drift controller holds.
+    /// The ring's target: the audio it holds right after each render
+    /// callback, which the drift controller holds on average and which
+    /// playout starts at (see [`LatencyConfig::target`](crate::LatencyConfig::target)).
     pub fn target_latency(&self) -> Duration {
         samples_to_duration(
             self.target_samples(),
             self.engine_channels,
             self.engine_rate,
         )
+    }
+
+    /// What the stream adds to the delay of a sample going through it:
+    /// [`target_latency`](Self::target_latency) plus the delay of the
+    /// callback's resampling kernel (2 engine frames for the cubic drift
+    /// kernel at equal rates, half the taps of the sinc kernel otherwise),
+    /// from the first callback that plays audio on. The device's own
+    /// buffer, and where its callbacks fall between the media thread's
+    /// pushes, come on top (see the crate documentation).
+    pub fn latency(&self) -> Duration {
+        self.target_latency() + self.kernel_delay
     }
 
     /// True while the ring holds less than the target plus one frame: a
@@ -431,6 +486,8 @@ pub struct CaptureStream {
     frame_samples: usize,
     engine_rate: f64,
     engine_channels: usize,
+    /// Delay of the callback's resampling kernel.
+    kernel_delay: Duration,
     primed: bool,
 }
 
@@ -451,10 +508,13 @@ impl CaptureStream {
     }
 
     /// Takes one captured engine frame into `out`. Until the ring first
-    /// holds the target latency (and again after an underrun) it returns
-    /// [`CaptureStatus::NotReady`] with `out` silenced. Audio piled up
-    /// above the latency ceiling (the media thread stalled) is skipped
-    /// down to the target, counted as an overrun. Never blocks.
+    /// holds more than the target latency (and again after an underrun) it
+    /// returns [`CaptureStatus::NotReady`] with `out` silenced. The first
+    /// frame after that starts with as much silence as it takes to leave
+    /// exactly the target in the ring, so the ring adds its target from
+    /// the first frame on. Audio piled up above the latency ceiling (the
+    /// media thread stalled) is skipped so that the target is left after
+    /// this frame, counted as an overrun. Never blocks.
     pub fn pop_frame(&mut self, out: &mut [i16]) -> Result<CaptureStatus, AudioError> {
         if out.len() != self.frame_samples {
             return Err(AudioError::FrameLength {
@@ -466,15 +526,44 @@ impl CaptureStream {
         let ceiling = self.shared.ceiling_frames.load(Ordering::Relaxed) * self.engine_channels;
         let mut available = self.cons.occupied_len();
         if !self.primed {
-            if available < target.max(self.frame_samples) {
+            // Capture starts right after the device added audio, at the
+            // top of the fill's sawtooth: leave the target less half the
+            // sawtooth so that the average fill is the target.
+            let ec = self.engine_channels;
+            let callback = self.shared.callback_frames.load(Ordering::Relaxed);
+            let frame_frames = self.frame_samples / ec;
+            let start = target.saturating_sub(frame_frames.saturating_sub(callback) / 2 * ec);
+            if available <= start || available < ec {
                 out.fill(0);
                 return Ok(CaptureStatus::NotReady);
             }
             self.primed = true;
             self.shared.consumer_primed.store(true, Ordering::Relaxed);
+            if available > start + self.frame_samples {
+                // More arrived at once than this frame takes: skip the
+                // oldest, so the start is exact.
+                let excess = (available - start - self.frame_samples) / ec * ec;
+                let skipped = self.cons.skip(excess);
+                available -= skipped;
+                self.shared
+                    .dropped_samples
+                    .fetch_add(skipped as u64, Ordering::Relaxed);
+            }
+            let surplus = available - start;
+            if surplus < self.frame_samples {
+                // Lead with silence: the ring keeps exactly its target.
+                let lead = self.frame_samples - surplus / self.engine_channels * self.engine_channels;
+                let (silence, audio) = out.split_at_mut(lead.min(out.len()));
+                silence.fill(0);
+                let got = self.cons.pop_slice(audio);
+                if let Some(rest) = audio.get_mut(got..) {
+                    rest.fill(0);
+                }
+                return Ok(CaptureStatus::Frame);
+            }
         }
         if available > ceiling {
-            let excess = available - target;
+            let excess = available - (target + self.frame_samples).min(available);
             let excess = excess - excess % self.engine_channels;
             let skipped = self.cons.skip(excess);
             available -= skipped;
@@ -506,7 +595,10 @@ impl CaptureStream {
         )
     }
 
-    /// The fill level the drift controller holds.
+    /// The ring's target: the audio it holds right after each
+    /// `pop_frame` (measured by the callback just before it adds audio),
+    /// which the drift controller holds on average and which capture
+    /// starts at (see [`LatencyConfig::target`](crate::LatencyConfig::target)).
     pub fn target_latency(&self) -> Duration {
         samples_to_duration(
             self.target_samples(),
@@ -515,13 +607,23 @@ impl CaptureStream {
         )
     }
 
+    /// What the stream adds to the delay of a sample going through it:
+    /// [`target_latency`](Self::target_latency) plus the delay of the
+    /// callback's resampling kernel (2 device frames for the cubic drift
+    /// kernel at equal rates, half the taps of the sinc kernel otherwise),
+    /// from the first frame `pop_frame` hands out. The device's own buffer
+    /// comes on top.
+    pub fn latency(&self) -> Duration {
+        self.target_latency() + self.kernel_delay
+    }
+
     /// True when `pop_frame` would return a frame now.
     pub fn has_frame(&self) -> bool {
         let available = self.cons.occupied_len();
         if self.primed {
             available >= self.frame_samples
         } else {
-            available >= self.target_samples().max(self.frame_samples)
+            available > self.target_samples() && available >= self.engine_channels
         }
     }
 
@@ -581,30 +683,61 @@ impl PlayoutCallback {
     }
 
     /// Fills `out` (interleaved, device channels, any length) with audio
-    /// from the ring, converted to the device format. On underrun the rest
-    /// is silence and the stream re-primes to the target before playing
-    /// again. A trailing partial device frame is silenced.
+    /// from the ring, converted to the device format. Playout starts (at
+    /// first, and again after an underrun) in the first callback that
+    /// finds more than the target in the ring, with as much leading
+    /// silence as it takes to leave exactly the target after it. On
+    /// underrun the rest is silence. A trailing partial device frame is
+    /// silenced.
     pub fn render<T: DeviceSample>(&mut self, out: &mut [T]) {
         self.shared.callbacks.fetch_add(1, Ordering::Relaxed);
         let g = self.geometry;
         let device_frames = out.len() / g.device_channels;
+        self.shared.callback_frames.store(
+            (device_frames as f64 * self.nominal_step).round() as usize,
+            Ordering::Relaxed,
+        );
         if self.target.observe(device_frames, &g, &self.shared) {
             self.drift.set_target(self.target.seconds(&g));
         }
-        if !self.running && self.buffered_frames() >= self.target.target_frames {
-            self.running = true;
-            self.drift.restart();
+        // Device frames of leading silence in a callback that starts playout.
+        let mut lead = 0usize;
+        if !self.running {
+            let buffered = self.buffered_frames();
+            let step = self.nominal_step * (1.0 + self.drift.correction());
+            let callback = (device_frames as f64 * step).round() as usize;
+            // Playout starts right after a push, at the top of the fill's
+            // sawtooth: leave the target plus half the sawtooth so that
+            // the average fill is the target from the start.
+            let start = self.target.target_frames + g.half_sawtooth(callback);
+            if buffered > start && device_frames > 0 {
+                self.running = true;
+                self.drift.restart();
+                if buffered > start + callback {
+                    // More arrived at once than this callback plays (a
+                    // frame bigger than target + callback): skip the
+                    // oldest, so the start is exact.
+                    self.skip_frames(buffered - start - callback);
+                }
+                let surplus = self.buffered_frames().saturating_sub(start);
+                let play = (surplus as f64 / step).floor() as usize;
+                lead = device_frames.saturating_sub(play);
+            }
         }
         let mut rendered = 0usize;
         if self.running {
-            self.discard_above_ceiling();
-            self.resampler
-                .set_step(self.nominal_step * (1.0 + self.drift.correction()));
-            rendered = if g.work_channels == 1 {
-                self.render_mono(out)
-            } else {
-                self.render_multi(out)
-            };
+            let step = self.nominal_step * (1.0 + self.drift.correction());
+            self.resampler.set_step(step);
+            let consumed = ((device_frames - lead) as f64 * step).ceil() as usize;
+            self.discard_above_ceiling(consumed);
+            let (silence, audio) = out.split_at_mut((lead * g.device_channels).min(out.len()));
+            silence.fill(T::SILENCE);
+            rendered = lead
+                + if g.work_channels == 1 {
+                    self.render_mono(audio)
+                } else {
+                    self.render_multi(audio)
+                };
             if rendered < device_frames {
                 self.running = false;
                 self.resampler.reset();
@@ -626,20 +759,36 @@ impl PlayoutCallback {
         self.shared.record_fill(fill, self.drift.correction());
     }
 
+    /// Drops the oldest `frames` engine frames (local chunk first, then
+    /// the ring), counted as dropped samples.
+    fn skip_frames(&mut self, frames: usize) {
+        let ec = self.geometry.engine_channels;
+        let mut left = frames * ec;
+        let in_chunk = self.chunk_len.saturating_sub(self.chunk_pos).min(left);
+        self.chunk_pos += in_chunk;
+        left -= in_chunk;
+        let skipped = in_chunk + if left > 0 { self.cons.skip(left) } else { 0 };
+        self.shared
+            .dropped_samples
+            .fetch_add(skipped as u64, Ordering::Relaxed);
+    }
+
     /// Engine sample frames waiting (ring plus the local chunk).
     fn buffered_frames(&self) -> usize {
         (self.cons.occupied_len() + self.chunk_len.saturating_sub(self.chunk_pos))
             / self.geometry.engine_channels
     }
 
-    /// After a burst from the media thread, skip down to the target rather
-    /// than carry the extra latency for the many seconds the ±2 % drift
-    /// correction would need.
-    fn discard_above_ceiling(&mut self) {
+    /// After a burst from the media thread, skip down to what leaves the
+    /// target after this callback (which takes `consumed` engine frames)
+    /// rather than carry the extra latency for the many seconds the ±2 %
+    /// drift correction would need.
+    fn discard_above_ceiling(&mut self, consumed: usize) {
         let g = self.geometry;
         let queued = self.cons.occupied_len() / g.engine_channels;
         if queued > self.target.ceiling_frames {
-            let excess = (queued - self.target.target_frames) * g.engine_channels;
+            let keep = self.target.target_frames + consumed;
+            let excess = (queued - keep.min(queued)) * g.engine_channels;
             let skipped = self.cons.skip(excess);
             self.shared.overruns.fetch_add(1, Ordering::Relaxed);
             self.shared
@@ -649,26 +798,66 @@ impl PlayoutCallback {
     }
 
     /// Renders frames through a one-channel resampler until `out` is full
-    /// or the ring runs dry; returns the device frames rendered.
+    /// or the ring runs dry; returns the device frames rendered. Works in
+    /// blocks straight from the ring's memory (no copy in between): engine
+    /// samples to `f32` (mixed to mono), [`FractionalResampler::process_mono`],
+    /// then to the device type and channels; only the engine frames the
+    /// resampler used leave the ring.
     fn render_mono<T: DeviceSample>(&mut self, out: &mut [T]) -> usize {
+        let g = self.geometry;
+        let (ec, dc) = (g.engine_channels, g.device_channels);
+        let total = out.len() / dc;
+        let mut input = [0.0f32; BLOCK_FRAMES];
+        let mut output = [0.0f32; BLOCK_FRAMES];
         let mut rendered = 0;
-        for frame in out.chunks_exact_mut(self.geometry.device_channels) {
-            while self.resampler.needs_input() {
-                let Some(x) = self.next_input_mono() else {
-                    return rendered;
-                };
-                self.resampler.push_mono(x);
-            }
-            let v = T::from_f32(self.resampler.emit_mono());
-            match frame {
-                [m] => *m = v,
-                [l, r] => {
-                    *l = v;
-                    *r = v;
+        while rendered < total {
+            let want = (total - rendered).min(BLOCK_FRAMES);
+            // Engine frames this block may need: the step's worth, plus
+            // one for the kernel's position.
+            let need = ((want as f64 * self.resampler.step()).ceil() as usize + 1).min(BLOCK_FRAMES);
+            let have = {
+                let (first, second) = self.cons.as_slices();
+                let src = if first.is_empty() { second } else { first };
+                let have = (src.len() / ec).min(need);
+                let inp = input.get_mut(..have).unwrap_or_default();
+                to_mono(src.get(..have * ec).unwrap_or_default(), ec, inp);
+                have
+            };
+            let (consumed, produced) = self.resampler.process_mono(
+                input.get(..have).unwrap_or_default(),
+                output.get_mut(..want).unwrap_or_default(),
+            );
+            self.cons.skip(consumed * ec);
+            let dst = out
+                .get_mut(rendered * dc..(rendered + produced) * dc)
+                .unwrap_or_default();
+            let src = output.get(..produced).unwrap_or_default();
+            match dc {
+                1 => {
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d = T::from_f32(v);
+                    }
                 }
-                _ => frame.fill(v),
+                2 => {
+                    for (d, &v) in dst.chunks_exact_mut(2).zip(src) {
+                        let v = T::from_f32(v);
+                        if let [l, r] = d {
+                            *l = v;
+                            *r = v;
+                        }
+                    }
+                }
+                _ => {
+                    for (d, &v) in dst.chunks_exact_mut(dc).zip(src) {
+                        d.fill(T::from_f32(v));
+                    }
+                }
             }
-            rendered += 1;
+            rendered += produced;
+            if produced == 0 && have == 0 {
+                // The resampler wants input and the ring is dry.
+                break;
+            }
         }
         rendered
     }
@@ -718,30 +907,6 @@ impl PlayoutCallback {
             return false;
         }
         true
-    }
-
-    /// Reads one engine frame mixed down to one channel.
-    #[inline]
-    fn next_input_mono(&mut self) -> Option<f32> {
-        if !self.ensure_input() {
-            return None;
-        }
-        let ec = self.geometry.engine_channels;
-        let value = if ec == 1 {
-            self.chunk
-                .get(self.chunk_pos)
-                .copied()
-                .unwrap_or(0)
-                .to_f32()
-        } else {
-            let src = self
-                .chunk
-                .get(self.chunk_pos..self.chunk_pos + ec)
-                .unwrap_or_default();
-            src.iter().map(|&s| s.to_f32()).sum::<f32>() / ec as f32
-        };
-        self.chunk_pos += ec;
-        Some(value)
     }
 
     /// Reads one engine frame, mixed to the work channels, into `work`.
@@ -808,6 +973,10 @@ impl CaptureCallback {
         self.shared.callbacks.fetch_add(1, Ordering::Relaxed);
         let g = self.geometry;
         let device_frames = input.len() / g.device_channels;
+        self.shared.callback_frames.store(
+            (device_frames as f64 / self.nominal_step).round() as usize,
+            Ordering::Relaxed,
+        );
         if self.target.observe(device_frames, &g, &self.shared) {
             self.drift.set_target(self.target.seconds(&g));
         }
@@ -820,6 +989,10 @@ impl CaptureCallback {
         }
         self.resampler
             .set_step(self.nominal_step * (1.0 + self.drift.correction()));
+        // The fill the controller holds: what the media thread left, before
+        // this callback adds to it (mirror of playout, which measures after
+        // the device took its buffer).
+        let fill = (self.prod.occupied_len() / g.engine_channels) as f64 / g.engine_rate;
         let mut dropped = if g.work_channels == 1 {
             self.capture_mono(input)
         } else {
@@ -832,7 +1005,6 @@ impl CaptureCallback {
                 .dropped_samples
                 .fetch_add(dropped as u64, Ordering::Relaxed);
         }
-        let fill = (self.prod.occupied_len() / g.engine_channels) as f64 / g.engine_rate;
         if self.controlling && device_frames > 0 {
             self.drift
                 .update(fill, device_frames as f64 / g.device_rate);
@@ -840,31 +1012,68 @@ impl CaptureCallback {
         self.shared.record_fill(fill, self.drift.correction());
     }
 
-    /// Converts through a one-channel resampler; returns samples dropped.
+    /// Converts through a one-channel resampler, in blocks (device
+    /// samples to `f32` mono, [`FractionalResampler::process_mono`], then
+    /// to `i16` engine frames in the local chunk); returns samples dropped.
     fn capture_mono<T: DeviceSample>(&mut self, input: &[T]) -> usize {
         let g = self.geometry;
-        let ec = g.engine_channels;
+        let (ec, dc) = (g.engine_channels, g.device_channels);
+        let mut mono = [0.0f32; BLOCK_FRAMES];
+        let mut output = [0.0f32; BLOCK_FRAMES];
         let mut dropped = 0;
-        for frame in input.chunks_exact(g.device_channels) {
-            let x = match frame {
-                [m] => m.to_f32(),
-                [l, r] => (l.to_f32() + r.to_f32()) * 0.5,
-                _ => frame.iter().map(|s| s.to_f32()).sum::<f32>() / g.device_channels as f32,
-            };
-            self.resampler.push_mono(x);
-            while !self.resampler.needs_input() {
-                let v = i16::from_f32(self.resampler.emit_mono());
-                if self.chunk_len + ec > self.chunk.len() {
-                    dropped += self.flush();
-                }
-                if ec == 1 {
-                    if let Some(dst) = self.chunk.get_mut(self.chunk_len) {
-                        *dst = v;
-                        self.chunk_len += 1;
+        for block in input.chunks(BLOCK_FRAMES * dc) {
+            let n = block.len() / dc;
+            let inp = mono.get_mut(..n).unwrap_or_default();
+            match dc {
+                1 => {
+                    for (m, s) in inp.iter_mut().zip(block) {
+                        *m = s.to_f32();
                     }
-                } else if let Some(dst) = self.chunk.get_mut(self.chunk_len..self.chunk_len + ec) {
-                    dst.fill(v);
-                    self.chunk_len += ec;
+                }
+                2 => {
+                    for (m, s) in inp.iter_mut().zip(block.chunks_exact(2)) {
+                        if let [l, r] = s {
+                            *m = (l.to_f32() + r.to_f32()) * 0.5;
+                        }
+                    }
+                }
+                _ => {
+                    for (m, s) in inp.iter_mut().zip(block.chunks_exact(dc)) {
+                        *m = s.iter().map(|x| x.to_f32()).sum::<f32>() / dc as f32;
+                    }
+                }
+            }
+            let mut used = 0;
+            loop {
+                let mut room = (self.chunk.len() - self.chunk_len) / ec;
+                if room == 0 {
+                    dropped += self.flush();
+                    room = self.chunk.len() / ec;
+                }
+                let want = room.min(BLOCK_FRAMES);
+                let (consumed, produced) = self.resampler.process_mono(
+                    inp.get(used..).unwrap_or_default(),
+                    output.get_mut(..want).unwrap_or_default(),
+                );
+                used += consumed;
+                let src = output.get(..produced).unwrap_or_default();
+                let dst = self
+                    .chunk
+                    .get_mut(self.chunk_len..self.chunk_len + produced * ec)
+                    .unwrap_or_default();
+                if ec == 1 {
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d = i16::from_f32(v);
+                    }
+                } else {
+                    for (d, &v) in dst.chunks_exact_mut(ec).zip(src) {
+                        d.fill(i16::from_f32(v));
+                    }
+                }
+                self.chunk_len += produced * ec;
+                if produced < want {
+                    // It wants input, and this block is used up.
+                    break;
                 }
             }
         }
@@ -1001,24 +1210,49 @@ mod tests {
 
     #[test]
     fn playout_primes_underruns_and_overruns() {
-        let (mut stream, mut cb) = playout_channel(&engine(48_000, 1), &device(48_000, 1)).unwrap();
+        // Drift correction off, so the step stays exactly 1 and every
+        // figure is exact to the frame.
+        let mut config = engine(48_000, 1);
+        config.latency.drift.max_correction = 0.0;
+        let (mut stream, mut cb) = playout_channel(&config, &device(48_000, 1)).unwrap();
         let target = stream.target_latency();
-        assert_eq!(target, Duration::from_millis(25)); // 10 ms frame + 10 ms buffer + 5 ms
+        // 10 ms frames on 10 ms callbacks: no sawtooth, 10 ms buffer + 5 ms.
+        assert_eq!(target, Duration::from_millis(15));
+        // The cubic drift kernel delays by two engine frames.
+        assert_eq!(
+            stream.latency(),
+            target + Duration::from_nanos(2 * 1_000_000_000 / 48_000)
+        );
         let mut out = vec![7i16; 480];
         // Empty ring: priming silence, not an underrun.
         cb.render(&mut out);
         assert!(out.iter().all(|&s| s == 0));
         assert_eq!(stream.stats().underruns, 0);
-        feed(&mut stream, &[1000], 3); // 30 ms >= target: plays
+        feed(&mut stream, &[1000], 1); // 10 ms: not more than the target
         cb.render(&mut out);
-        assert!(out[4..].iter().all(|&s| s == 1000));
-        for _ in 0..3 {
-            cb.render(&mut out); // the ring runs dry after ~30 ms
+        assert!(out.iter().all(|&s| s == 0));
+        feed(&mut stream, &[1000], 1); // 20 ms: starts, 5 ms of it now
+        cb.render(&mut out);
+        // Leading silence, then audio (after the kernel's two frames),
+        // and exactly the target left.
+        assert!(out[..240 + 2].iter().all(|&s| s == 0), "{:?}", &out[230..250]);
+        assert!(out[240 + 2..].iter().all(|&s| s == 1000));
+        assert_eq!(stream.buffered(), target);
+        assert_eq!(stream.stats().fill, target);
+        for _ in 0..2 {
+            cb.render(&mut out); // the ring runs dry after 15 ms
         }
         let stats = stream.stats();
         assert_eq!(stats.underruns, 1, "{stats:?}");
         assert!(stats.silence_samples > 0);
         assert_eq!(*out.last().unwrap(), 0);
+        // More than target + one callback at once: the start skips the
+        // oldest so it is exact all the same.
+        feed(&mut stream, &[2000], 4);
+        cb.render(&mut out);
+        assert!(out[2..].iter().all(|&s| s == 2000));
+        assert_eq!(stream.buffered(), target);
+        assert_eq!(stream.stats().dropped_samples, 40 * 48 - 480 - 15 * 48);
         // Fill the ring: the frame that does not fit is refused and counted.
         let mut refused = 0;
         for _ in 0..100 {
@@ -1028,10 +1262,11 @@ mod tests {
         }
         assert!(refused > 0);
         assert_eq!(stream.stats().overruns, refused);
-        // Far above the ceiling: the callback skips down to the target.
+        // Far above the ceiling while playing: the callback skips down so
+        // that the target is left after it.
         cb.render(&mut out);
         assert!(stream.stats().overruns > refused);
-        assert!(stream.buffered() <= target + Duration::from_millis(1));
+        assert_eq!(stream.buffered(), target);
         // Wrong frame length is an error, not a panic.
         assert!(matches!(
             stream.push_frame(&[0; 3]),
