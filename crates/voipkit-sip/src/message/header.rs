@@ -549,6 +549,37 @@ impl Headers {
         }
     }
 
+    /// The first entry named `key`, from index `from`.
+    #[inline]
+    fn find_from(&self, from: usize, key: &Key<'_>) -> Option<(usize, &Entry)> {
+        let list = self.list.get(from..)?;
+        let i = match key {
+            Key::Known(k) => {
+                let k = *k as u32;
+                list.iter().position(|e| e.tag & 0xff == k)?
+            }
+            Key::Other(_) => list.iter().position(|e| self.is(e, key))?,
+        };
+        list.get(i).map(|e| (from + i, e))
+    }
+
+    /// The only `name` field (with the text it lies in), `Err(())` if
+    /// there are several, `Ok(None)` if none.
+    #[allow(clippy::result_unit_err)]
+    pub(crate) fn get_single_in(
+        &self,
+        name: &HeaderName,
+    ) -> Result<Option<(&SipStr, &str)>, ()> {
+        let key = Key::of(name);
+        let Some((i, e)) = self.find_from(0, &key) else {
+            return Ok(None);
+        };
+        if self.find_from(i + 1, &key).is_some() {
+            return Err(());
+        }
+        Ok(Some((self.parent_of(e), self.value_of(e))))
+    }
+
     #[inline]
     fn is(&self, e: &Entry, key: &Key<'_>) -> bool {
         if let Key::Known(k) = key {
@@ -599,10 +630,7 @@ impl Headers {
     /// The first value of `name`.
     pub fn get(&self, name: &HeaderName) -> Option<&str> {
         let key = Key::of(name);
-        self.list
-            .iter()
-            .find(|e| self.is(e, &key))
-            .map(|e| self.value_of(e))
+        self.find_from(0, &key).map(|(_, e)| self.value_of(e))
     }
 
     /// The first value of `name` as a [`SipStr`] (sharing the received
@@ -640,10 +668,8 @@ impl Headers {
     /// The first value of `name` with the text it lies in.
     pub(crate) fn get_in(&self, name: &HeaderName) -> Option<(&SipStr, &str)> {
         let key = Key::of(name);
-        self.list
-            .iter()
-            .find(|e| self.is(e, &key))
-            .map(|e| (self.parent_of(e), self.value_of(e)))
+        self.find_from(0, &key)
+            .map(|(_, e)| (self.parent_of(e), self.value_of(e)))
     }
 
     /// How many header lines are named `name`.
@@ -1209,6 +1235,26 @@ pub struct CSeq {
 impl CSeq {
     /// Parses `1 INVITE`.
     pub fn parse_value(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
+        // One pass over the plain form `digits SP method`.
+        let b = s.as_bytes();
+        let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+        if (1..=10).contains(&digits)
+            && b.get(digits) == Some(&b' ')
+            && b.len() > digits + 1
+            && b.get(digits + 1..).is_some_and(|m| m.iter().all(|c| is_token_char(*c)))
+        {
+            let seq = b
+                .get(..digits)
+                .unwrap_or(&[])
+                .iter()
+                .fold(0u64, |n, c| n * 10 + u64::from(c - b'0'));
+            if seq <= u64::from(u32::MAX >> 1) {
+                return Ok(Self {
+                    seq: seq as u32,
+                    method: Method::parse(parent, s.get(digits + 1..).unwrap_or("")),
+                });
+            }
+        }
         let s = trim_lws(s);
         let (n, m) = s
             .split_once(|c: char| c.is_ascii_whitespace())

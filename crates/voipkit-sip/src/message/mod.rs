@@ -483,13 +483,13 @@ fn single_name_addr(
     name: &HeaderName,
     label: &'static str,
 ) -> Result<NameAddr, ParseError> {
-    if headers.count(name) > 1 {
-        return Err(ParseError::BadHeader {
+    let (parent, v) = headers
+        .get_single_in(name)
+        .map_err(|()| ParseError::BadHeader {
             header: label,
             reason: "more than one",
-        });
-    }
-    let (parent, v) = headers.get_in(name).ok_or(ParseError::Missing(label))?;
+        })?
+        .ok_or(ParseError::Missing(label))?;
     NameAddr::parse_item(parent, v).map_err(|reason| ParseError::BadHeader {
         header: label,
         reason,

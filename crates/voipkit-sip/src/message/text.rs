@@ -379,7 +379,21 @@ impl<'a> Iterator for SplitTopLevel<'a> {
 }
 
 /// Byte offset of the first top-level `sep` in `s`.
+#[inline]
 pub(crate) fn find_top_level(s: &str, sep: u8) -> Option<usize> {
+    // Common case: nothing that opens a quote or an angle bracket before
+    // the first `sep`.
+    let b = s.as_bytes();
+    let i = b
+        .iter()
+        .position(|c| *c == sep || *c == b'"' || *c == b'<' || *c == b'>')?;
+    if b.get(i) == Some(&sep) {
+        return Some(i);
+    }
+    find_top_level_slow(s, sep)
+}
+
+fn find_top_level_slow(s: &str, sep: u8) -> Option<usize> {
     let mut in_quotes = false;
     let mut in_angle = false;
     let mut escaped = false;
