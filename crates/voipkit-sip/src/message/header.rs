@@ -580,7 +580,7 @@ impl Headers {
         Ok(Some((self.parent_of(e), self.value_of(e))))
     }
 
-    #[inline]
+    #[inline(always)]
     fn is(&self, e: &Entry, key: &Key<'_>) -> bool {
         if let Key::Known(k) = key {
             return e.is_known(*k);
@@ -922,6 +922,11 @@ impl Via {
 
     /// Parses one Via item (not comma-joined).
     pub fn parse_item(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
+        if memchr::memchr(b',', s.as_bytes()).is_none()
+            && let Some(via) = Self::parse_first_fast(parent, s)
+        {
+            return Ok(via);
+        }
         // sent-protocol: "SIP" LWS? "/" LWS? version LWS? "/" LWS? transport
         let mut parts = s.splitn(3, '/');
         let proto = trim_lws(parts.next().ok_or("bad Via")?);

@@ -206,19 +206,15 @@ pub trait SipMessage {
 
     /// Every Via item, top first. An empty item (`a,,b`) is an error.
     fn vias(&self) -> Result<Vec<Via>, ParseError> {
-        typed::strict_items(self.headers(), &HeaderName::Via)
-            .map_err(|reason| ParseError::BadHeader {
-                header: "Via",
-                reason,
-            })?
-            .into_iter()
-            .map(|(parent, item)| {
-                Via::parse_item(parent, item).map_err(|reason| ParseError::BadHeader {
-                    header: "Via",
-                    reason,
-                })
-            })
-            .collect()
+        let mut out = Vec::with_capacity(2);
+        typed::for_each_item(self.headers(), &HeaderName::Via, Via::parse_item, |_, v| {
+            out.push(v)
+        })
+        .map_err(|reason| ParseError::BadHeader {
+            header: "Via",
+            reason,
+        })?;
+        Ok(out)
     }
 
     /// The topmost Via.
@@ -243,19 +239,15 @@ pub trait SipMessage {
     /// Record-Route, Path, ...). A Contact of `*` yields an error here; see
     /// [`SipMessage::is_contact_star`].
     fn name_addrs(&self, name: &HeaderName) -> Result<Vec<NameAddr>, ParseError> {
-        typed::strict_items(self.headers(), name)
-            .map_err(|reason| ParseError::BadHeader {
-                header: header_label(name),
-                reason,
-            })?
-            .into_iter()
-            .map(|(parent, item)| {
-                NameAddr::parse_item(parent, item).map_err(|reason| ParseError::BadHeader {
-                    header: header_label(name),
-                    reason,
-                })
-            })
-            .collect()
+        let mut out = Vec::new();
+        typed::for_each_item(self.headers(), name, NameAddr::parse_item, |_, v| {
+            out.push(v)
+        })
+        .map_err(|reason| ParseError::BadHeader {
+            header: header_label(name),
+            reason,
+        })?;
+        Ok(out)
     }
 
     /// The Contact items.

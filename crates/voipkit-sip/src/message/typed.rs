@@ -298,30 +298,41 @@ fn parse_part(part: Bytes) -> Result<BodyPart, ParseError> {
     })
 }
 
-/// Every item of a comma-separated header, failing on an empty item
-/// (`a,,b` or a trailing comma), which RFC 3261 lists never contain.
-pub(crate) fn strict_items<'a>(
-    headers: &'a Headers,
-    name: &'a HeaderName,
-) -> Result<Vec<(&'a SipStr, &'a str)>, &'static str> {
-    let mut out = Vec::new();
-    for (parent, v) in headers.get_all_in(name) {
+/// Checks that no `name` header has an empty item (`a,,b` or a trailing
+/// comma), which RFC 3261 lists never contain; then
+/// [`Headers::items`] yields every item.
+pub(crate) fn check_no_empty_item(headers: &Headers, name: &HeaderName) -> Result<(), &'static str> {
+    for v in headers.get_all(name) {
         let mut rest: &str = v;
         loop {
             let end = find_top_level(rest, b',').unwrap_or(rest.len());
             let (piece, tail) = rest.split_at_checked(end).ok_or("bad list")?;
-            let piece = trim_lws(piece);
-            if piece.is_empty() {
+            if trim_lws(piece).is_empty() {
                 return Err("empty list item");
             }
-            out.push((parent, piece));
             match tail.strip_prefix(',') {
                 Some(t) => rest = t,
                 None => break,
             }
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Parses every item of every `name` header with `parse`, after checking
+/// that none is empty, handing each to `each` (with its index); the first
+/// failure is the error. Allocates nothing.
+pub(crate) fn for_each_item<T>(
+    headers: &Headers,
+    name: &HeaderName,
+    parse: fn(&SipStr, &str) -> Result<T, &'static str>,
+    mut each: impl FnMut(usize, T),
+) -> Result<(), &'static str> {
+    check_no_empty_item(headers, name)?;
+    for (i, (parent, item)) in headers.items(name).enumerate() {
+        each(i, parse(parent, item)?);
+    }
+    Ok(())
 }
 
 /// Splits a token list (Require, Supported, Allow, ...) into tokens.

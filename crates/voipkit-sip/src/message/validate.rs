@@ -38,7 +38,7 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use super::header::{Header, HeaderName, Headers, NameAddr};
+use super::header::{Header, HeaderName, Headers, NameAddr, Via};
 use super::method::{Method, StatusCode};
 use super::text::SipStr;
 use super::typed::MediaType;
@@ -277,14 +277,27 @@ pub fn validate_request(req: &Request, caps: &UasCapabilities) -> Result<(), Rej
 
     // Mandatory header fields (RFC 3261 §8.1.1); Max-Forwards is not
     // required so that RFC 2543 requests still work (RFC 4475 §3.4.1).
-    let vias = req.vias().map_err(|e| malformed(&e))?;
-    let top = vias
-        .first()
-        .ok_or_else(|| Rejection::bad_request("Missing Via header"))?;
-    if top
-        .branch()
-        .is_some_and(|b| b.len() == 7 && b.eq_ignore_ascii_case("z9hG4bK"))
-    {
+    // Every Via well-formed (checked without collecting them).
+    let mut count = 0;
+    let mut bare_cookie = false;
+    super::typed::for_each_item(&req.headers, &HeaderName::Via, Via::parse_item, |i, via| {
+        count += 1;
+        if i == 0 {
+            bare_cookie = via
+                .branch()
+                .is_some_and(|b| b.len() == 7 && b.eq_ignore_ascii_case("z9hG4bK"));
+        }
+    })
+    .map_err(|reason| {
+        malformed(&ParseError::BadHeader {
+            header: "Via",
+            reason,
+        })
+    })?;
+    if count == 0 {
+        return Err(Rejection::bad_request("Missing Via header"));
+    }
+    if bare_cookie {
         return Err(Rejection::bad_request(
             "Via branch has the magic cookie but no transaction identifier",
         ));
@@ -349,7 +362,18 @@ pub fn validate_request(req: &Request, caps: &UasCapabilities) -> Result<(), Rej
             return Err(Rejection::bad_request("Contact * outside REGISTER"));
         }
     } else {
-        req.contacts().map_err(|e| malformed(&e))?;
+        super::typed::for_each_item(
+            &req.headers,
+            &HeaderName::Contact,
+            NameAddr::parse_item,
+            |_, _| {},
+        )
+        .map_err(|reason| {
+            malformed(&ParseError::BadHeader {
+                header: "Contact",
+                reason,
+            })
+        })?;
     }
     if req.method == Method::Register && to.uri.as_sip().is_none() {
         return Err(Rejection::bad_request(
@@ -409,8 +433,12 @@ fn check_body(req: &Request, caps: &UasCapabilities) -> Result<(), Rejection> {
                 .replace([' ', '\t'], "")
                 .contains("handling=optional")
         });
-    let essence = media.essence();
-    if !optional && !caps.supports_content_type(&essence) {
+    let supported = caps.content_types.iter().any(|t| {
+        t.split_once('/')
+            .is_some_and(|(k, s)| media.is(k, s))
+    });
+    if !optional && !supported {
+        let essence = media.essence();
         return Err(Rejection::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("Unsupported Media Type ({essence})"),
