@@ -25,8 +25,10 @@
 //!
 //! The "device" is the caller: each tick hands in one frame of microphone
 //! samples and takes one frame of speaker samples, at the codec's rate, mono,
-//! `i16`; the device format equals the engine format, so the rings do no rate
-//! conversion (only their unity-step drift kernel runs). Virtual time: every
+//! `i16`; the device format equals the engine format and device and media
+//! thread share the (virtual) clock, so the rings do no rate conversion and
+//! their drift correction stays at exactly 0: their resamplers run as a
+//! straight copy (a two-sample delay line). Virtual time: every
 //! tick advances the clock by one frame, and a packet "arrives" at the
 //! receiver in the tick it was sent. The capture callback of tick `k`
 //! delivers the block spoken during the previous frame, and the render
@@ -138,17 +140,18 @@ pub struct PipelineConfig {
     pub jitter: JitterBufferConfig,
     /// SRTP suite of both directions.
     pub suite: CryptoSuite,
-    /// Fill target of the capture ring (`None`: one frame, the least that
-    /// never underruns with one-frame device callbacks in phase with the
-    /// media tick).
+    /// Target of the capture ring ([`LatencyConfig::target`]; `None`: the
+    /// engine's automatic target, 25 ms for 20 ms frames on 20 ms device
+    /// callbacks). `Some(Duration::ZERO)` is the least that never
+    /// underruns here (device callbacks in phase with the media tick, one
+    /// clock), with drift correction off.
     pub capture_ring_target: Option<Duration>,
-    /// Fill target of the playout ring (`None`: one frame, as above).
+    /// Target of the playout ring (as above).
     pub playout_ring_target: Option<Duration>,
-    /// Drift absorption of both rings. Off by default
-    /// ([`PipelineConfig::NO_DRIFT`]): device and media thread run on the
-    /// same virtual clock, so there is no drift to absorb, and with it on
-    /// the controller would move the ring fill towards its target over the
-    /// first seconds (see [`LatencyBreakdown`]).
+    /// Drift absorption of both rings: the engine's default (on). Device
+    /// and media thread share the virtual clock, so the correction stays at
+    /// exactly 0 and the rings add their targets from the first frame on,
+    /// as with it off ([`PipelineConfig::NO_DRIFT`]).
     pub drift: DriftConfig,
     /// Seed of the sessions' RNGs and of the SRTP keys.
     pub seed: u64,
@@ -169,7 +172,8 @@ impl PipelineConfig {
 
 impl Default for PipelineConfig {
     /// 20 ms frames, the engine's default (adaptive) jitter buffer,
-    /// AES_CM_128_HMAC_SHA1_80, one-frame ring targets, no drift correction.
+    /// AES_CM_128_HMAC_SHA1_80, the engine's default rings (automatic
+    /// targets, drift correction on).
     fn default() -> Self {
         Self {
             frame: FrameDuration::Ms20,
@@ -177,8 +181,23 @@ impl Default for PipelineConfig {
             suite: CryptoSuite::AesCm128HmacSha1_80,
             capture_ring_target: None,
             playout_ring_target: None,
-            drift: Self::NO_DRIFT,
+            drift: DriftConfig::default(),
             seed: 1,
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// The least the pipeline can add: jitter buffer fixed minimal, ring
+    /// targets 0 and drift correction off (what is left is the framing
+    /// delay, the codec's delay and the rings' two-sample kernels).
+    pub fn minimal() -> Self {
+        Self {
+            jitter: JitterBufferConfig::fixed_minimal(),
+            capture_ring_target: Some(Duration::ZERO),
+            playout_ring_target: Some(Duration::ZERO),
+            drift: Self::NO_DRIFT,
+            ..Self::default()
         }
     }
 }
@@ -195,23 +214,12 @@ impl Default for PipelineConfig {
 /// - `jitter_target`: [`JitterBuffer::target_delay`] as of the last
 ///   playout tick (the jitter buffer steers its current delay,
 ///   `jitter_current`, to it; they agree once it has settled);
-/// - `capture_ring` and `playout_ring`: the audio each ring holds in
-///   front of a sample as it goes through. With drift correction off
-///   ([`PipelineConfig::NO_DRIFT`], the default here) that is what priming
-///   leaves: a ring starts when it holds its target
-///   ([`CaptureStream::target_latency`], [`PlayoutStream::target_latency`])
-///   and then moves one frame per tick, so it keeps
-///   `ceil(target / frame) * frame - frame` (0 with one-frame targets).
-///   With drift correction on, the controllers hold the fill measured
-///   right after each callback at the target once they have settled
-///   (seconds): the capture ring's share is then `target - frame` (its
-///   fill is measured after the device produced a frame) and the playout
-///   ring's share is the whole `target` (measured after the device
-///   consumed): one frame more than priming gave at the start;
-/// - `ring_kernel`: the two rings' unity-step resampling kernels (cubic
-///   Catmull-Rom evaluated at an exact sample, a pure delay), measured on
-///   [`FractionalResampler`] with [`kernel_delay_samples`]: 2 samples per
-///   ring.
+/// - `capture_ring` and `playout_ring`: what each ring adds, as it
+///   reports it ([`CaptureStream::latency`], [`PlayoutStream::latency`]):
+///   its target (the audio it holds in front of the device's buffer,
+///   from the first frame on, drift correction on or off) plus its
+///   resampling kernel's delay (2 samples: the cubic drift kernel at equal
+///   rates, a pure delay; [`kernel_delay_samples`] measures it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LatencyBreakdown {
     /// Codec sample rate in Hz.
@@ -226,17 +234,15 @@ pub struct LatencyBreakdown {
     pub jitter_target: Duration,
     /// The jitter buffer's current delay at the last playout tick.
     pub jitter_current: Duration,
-    /// Audio the capture ring holds after each pop (priming).
+    /// What the capture ring adds ([`CaptureStream::latency`]).
     pub capture_ring: Duration,
-    /// Audio the playout ring holds after each render (priming).
+    /// What the playout ring adds ([`PlayoutStream::latency`]).
     pub playout_ring: Duration,
-    /// Samples of delay of both rings' resampling kernels together.
-    pub ring_kernel_samples: u32,
 }
 
 impl LatencyBreakdown {
     /// The expected mouth-to-ear delay: frame + codec delay + jitter-buffer
-    /// target + ring priming + ring kernels, in samples at the codec rate
+    /// target + the rings' latencies, in samples at the codec rate
     /// (durations are rounded to the nearest sample).
     pub fn total_samples(&self) -> i64 {
         let s = |d: Duration| -> i64 {
@@ -248,7 +254,6 @@ impl LatencyBreakdown {
             + s(self.jitter_target)
             + s(self.capture_ring)
             + s(self.playout_ring)
-            + i64::from(self.ring_kernel_samples)
     }
 
     /// [`LatencyBreakdown::total_samples`] as a duration.
@@ -263,8 +268,8 @@ impl fmt::Display for LatencyBreakdown {
         write!(
             f,
             "frame {:.3} ms + codec {:.3} ms (encoder {:.3} + decoder {:.3}) + jitter target {:.3} ms \
-             (current {:.3}) + capture ring {:.3} ms + playout ring {:.3} ms + ring kernels {} samples \
-             ({:.3} ms) = {:.3} ms ({} samples at {} Hz)",
+             (current {:.3}) + capture ring {:.3} ms + playout ring {:.3} ms (targets + kernels) \
+             = {:.3} ms ({} samples at {} Hz)",
             ms(self.frame),
             ms(self.encoder_delay + self.decoder_delay),
             ms(self.encoder_delay),
@@ -273,11 +278,6 @@ impl fmt::Display for LatencyBreakdown {
             ms(self.jitter_current),
             ms(self.capture_ring),
             ms(self.playout_ring),
-            self.ring_kernel_samples,
-            ms(samples_to_duration(
-                i64::from(self.ring_kernel_samples),
-                self.sample_rate
-            )),
             ms(self.total()),
             self.total_samples(),
             self.sample_rate,
@@ -293,7 +293,7 @@ fn samples_to_duration(samples: i64, rate: u32) -> Duration {
 /// Samples of pure delay of the rings' resampling kernel at equal engine
 /// and device rates (`FractionalResampler::for_rates(1, rate, rate)`),
 /// measured by pulling an impulse through it the way the playout callback
-/// does. (Its `delay_frames()` reports 1; the measured delay is 2.)
+/// does (to check `delay_frames()`, which the rings' `latency()` uses).
 pub fn kernel_delay_samples(rate: u32) -> u32 {
     let mut r = FractionalResampler::for_rates(1, rate, rate);
     let mut pushed = 0u32;
@@ -339,8 +339,6 @@ pub struct Pipeline<E: Encoder, D: Decoder> {
     captured: bool,
     decoded: Vec<i16>,
     in_flight: VecDeque<(Hop, Vec<u8>)>,
-    ring_kernel_samples: u32,
-    drift_correction: bool,
 }
 
 impl<E: Encoder, D: Decoder> fmt::Debug for Pipeline<E, D> {
@@ -458,7 +456,7 @@ impl<E: Encoder, D: Decoder> Pipeline<E, D> {
             channels: 1,
             frame_duration: config.frame,
             latency: LatencyConfig {
-                target: Some(target.unwrap_or(frame)),
+                target,
                 drift: config.drift,
                 ..LatencyConfig::default()
             },
@@ -490,8 +488,6 @@ impl<E: Encoder, D: Decoder> Pipeline<E, D> {
             captured: false,
             decoded: vec![0; frame_samples],
             in_flight,
-            ring_kernel_samples: 2 * kernel_delay_samples(rate),
-            drift_correction: config.drift.max_correction > 0.0,
         })
     }
 
@@ -666,38 +662,17 @@ impl<E: Encoder, D: Decoder> Pipeline<E, D> {
     }
 
     /// The latency breakdown as the parts report it now (the jitter
-    /// buffer's figures are those of the last playout tick; with drift
-    /// correction on, the rings' shares are those the controllers settle
-    /// at, see [`LatencyBreakdown`]).
+    /// buffer's figures are those of the last playout tick).
     pub fn latency(&self) -> LatencyBreakdown {
-        let frame = self.frame;
-        let (rate, frame_samples) = (f64::from(self.sample_rate), self.frame_samples as u64);
-        let samples = |d: Duration| (d.as_secs_f64() * rate).round() as u64;
-        let frames = |n: u64| frame * n as u32;
-        let capture_target = samples(self.capture.target_latency());
-        let playout_target = samples(self.playout.target_latency());
-        let (capture_ring, playout_ring) = if self.drift_correction {
-            // Settled controllers: fill after the callback = target.
-            let d = |n: u64| samples_to_duration(n as i64, self.sample_rate);
-            (
-                d(capture_target.saturating_sub(frame_samples)),
-                d(playout_target),
-            )
-        } else {
-            // Priming only: ceil(target / frame) - 1 frames stay queued.
-            let primed = |n: u64| frames(n.div_ceil(frame_samples.max(1)).saturating_sub(1));
-            (primed(capture_target), primed(playout_target))
-        };
         LatencyBreakdown {
             sample_rate: self.sample_rate,
-            frame,
+            frame: self.frame,
             encoder_delay: self.encoder.algorithmic_delay(),
             decoder_delay: self.jitter.decoder().algorithmic_delay(),
             jitter_target: self.jitter.target_delay(),
             jitter_current: self.jitter.current_delay(),
-            capture_ring,
-            playout_ring,
-            ring_kernel_samples: self.ring_kernel_samples,
+            capture_ring: self.capture.latency(),
+            playout_ring: self.playout.latency(),
         }
     }
 }

@@ -6,7 +6,11 @@
 //! the output by cross-correlation with the click. The delay must equal what
 //! the parts report ([`LatencyBreakdown`]): one frame (framing) + the
 //! codec's algorithmic delay + the jitter buffer's target delay + the rings'
-//! priming + the rings' resampling kernels, and nothing more.
+//! `latency()` (target + resampling kernel), and nothing more. The rings
+//! run as the engine runs them (automatic targets, drift correction on)
+//! unless a case says otherwise; they add what they report from the first
+//! frame on (the click goes through 0.4 s into the call in the minimal
+//! cases, 5 s in the others, 20 s in `pcmu_late_in_the_call`).
 //!
 //! Tolerance: G.711 is memoryless and the rings' kernel at unity step is an
 //! exact delay, so the click comes out where expected to the sample
@@ -16,9 +20,9 @@
 //! early, for every click position tried): the tolerance is +/- 12 samples
 //! at 48 kHz (0.25 ms, half the click's width). Any error in the accounted
 //! parts is at least a codec granule (2.5 ms = 120 samples), a lookahead
-//! (6.5 ms) or a frame (20 ms), far outside it. With drift correction on,
-//! the rings resample at a step that is not exactly 1 while the controller
-//! settles, which can move the peak by one sample: tolerance 1 there.
+//! (6.5 ms) or a frame (20 ms), far outside it. Device and media thread
+//! share the clock, so the drift correction stays at exactly 0 and the
+//! rings' kernels are exact delays, drift correction on or off.
 //!
 //! Also: allocations per frame in steady state, per stage (a counting
 //! global allocator, per thread).
@@ -35,6 +39,12 @@ use voipkit_codec::{
 use voipkit_dev::pipeline::{
     LatencyBreakdown, OpusPipeline, PcmuPipeline, Pipeline, PipelineConfig, kernel_delay_samples,
 };
+
+/// The engine's automatic ring target here: 20 ms frames on 20 ms device
+/// callbacks, so no sawtooth term: one device buffer + 5 ms.
+const AUTO_RING: Duration = Duration::from_millis(25);
+/// The rings' cubic kernel at 8 kHz: 2 samples.
+const KERNEL_8K: Duration = Duration::from_micros(250);
 
 // ----- allocation counting (per thread, so parallel tests don't mix) -----
 
@@ -225,6 +235,21 @@ fn fixed(d: Duration) -> JitterBufferConfig {
 // ----- G.711 -----
 
 #[test]
+fn pcmu_minimal() {
+    let mut p = PcmuPipeline::pcmu(&PipelineConfig::minimal(), start()).unwrap();
+    let m = measure(&mut p, 20, 37);
+    report(
+        "PCMU, minimal (jitter buffer fixed minimal, ring targets 0, no drift correction)",
+        &m,
+        G711_TOLERANCE,
+    );
+    assert_eq!(m.expected.jitter_target, Duration::ZERO);
+    // 20 ms frame + the rings' 2 + 2 kernel samples.
+    assert_eq!(m.expected.total_samples(), 160 + 4);
+    assert!(m.correlation > 0.99);
+}
+
+#[test]
 fn pcmu_minimal_jitter_buffer() {
     let config = PipelineConfig {
         jitter: JitterBufferConfig::fixed_minimal(),
@@ -232,10 +257,16 @@ fn pcmu_minimal_jitter_buffer() {
     };
     let mut p = PcmuPipeline::pcmu(&config, start()).unwrap();
     let m = measure(&mut p, 20, 37);
-    report("PCMU, jitter buffer fixed minimal", &m, G711_TOLERANCE);
+    report(
+        "PCMU, jitter buffer fixed minimal, engine rings",
+        &m,
+        G711_TOLERANCE,
+    );
     assert_eq!(m.expected.jitter_target, Duration::ZERO);
-    // 20 ms frame + 4 samples of ring kernels.
-    assert_eq!(m.expected.total_samples(), 160 + 4);
+    assert_eq!(m.expected.capture_ring, AUTO_RING + KERNEL_8K);
+    assert_eq!(m.expected.playout_ring, AUTO_RING + KERNEL_8K);
+    // 20 ms frame + 2 x (25 ms + 2 samples).
+    assert_eq!(m.expected.total_samples(), 160 + 2 * 202);
     assert!(m.correlation > 0.99);
 }
 
@@ -246,10 +277,26 @@ fn pcmu_engine_default_jitter_buffer() {
     // (accelerating in quiet audio) as it measures a jitter-free link.
     let m = measure(&mut p, 250, 37);
     report(
-        "PCMU, jitter buffer adaptive (engine default)",
+        "PCMU, engine defaults (adaptive jitter buffer, engine rings)",
         &m,
         G711_TOLERANCE,
     );
+    assert!(m.correlation > 0.99);
+}
+
+#[test]
+fn pcmu_late_in_the_call() {
+    // The rings add the same 20 s into the call as at its start (the
+    // drift controllers, on, hold them where they started).
+    let config = PipelineConfig {
+        jitter: JitterBufferConfig::fixed_minimal(),
+        ..PipelineConfig::default()
+    };
+    let mut p = PcmuPipeline::pcmu(&config, start()).unwrap();
+    let m = measure(&mut p, 1000, 37);
+    report("PCMU, 20 s into the call, engine rings", &m, G711_TOLERANCE);
+    assert_eq!(m.expected.total_samples(), 160 + 2 * 202);
+    assert_eq!(p.playout_stream().stats().drift_correction_ppm, 0);
     assert!(m.correlation > 0.99);
 }
 
@@ -270,54 +317,53 @@ fn pcmu_fixed_jitter_buffer() {
 }
 
 #[test]
-fn pcmu_deeper_rings() {
-    let config = PipelineConfig {
-        jitter: JitterBufferConfig::fixed_minimal(),
-        capture_ring_target: Some(Duration::from_millis(30)),
-        playout_ring_target: Some(Duration::from_millis(40)),
-        ..PipelineConfig::default()
-    };
-    let mut p = PcmuPipeline::pcmu(&config, start()).unwrap();
-    let m = measure(&mut p, 20, 37);
-    report(
-        "PCMU, capture ring 30 ms, playout ring 40 ms",
-        &m,
-        G711_TOLERANCE,
-    );
-    assert_eq!(m.expected.capture_ring, Duration::from_millis(20));
-    assert_eq!(m.expected.playout_ring, Duration::from_millis(20));
-}
-
-#[test]
-fn pcmu_drift_correction_on() {
-    // The engine runs the rings with drift correction. On one clock there
-    // is no drift, but the playout controller holds the fill after the
-    // render at its target, one frame more than priming left: after it has
-    // settled (20 s), the playout ring adds its whole one-frame target.
-    let config = PipelineConfig {
-        jitter: JitterBufferConfig::fixed_minimal(),
-        drift: voipkit_audio::DriftConfig::default(),
-        ..PipelineConfig::default()
-    };
-    let mut p = PcmuPipeline::pcmu(&config, start()).unwrap();
-    let m = measure(&mut p, 1000, 37);
-    report("PCMU, drift correction on (settled)", &m, 1);
-    assert_eq!(m.expected.playout_ring, Duration::from_millis(20));
-    assert_eq!(m.expected.capture_ring, Duration::ZERO);
-    assert!(m.correlation > 0.9);
+fn pcmu_other_ring_targets() {
+    // Targets that are not multiples of the frame: the rings start with
+    // leading silence and add exactly their targets all the same, drift
+    // correction on and off.
+    for drift in [
+        voipkit_audio::DriftConfig::default(),
+        PipelineConfig::NO_DRIFT,
+    ] {
+        let config = PipelineConfig {
+            jitter: JitterBufferConfig::fixed_minimal(),
+            capture_ring_target: Some(Duration::from_millis(30)),
+            playout_ring_target: Some(Duration::from_millis(7)),
+            drift,
+            ..PipelineConfig::default()
+        };
+        let mut p = PcmuPipeline::pcmu(&config, start()).unwrap();
+        let m = measure(&mut p, 20, 37);
+        report(
+            &format!(
+                "PCMU, capture ring 30 ms, playout ring 7 ms, max drift correction {}",
+                drift.max_correction
+            ),
+            &m,
+            G711_TOLERANCE,
+        );
+        assert_eq!(
+            m.expected.capture_ring,
+            Duration::from_millis(30) + KERNEL_8K
+        );
+        assert_eq!(
+            m.expected.playout_ring,
+            Duration::from_millis(7) + KERNEL_8K
+        );
+    }
 }
 
 // ----- Opus -----
 
 #[test]
-fn opus_minimal_jitter_buffer() {
-    let config = PipelineConfig {
-        jitter: JitterBufferConfig::fixed_minimal(),
-        ..PipelineConfig::default()
-    };
-    let mut p = OpusPipeline::opus(&opus_shipped(), &config, start()).unwrap();
+fn opus_minimal() {
+    let mut p = OpusPipeline::opus(&opus_shipped(), &PipelineConfig::minimal(), start()).unwrap();
     let m = measure(&mut p, 20, 300);
-    report("Opus, jitter buffer fixed minimal", &m, OPUS_TOLERANCE);
+    report(
+        "Opus, minimal (jitter buffer fixed minimal, ring targets 0, no drift correction)",
+        &m,
+        OPUS_TOLERANCE,
+    );
     assert_eq!(m.expected.encoder_delay, Duration::from_micros(6500));
     assert!(m.correlation > 0.8);
 }
@@ -327,7 +373,7 @@ fn opus_engine_default_jitter_buffer() {
     let mut p = OpusPipeline::opus(&opus_shipped(), &PipelineConfig::default(), start()).unwrap();
     let m = measure(&mut p, 250, 300);
     report(
-        "Opus, jitter buffer adaptive (engine default)",
+        "Opus, engine defaults (adaptive jitter buffer, engine rings)",
         &m,
         OPUS_TOLERANCE,
     );
@@ -362,6 +408,7 @@ fn ring_kernel_delay() {
             r.delay_frames()
         );
         assert_eq!(kernel_delay_samples(rate), 2);
+        assert_eq!(r.delay_frames(), 2);
     }
 }
 

@@ -390,7 +390,11 @@ mod tests {
         // Every sample value, exact halves and their neighbours.
         for n in -70_000i32..=70_000 {
             let x = n as f32 / 2.0;
-            for y in [x, f32::from_bits(x.to_bits() + 1), f32::from_bits(x.to_bits().saturating_sub(1))] {
+            for y in [
+                x,
+                f32::from_bits(x.to_bits() + 1),
+                f32::from_bits(x.to_bits().saturating_sub(1)),
+            ] {
                 check(y / 32768.0);
             }
         }
@@ -406,7 +410,13 @@ mod tests {
                 None => break,
             }
         }
-        for v in [f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MAX, f32::MIN] {
+        for v in [
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            f32::MAX,
+            f32::MIN,
+        ] {
             check(v);
         }
     }

@@ -103,16 +103,42 @@
 //! noise), never clicks, and the same resampler converts rates anyway.
 //! Measured on virtual time (`tests/drift.rs`): with the device 1 % fast
 //! or slow for 10 minutes, zero underruns and overruns, the ring fill
-//! stays within 20..52 ms around its 35 ms target (20 ms frames, 10 ms
-//! device buffers) and averages the target to 0.02 ms over the last
+//! stays within 5..35 ms around its 20 ms target (20 ms frames, 10 ms
+//! device buffers) and averages the target to 0.003 ms over the last
 //! minute; the correction wobbles by 100 ppm peak to peak once settled,
 //! and a 1 kHz sine comes out with 84 dB spectral purity.
 //!
-//! The latency target defaults to one engine frame + one device buffer +
-//! 5 ms, and rises by itself if the device's callbacks turn out bigger
-//! than announced. Audio piled up far above the target (a media-thread
-//! stall followed by a burst) is skipped down to the target instead of
-//! being drained slowly.
+//! # Latency
+//!
+//! Each ring's target ([`LatencyConfig::target`]) is the audio it holds in
+//! front of the device's buffer: measured right after the device took its
+//! buffer (playout) or right before it adds one (capture). The drift
+//! controller holds the average of that measurement at the target, and a
+//! stream starts (at first and after an underrun) exactly there: playout
+//! begins with as much leading silence as leaves the target in the ring
+//! (capture: the first frame starts with silence), and audio that arrived
+//! at once beyond it is skipped. So a ring adds its target plus its
+//! resampling kernel's delay ([`PlayoutStream::latency`],
+//! [`CaptureStream::latency`]) from the first callback on, and never
+//! more (`tests/latency.rs`, with drift correction on). The device's own
+//! buffer, and where its callbacks fall between the media thread's frames,
+//! come on top.
+//!
+//! The target defaults to half the frame/callback sawtooth + one device
+//! buffer + 5 ms: 20 ms for 20 ms frames on 10 ms callbacks (see
+//! [`StreamConfig::target_latency`] for why each term, and the
+//! measurements), and rises by itself if the device's callbacks turn out
+//! bigger than announced. Audio piled up far above the target (a
+//! media-thread stall followed by a burst) is skipped down to the target
+//! instead of being drained slowly.
+//!
+//! # Cost
+//!
+//! The one-channel paths (a mono engine on any device) work in blocks of
+//! up to 256 frames: convert, [`FractionalResampler::process_mono`],
+//! convert, with the rounding to integer samples done inline (no libm
+//! call). With equal rates, no drift correction and matching formats the
+//! resampler is a straight copy (a two-sample delay line).
 //!
 //! Rate conversion: a Kaiser-windowed sinc (48 taps at the lower rate,
 //! 85..90 dB spectral purity, anti-aliased) when engine and device rates

@@ -89,7 +89,10 @@ fn shift([_, a, b, c]: [f32; 4], x: f32) -> [f32; 4] {
 #[inline]
 fn copy_delayed(h: &mut [f32; 4], input: &[f32], output: &mut [f32]) -> (usize, usize) {
     let n = input.len().min(output.len());
-    let (input, output) = (input.get(..n).unwrap_or_default(), output.get_mut(..n).unwrap_or_default());
+    let (input, output) = (
+        input.get(..n).unwrap_or_default(),
+        output.get_mut(..n).unwrap_or_default(),
+    );
     // Output k is the history's [2 + k] for k < 2, else input[k - 2].
     let lead = n.min(2);
     if let (Some(dst), Some(src)) = (output.get_mut(..lead), h.get(2..2 + lead)) {
@@ -489,7 +492,12 @@ mod tests {
 
     #[test]
     fn delay_matches_an_impulse() {
-        for (from, to) in [(48_000, 48_000), (8_000, 8_000), (8_000, 48_000), (48_000, 8_000)] {
+        for (from, to) in [
+            (48_000, 48_000),
+            (8_000, 8_000),
+            (8_000, 48_000),
+            (48_000, 8_000),
+        ] {
             let mut r = FractionalResampler::for_rates(1, from, to);
             let mut input = vec![0.0f32; 2000];
             input[100] = 1.0;
@@ -518,7 +526,9 @@ mod tests {
     /// and the interpolating path.
     #[test]
     fn block_processing_matches_per_sample() {
-        let input: Vec<f32> = (0..5000).map(|i| ((i as f32) * 0.0137).sin() * 0.7).collect();
+        let input: Vec<f32> = (0..5000)
+            .map(|i| ((i as f32) * 0.0137).sin() * 0.7)
+            .collect();
         for (from, to) in [(8_000u32, 8_000u32), (48_000, 44_100), (8_000, 48_000)] {
             let steps = [1.0, 1.0, 1.0 + 3e-4, 1.0 - 0.02, 1.0, 1.0 + 1e-9];
             // Pull: outputs in blocks of varying size.
@@ -527,7 +537,12 @@ mod tests {
             let nominal = a.step();
             let (mut ia, mut ib) = (0usize, 0usize);
             let (mut outa, mut outb) = (Vec::new(), Vec::new());
-            for (k, block) in [1usize, 7, 160, 333, 2, 960, 41].iter().cycle().take(40).enumerate() {
+            for (k, block) in [1usize, 7, 160, 333, 2, 960, 41]
+                .iter()
+                .cycle()
+                .take(40)
+                .enumerate()
+            {
                 let step = nominal * steps[k % steps.len()];
                 a.set_step(step);
                 b.set_step(step);
@@ -553,7 +568,12 @@ mod tests {
             let mut b = a.clone();
             let (mut outa, mut outb) = (Vec::new(), Vec::new());
             let mut pos = 0;
-            for (k, block) in [160usize, 1, 441, 3, 480].iter().cycle().take(30).enumerate() {
+            for (k, block) in [160usize, 1, 441, 3, 480]
+                .iter()
+                .cycle()
+                .take(30)
+                .enumerate()
+            {
                 let step = nominal * steps[k % steps.len()];
                 a.set_step(step);
                 b.set_step(step);

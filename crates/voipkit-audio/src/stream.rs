@@ -303,8 +303,11 @@ pub fn playout_channel(
     let (prod, cons) = HeapRb::<i16>::new(capacity).split();
     let shared = Arc::new(Shared::default());
     let target = TargetTracker::new(&geometry, &shared);
-    let resampler =
-        FractionalResampler::for_rates(geometry.work_channels, config.sample_rate, device.sample_rate);
+    let resampler = FractionalResampler::for_rates(
+        geometry.work_channels,
+        config.sample_rate,
+        device.sample_rate,
+    );
     let stream = PlayoutStream {
         prod,
         shared: Arc::clone(&shared),
@@ -339,8 +342,11 @@ pub fn capture_channel(
     let (prod, cons) = HeapRb::<i16>::new(capacity).split();
     let shared = Arc::new(Shared::default());
     let target = TargetTracker::new(&geometry, &shared);
-    let resampler =
-        FractionalResampler::for_rates(geometry.work_channels, device.sample_rate, config.sample_rate);
+    let resampler = FractionalResampler::for_rates(
+        geometry.work_channels,
+        device.sample_rate,
+        config.sample_rate,
+    );
     let stream = CaptureStream {
         cons,
         shared: Arc::clone(&shared),
@@ -552,7 +558,8 @@ impl CaptureStream {
             let surplus = available - start;
             if surplus < self.frame_samples {
                 // Lead with silence: the ring keeps exactly its target.
-                let lead = self.frame_samples - surplus / self.engine_channels * self.engine_channels;
+                let lead =
+                    self.frame_samples - surplus / self.engine_channels * self.engine_channels;
                 let (silence, audio) = out.split_at_mut(lead.min(out.len()));
                 silence.fill(0);
                 let got = self.cons.pop_slice(audio);
@@ -814,7 +821,8 @@ impl PlayoutCallback {
             let want = (total - rendered).min(BLOCK_FRAMES);
             // Engine frames this block may need: the step's worth, plus
             // one for the kernel's position.
-            let need = ((want as f64 * self.resampler.step()).ceil() as usize + 1).min(BLOCK_FRAMES);
+            let need =
+                ((want as f64 * self.resampler.step()).ceil() as usize + 1).min(BLOCK_FRAMES);
             let have = {
                 let (first, second) = self.cons.as_slices();
                 let src = if first.is_empty() { second } else { first };
@@ -1235,7 +1243,11 @@ mod tests {
         cb.render(&mut out);
         // Leading silence, then audio (after the kernel's two frames),
         // and exactly the target left.
-        assert!(out[..240 + 2].iter().all(|&s| s == 0), "{:?}", &out[230..250]);
+        assert!(
+            out[..240 + 2].iter().all(|&s| s == 0),
+            "{:?}",
+            &out[230..250]
+        );
         assert!(out[240 + 2..].iter().all(|&s| s == 1000));
         assert_eq!(stream.buffered(), target);
         assert_eq!(stream.stats().fill, target);
