@@ -41,7 +41,8 @@ macro_rules! header_names {
             }
 
             /// Looks up a name given lower-cased.
-            fn from_lower(lower: &[u8]) -> Option<Known> {
+            #[inline]
+            pub(crate) fn from_lower(lower: &[u8]) -> Option<Known> {
                 // `match` on byte strings compiles to a switch on length and
                 // then compares: far cheaper than scanning a table.
                 Some(match lower {

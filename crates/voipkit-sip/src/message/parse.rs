@@ -325,9 +325,17 @@ fn scan_lines(
                 limit: limits.max_header_len,
             });
         }
-        // The name: token characters, optional SP/HT, then ':' (one scan).
+        // The name: token characters (lower-cased as they are scanned, for
+        // the lookup), optional SP/HT, then ':'.
+        let mut lower = [0u8; 24];
         let mut name_end = 0;
-        while line.get(name_end).is_some_and(|c| is_token_char(*c)) {
+        while let Some(&c) = line.get(name_end) {
+            if !is_token_char(c) {
+                break;
+            }
+            if let Some(d) = lower.get_mut(name_end) {
+                *d = c.to_ascii_lowercase();
+            }
             name_end += 1;
         }
         let mut colon = name_end;
@@ -341,8 +349,7 @@ fn scan_lines(
                 ParseError::Invalid("header line without ':'")
             });
         }
-        let name_bytes = line.get(..name_end).unwrap_or(&[]);
-        let name = match Known::lookup(name_bytes) {
+        let name = match lower.get(..name_end).and_then(Known::from_lower) {
             Some(k) => NameSlot::Known(k),
             None => NameSlot::Span(Span {
                 start: line_start as u32,
@@ -464,6 +471,9 @@ fn parse_start_line(head: &SipStr, line: &str) -> Result<StartLine, ParseError> 
             reason: sub(head, reason),
         });
     }
+    if let Some(req) = parse_request_line_fast(head, line) {
+        return Ok(req);
+    }
     // Request-Line: Method SP Request-URI SP SIP-Version. Runs of white
     // space between the three elements are tolerated (RFC 4475 §3.1.2.7
     // allows a liberal parser to), white space inside the URI is not.
@@ -489,6 +499,34 @@ fn parse_start_line(head: &SipStr, line: &str) -> Result<StartLine, ParseError> 
         method: Method::parse(head, method),
         uri,
         version: sub(head, version),
+    })
+}
+
+/// One pass over a plain request line (single spaces, `SIP/` version, a
+/// URI that parses). `None`: use the general path, which also reports
+/// every error; builds the same value when it accepts.
+#[inline]
+fn parse_request_line_fast(head: &SipStr, line: &str) -> Option<StartLine> {
+    let b = line.as_bytes();
+    let m_end = b.iter().position(|c| !is_token_char(*c))?;
+    if m_end == 0 || b.get(m_end) != Some(&b' ') {
+        return None;
+    }
+    let u_start = m_end + 1;
+    let u_end = u_start + memchr::memchr(b' ', b.get(u_start..)?)?;
+    let version = b.get(u_end + 1..)?;
+    if u_end == u_start
+        || version.len() <= 4
+        || !version.get(..4)?.eq_ignore_ascii_case(b"SIP/")
+        || version.iter().any(|c| c.is_ascii_whitespace())
+    {
+        return None;
+    }
+    let uri = Uri::parse_in(head, line.get(u_start..u_end)?).ok()?;
+    Some(StartLine::Request {
+        method: Method::parse(head, line.get(..m_end)?),
+        uri,
+        version: sub(head, line.get(u_end + 5..)?),
     })
 }
 
