@@ -137,8 +137,10 @@ struct ServerTx {
     linger: Option<TimerKey>,
 }
 
-/// What the transaction user must handle.
+/// What the transaction user must handle (drained right away, so the size
+/// of the largest variant does not matter).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum TuEvent<O> {
     /// A response for a client transaction (only those the TU must see:
     /// not retransmissions absorbed by the transaction).

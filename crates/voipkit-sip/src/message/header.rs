@@ -567,10 +567,7 @@ impl Headers {
     /// The only `name` field (with the text it lies in), `Err(())` if
     /// there are several, `Ok(None)` if none.
     #[allow(clippy::result_unit_err)]
-    pub(crate) fn get_single_in(
-        &self,
-        name: &HeaderName,
-    ) -> Result<Option<(&SipStr, &str)>, ()> {
+    pub(crate) fn get_single_in(&self, name: &HeaderName) -> Result<Option<(&SipStr, &str)>, ()> {
         let key = Key::of(name);
         let Some((i, e)) = self.find_from(0, &key) else {
             return Ok(None);
@@ -762,14 +759,12 @@ impl Headers {
                 if let Some(e) = self.list.get_mut(i) {
                     e.set_value(slot);
                 }
-                let mut idx = 0;
                 let list = std::mem::take(&mut self.list);
                 let mut kept = Vec::with_capacity(list.len());
-                for e in list {
+                for (idx, e) in list.into_iter().enumerate() {
                     if idx <= i || !self.is(&e, &key) {
                         kept.push(e);
                     }
-                    idx += 1;
                 }
                 self.list = kept;
             }
@@ -985,7 +980,7 @@ impl Via {
     /// (valueless), `Some(Some(p))` filled in by the server.
     pub fn rport(&self) -> Option<Option<u16>> {
         let p = self.params.find("rport")?;
-        Some(p.value.as_deref().and_then(|v| v.parse().ok()))
+        Some(p.value.and_then(|v| v.parse().ok()))
     }
 }
 
@@ -1247,7 +1242,8 @@ impl CSeq {
         if (1..=10).contains(&digits)
             && b.get(digits) == Some(&b' ')
             && b.len() > digits + 1
-            && b.get(digits + 1..).is_some_and(|m| m.iter().all(|c| is_token_char(*c)))
+            && b.get(digits + 1..)
+                .is_some_and(|m| m.iter().all(|c| is_token_char(*c)))
         {
             let seq = b
                 .get(..digits)

@@ -367,7 +367,16 @@ fn scan_lines(
         }
         let value = line.get(vstart..vend).unwrap_or(&[]);
         if matches!(b.get(pos), Some(b' ' | b'\t')) {
-            pos = unfold(b, pos, line.len(), value, name, headers, limits, &mut content_length)?;
+            pos = unfold(
+                b,
+                pos,
+                line.len(),
+                value,
+                name,
+                headers,
+                limits,
+                &mut content_length,
+            )?;
             continue;
         }
         if matches!(name, NameSlot::Known(Known::ContentLength)) {
@@ -429,7 +438,8 @@ fn unfold(
     Ok(pos)
 }
 
-/// A parsed start line.
+/// A parsed start line (moved once, into the message).
+#[allow(clippy::large_enum_variant)]
 enum StartLine {
     Request {
         method: Method,

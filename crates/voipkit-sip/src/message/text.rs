@@ -261,14 +261,13 @@ fn pack(b: &[u8]) -> [u64; 4] {
             }
         }
         let r = n % 8;
-        if r > 0 {
-            if let (Some(c), Some(slot)) = (b.last_chunk::<8>(), w.get_mut(full)) {
-                *slot = word(c) >> (8 * (8 - r));
-            }
+        if let (true, Some(c), Some(slot)) = (r > 0, b.last_chunk::<8>(), w.get_mut(full)) {
+            *slot = word(c) >> (8 * (8 - r));
         }
     } else if n >= 4 {
         if let (Some(h), Some(t)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
-            w[0] = u64::from(u32::from_le_bytes(*h)) | u64::from(u32::from_le_bytes(*t)) << (8 * (n - 4));
+            w[0] = u64::from(u32::from_le_bytes(*h))
+                | u64::from(u32::from_le_bytes(*t)) << (8 * (n - 4));
         }
     } else {
         let mut x = 0u64;

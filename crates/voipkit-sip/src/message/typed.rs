@@ -301,7 +301,10 @@ fn parse_part(part: Bytes) -> Result<BodyPart, ParseError> {
 /// Checks that no `name` header has an empty item (`a,,b` or a trailing
 /// comma), which RFC 3261 lists never contain; then
 /// [`Headers::items`] yields every item.
-pub(crate) fn check_no_empty_item(headers: &Headers, name: &HeaderName) -> Result<(), &'static str> {
+pub(crate) fn check_no_empty_item(
+    headers: &Headers,
+    name: &HeaderName,
+) -> Result<(), &'static str> {
     for v in headers.get_all(name) {
         let mut rest: &str = v;
         loop {

@@ -433,10 +433,10 @@ fn check_body(req: &Request, caps: &UasCapabilities) -> Result<(), Rejection> {
                 .replace([' ', '\t'], "")
                 .contains("handling=optional")
         });
-    let supported = caps.content_types.iter().any(|t| {
-        t.split_once('/')
-            .is_some_and(|(k, s)| media.is(k, s))
-    });
+    let supported = caps
+        .content_types
+        .iter()
+        .any(|t| t.split_once('/').is_some_and(|(k, s)| media.is(k, s)));
     if !optional && !supported {
         let essence = media.essence();
         return Err(Rejection::new(

@@ -1918,7 +1918,7 @@ impl UserAgent {
         let reason = req
             .headers
             .get(&HeaderName::Reason)
-            .and_then(|v| ReasonHeader::parse(v));
+            .and_then(ReasonHeader::parse);
         self.with_call(h, |ua, call| {
             let t = ua.invite_transport(call);
             let inv_req = call.invite.clone();
