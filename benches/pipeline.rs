@@ -13,41 +13,35 @@
 //! wall-clock time for comparison.
 //!
 //! - `pcmu`: G.711 u-law, 8 kHz (target: < 5 us per frame);
-//! - `opus_c9_32k_fec`: Opus as we ship it, `OpusEncoderConfig::default()`:
-//!   48 kHz mono, application VOIP, 32 kbit/s, complexity 9, in-band FEC
-//!   (5% expected loss), no DTX, signal type left to libopus (target:
-//!   < 400 us, 2% of the frame). libopus's speech/music analysis (run at
-//!   complexity >= 7) decides between CELT-only and hybrid (SILK + CELT)
-//!   frames; the mix it chose on this input is printed. Hybrid costs about
-//!   five times as much to encode;
-//! - `opus_c9_32k_fec_voice`: the same with `OPUS_SET_SIGNAL(VOICE)`, so
-//!   every frame is hybrid, as for real speech: the worst realistic case.
-//!   `OpusEncoder` has no signal setting, so this one uses a bench-local
-//!   `Encoder` on `audiopus` with the same settings;
-//! - `opus_c5_32k_fec`: complexity 5 (the mobile choice; no analysis, so
-//!   always hybrid on this input);
+//! - `opus_shipped`: Opus as we ship it, `OpusEncoderConfig::default()`:
+//!   48 kHz mono, application VOIP, told it carries speech
+//!   (`OpusSignal::Voice`, so every frame is hybrid SILK + CELT), 32 kbit/s,
+//!   complexity 5, in-band FEC (5% expected loss), no DTX (target: < 400
+//!   us, 2% of the frame). The mode mix is printed;
+//! - `opus_voice_c9`: the same at complexity 9 (a desktop app's choice):
+//!   the worst realistic case;
+//! - `opus_auto_c9`: complexity 9 with the signal left to libopus
+//!   (`OpusSignal::Auto`, what shipped before): its speech/music analysis
+//!   takes this input mostly for music and codes CELT-only frames, about
+//!   five times cheaper to encode than hybrid, and not what real speech
+//!   gets;
 //! - `pipeline_stage/<codec>/<stage>`: full ticks, wall time of one stage
 //!   only, to show where the time goes.
 //!
 //! Input: a source-filter speech-like signal (jittered glottal pulses or
 //! noise through three moving formant resonators, syllables of random
-//! length), 4 s looped. The jitter buffer is the engine's default
-//! (adaptive); 5 s of audio warm the pipeline up first.
+//! length), 4 s looped. The jitter buffer and the rings are the engine's
+//! defaults (adaptive buffer; automatic ring targets, drift correction on,
+//! which on the shared clock stays at 0, so the rings run their straight
+//! copy); 5 s of audio warm the pipeline up first.
 //!
 //! Run: `cargo bench --bench pipeline -- --warm-up-time 1 --measurement-time 3`
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use audiopus::coder::Encoder as RawOpusEncoder;
-use audiopus::{Application, Bitrate, Channels, SampleRate, Signal};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use voipkit_codec::{
-    CodecError, Decoder, Encoder, OPUS_CLOCK_RATE, OpusDecoder, OpusEncoderConfig,
-};
-use voipkit_dev::pipeline::{
-    OPUS_PAYLOAD_TYPE, OpusPipeline, PcmuPipeline, Pipeline, PipelineConfig,
-};
-use voipkit_media::CodecImpairment;
+use voipkit_codec::{Decoder, Encoder, OpusDecoder, OpusEncoderConfig, OpusSignal};
+use voipkit_dev::pipeline::{OpusPipeline, PcmuPipeline, Pipeline, PipelineConfig};
 
 /// CPU time of the calling thread.
 fn thread_cpu() -> Duration {
@@ -137,49 +131,6 @@ fn speechlike(rate: u32, seconds: usize) -> Vec<i16> {
     }
     let peak = out.iter().fold(1e-9f64, |m, &x| m.max(x.abs()));
     out.iter().map(|&x| (x / peak * 20_000.0) as i16).collect()
-}
-
-/// Opus with `OPUS_SET_SIGNAL(VOICE)` and otherwise the shipped settings,
-/// for the worst realistic case (see the module docs).
-struct VoiceOpus {
-    raw: RawOpusEncoder,
-    lookahead: u32,
-}
-
-impl VoiceOpus {
-    fn new(cfg: &OpusEncoderConfig) -> Self {
-        let mut raw =
-            RawOpusEncoder::new(SampleRate::Hz48000, Channels::Mono, Application::Voip).unwrap();
-        raw.set_complexity(cfg.complexity).unwrap();
-        raw.set_bitrate(Bitrate::BitsPerSecond(cfg.bitrate as i32))
-            .unwrap();
-        raw.set_inband_fec(cfg.fec).unwrap();
-        raw.set_packet_loss_perc(cfg.expected_loss_percent).unwrap();
-        raw.set_signal(Signal::Voice).unwrap();
-        let lookahead = raw.lookahead().unwrap();
-        Self { raw, lookahead }
-    }
-}
-
-impl Encoder for VoiceOpus {
-    fn sample_rate(&self) -> u32 {
-        OPUS_CLOCK_RATE
-    }
-    fn channels(&self) -> usize {
-        1
-    }
-    fn rtp_clock_rate(&self) -> u32 {
-        OPUS_CLOCK_RATE
-    }
-    fn frame_samples(&self) -> usize {
-        960
-    }
-    fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> voipkit_codec::Result<usize> {
-        self.raw.encode(pcm, out).map_err(CodecError::from)
-    }
-    fn algorithmic_delay(&self) -> Duration {
-        Duration::from_micros(u64::from(self.lookahead) * 1_000_000 / 48_000)
-    }
 }
 
 struct Run<E: Encoder, D: Decoder> {
@@ -299,25 +250,18 @@ fn pcmu() -> Run<voipkit_codec::G711Encoder, voipkit_codec::G711Decoder> {
     Run::new(PcmuPipeline::pcmu(&PipelineConfig::default(), Instant::now()).unwrap())
 }
 
-fn opus(complexity: u8) -> Run<voipkit_codec::OpusEncoder, OpusDecoder> {
+fn opus(complexity: u8, signal: OpusSignal) -> Run<voipkit_codec::OpusEncoder, OpusDecoder> {
     let cfg = OpusEncoderConfig {
         complexity,
+        signal,
         ..OpusEncoderConfig::default()
     };
     Run::new(OpusPipeline::opus(&cfg, &PipelineConfig::default(), Instant::now()).unwrap())
 }
 
-fn opus_voice() -> Run<VoiceOpus, OpusDecoder> {
-    let p = Pipeline::new(
-        VoiceOpus::new(&OpusEncoderConfig::default()),
-        OpusDecoder::new(1).unwrap(),
-        OPUS_PAYLOAD_TYPE,
-        CodecImpairment::OPUS,
-        &PipelineConfig::default(),
-        Instant::now(),
-    )
-    .unwrap();
-    Run::new(p)
+fn opus_shipped() -> Run<voipkit_codec::OpusEncoder, OpusDecoder> {
+    let d = OpusEncoderConfig::default();
+    opus(d.complexity, d.signal)
 }
 
 fn whole_frame(c: &mut Criterion) {
@@ -325,24 +269,24 @@ fn whole_frame(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     let mut r = pcmu();
     g.bench_function("pcmu", |b| b.iter_custom(|n| r.cpu(n)));
-    let mut r = opus(9);
-    r.print_modes("opus_c9_32k_fec warm-up");
-    g.bench_function("opus_c9_32k_fec", |b| b.iter_custom(|n| r.cpu(n)));
-    r.print_modes("opus_c9_32k_fec");
-    let mut r = opus_voice();
-    g.bench_function("opus_c9_32k_fec_voice", |b| b.iter_custom(|n| r.cpu(n)));
-    r.print_modes("opus_c9_32k_fec_voice");
-    let mut r = opus(5);
-    g.bench_function("opus_c5_32k_fec", |b| b.iter_custom(|n| r.cpu(n)));
-    r.print_modes("opus_c5_32k_fec");
+    let mut r = opus_shipped();
+    r.print_modes("opus_shipped warm-up");
+    g.bench_function("opus_shipped", |b| b.iter_custom(|n| r.cpu(n)));
+    r.print_modes("opus_shipped");
+    let mut r = opus(9, OpusSignal::Voice);
+    g.bench_function("opus_voice_c9", |b| b.iter_custom(|n| r.cpu(n)));
+    r.print_modes("opus_voice_c9");
+    let mut r = opus(9, OpusSignal::Auto);
+    g.bench_function("opus_auto_c9", |b| b.iter_custom(|n| r.cpu(n)));
+    r.print_modes("opus_auto_c9");
     g.finish();
 
     let mut g = c.benchmark_group("pipeline_wall/frame_20ms");
     g.throughput(Throughput::Elements(1));
     let mut r = pcmu();
     g.bench_function("pcmu", |b| b.iter(|| r.tick()));
-    let mut r = opus_voice();
-    g.bench_function("opus_c9_32k_fec_voice", |b| b.iter(|| r.tick()));
+    let mut r = opus_shipped();
+    g.bench_function("opus_shipped", |b| b.iter(|| r.tick()));
     g.finish();
 }
 
@@ -358,7 +302,7 @@ fn stage_group<E: Encoder, D: Decoder>(c: &mut Criterion, name: &str, mut r: Run
 
 fn stages(c: &mut Criterion) {
     stage_group(c, "pcmu", pcmu());
-    stage_group(c, "opus_c9_32k_fec_voice", opus_voice());
+    stage_group(c, "opus_shipped", opus_shipped());
 }
 
 criterion_group!(benches, whole_frame, stages);

@@ -220,7 +220,7 @@ fn start() -> Instant {
 }
 
 fn opus_shipped() -> OpusEncoderConfig {
-    // What we ship: 20 ms, 32 kbit/s, complexity 9, FEC (5% expected loss).
+    // What we ship: 20 ms, speech, 32 kbit/s, complexity 5, FEC (5% expected loss).
     OpusEncoderConfig::default()
 }
 

@@ -5,8 +5,10 @@
 //!   their own output buffers; nothing allocates per frame.
 //! - Opus ([`OpusEncoder`], [`OpusDecoder`]) through `audiopus` on the
 //!   system libopus: 48 kHz, mono (decode stereo too), 10/20/40/60 ms frames,
-//!   application VOIP, in-band FEC, packet-loss concealment, FEC decode of a
-//!   lost packet from the next one, DTX, bitrate and complexity, and a small
+//!   application VOIP, told it carries speech ([`OpusSignal`]), complexity
+//!   5 by default (see [`OpusEncoderConfig::complexity`] for why), in-band
+//!   FEC, packet-loss concealment, FEC decode of a lost packet from the
+//!   next one, DTX, bitrate and complexity settings, and a small
 //!   policy ([`LossAdaptation`]) that follows the loss the far end reports.
 //! - G.711 u-law and A-law ([`G711Encoder`], [`G711Decoder`]), our own,
 //!   table driven and bit-exact with the ITU-T G.191 reference for every
@@ -63,6 +65,7 @@ pub use jitter::{
 };
 pub use opus::{
     LossAdaptation, OPUS_CLOCK_RATE, OpusDecoder, OpusEncoder, OpusEncoderConfig, OpusSettings,
+    OpusSignal,
 };
 pub use resample::Resampler;
 
