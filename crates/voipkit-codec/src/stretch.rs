@@ -70,6 +70,26 @@ pub(crate) fn correlation(pcm: &[i16], ch: usize, lag: usize) -> f32 {
     corr_at(pcm, ch, lag, 1).0
 }
 
+/// Normalized correlation of `x[0..fade]` and `x[drop..drop + fade]`
+/// (mono mix), 0 if `pcm` is too short.
+pub(crate) fn correlation_span(pcm: &[i16], ch: usize, drop: usize, fade: usize) -> f32 {
+    if fade == 0 || pcm.len() < (drop + fade) * ch {
+        return 0.0;
+    }
+    let (mut xy, mut xx, mut yy) = (0.0f32, 0.0f32, 0.0f32);
+    for i in 0..fade {
+        let (a, b) = (mono(pcm, ch, i), mono(pcm, ch, i + drop));
+        xy += a * b;
+        xx += a * a;
+        yy += b * b;
+    }
+    if xx > 0.0 && yy > 0.0 {
+        xy / (xx * yy).sqrt()
+    } else {
+        0.0
+    }
+}
+
 /// Mean square of the mono mix of the first `n` frames.
 pub(crate) fn power(pcm: &[i16], ch: usize, n: usize) -> f32 {
     let n = n.min(pcm.len() / ch.max(1));
@@ -130,24 +150,48 @@ pub(crate) fn best_lag(pcm: &[i16], ch: usize, lo: usize, hi: usize, step: usize
 /// frames become a cross-fade from `x[0..lag]` into `x[lag..2lag]`, and the
 /// rest moves up. The vector shrinks by `lag * ch`.
 pub(crate) fn accelerate(pcm: &mut Vec<i16>, start: usize, ch: usize, lag: usize) -> bool {
-    let n = lag * ch;
-    if pcm.len() < start + 2 * n || lag == 0 {
+    splice(pcm, start, ch, lag, lag, false)
+}
+
+/// Remove `drop` frames after the start of `pcm[start..]`, with a
+/// cross-fade of `fade` frames: the first `fade` frames become a fade from
+/// `x[0..fade]` into `x[drop..drop + fade]`, then `x[drop + fade..]`
+/// follows. Linear gains suit correlated segments (a pitch period apart);
+/// `equal_power` (sine/cosine) gains keep the loudness of uncorrelated
+/// ones (noise, a splice shorter than a period) instead of dipping by
+/// 3 dB in the middle. The vector shrinks by `drop * ch`.
+pub(crate) fn splice(
+    pcm: &mut Vec<i16>,
+    start: usize,
+    ch: usize,
+    drop: usize,
+    fade: usize,
+    equal_power: bool,
+) -> bool {
+    let (n, f) = (drop * ch, fade * ch);
+    if pcm.len() < start + n + f || drop == 0 || fade == 0 {
         return false;
     }
-    for i in 0..lag {
-        let w = (i as f32 + 0.5) / lag as f32;
+    for i in 0..fade {
+        let w = (i as f32 + 0.5) / fade as f32;
+        let (ga, gb) = if equal_power {
+            let phase = w * std::f32::consts::FRAC_PI_2;
+            (phase.cos(), phase.sin())
+        } else {
+            (1.0 - w, w)
+        };
         for c in 0..ch {
             let a = start + i * ch + c;
             let b = a + n;
             let va = f32::from(pcm.get(a).copied().unwrap_or(0));
             let vb = f32::from(pcm.get(b).copied().unwrap_or(0));
             if let Some(d) = pcm.get_mut(a) {
-                *d = (va * (1.0 - w) + vb * w).round() as i16;
+                *d = (va * ga + vb * gb).round().clamp(-32768.0, 32767.0) as i16;
             }
         }
     }
     let len = pcm.len();
-    pcm.copy_within(start + 2 * n..len, start + n);
+    pcm.copy_within(start + n + f..len, start + f);
     pcm.truncate(len - n);
     true
 }
@@ -231,5 +275,47 @@ mod tests {
         let mut short = vec![0i16; 10];
         assert!(!accelerate(&mut short, 0, 1, 160));
         assert!(!expand(&mut short, 0, 1, 160));
+    }
+
+    #[test]
+    fn splice_removes_less_than_a_period_smoothly() {
+        // Drop 33 frames with a 20-frame fade: the output is x[0..20]
+        // faded into x[33..53], then x[53..] unchanged.
+        let x: Vec<i16> = (0..400).map(|i| (i * 10) as i16).collect();
+        for equal_power in [false, true] {
+            let mut v = x.clone();
+            assert!(splice(&mut v, 0, 1, 33, 20, equal_power));
+            assert_eq!(v.len(), 400 - 33);
+            assert_eq!(&v[20..], &x[53..]);
+            // Monotonic ramp in, the fade stays between its two sources
+            // (linear) or a little above (equal power, for uncorrelated
+            // input).
+            for i in 0..20 {
+                assert!(
+                    v[i] >= x[i] && v[i] <= (f32::from(x[i + 33]) * 1.42) as i16,
+                    "{i}"
+                );
+            }
+            // Equal power keeps the level of uncorrelated noise.
+            let mut seed = 1u32;
+            let noise: Vec<i16> = (0..4000)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    ((seed >> 16) as i16) / 4
+                })
+                .collect();
+            let mut v = noise.clone();
+            assert!(splice(&mut v, 0, 1, 100, 2000, equal_power));
+            let power =
+                |s: &[i16]| s.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / s.len() as f64;
+            let ratio = power(&v[500..1500]) / power(&noise[500..1500]);
+            if equal_power {
+                assert!((0.85..1.15).contains(&ratio), "{ratio}");
+            } else {
+                assert!(ratio < 0.75, "{ratio}");
+            }
+        }
+        let mut short = vec![0i16; 10];
+        assert!(!splice(&mut short, 0, 1, 8, 8, true));
     }
 }
