@@ -18,7 +18,11 @@ fn touch(m: &Message) {
             let _ = (v.branch(), v.received(), v.rport(), v.to_string());
         }
     }
-    let _ = m.top_via();
+    // The top Via (one-pass fast path on the first value) is the first of
+    // all Vias (each item parsed on its own).
+    if let (Ok(top), Ok(vias)) = (m.top_via(), m.vias()) {
+        assert_eq!(Some(&top), vias.first(), "top Via differs from the first Via");
+    }
     if let Ok(cs) = m.contacts() {
         for c in &cs {
             let _ = (c.expires(), c.q(), c.to_string());
