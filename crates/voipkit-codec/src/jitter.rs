@@ -429,9 +429,10 @@ struct Slot {
 ///    audio needs time to change); at target nothing is searched. Loud
 ///    audio that never repeats within the lag range nor goes quiet (noise,
 ///    music, or an excess shorter than the pitch period) would otherwise
-///    keep the buffer above target for the whole call (measured: 40 ms
-///    above a 7 ms target for ever with loud noise, 4 ms above for 400 s
-///    with continuous speech): after three fruitless searches in a row
+///    keep the buffer above target for the whole call (40 ms above a 7 ms
+///    target for ever with loud noise, `loud_unperiodic_audio_still_reaches_the_target`;
+///    the pipeline measurement saw 4 ms above for 400 s with continuous
+///    speech-like input): after three fruitless searches in a row
 ///    (about 200 ms) the excess (up to 15 ms at a time) is removed anyway
 ///    by a splice with a cross-fade of at least 2.5 ms, equal-power when
 ///    the two sides do not correlate so the loudness does not dip.
