@@ -33,6 +33,10 @@ macro_rules! header_names {
             /// index).
             const ALL: &'static [Known] = &[ $( Known::$variant, )* ];
 
+            /// Every lower-case form (long and compact) with its name.
+            const LOWER: &'static [(&'static [u8], Known)] =
+                &[ $( $( ($lower, Known::$variant), )+ )* ];
+
             /// The public name.
             pub(crate) fn name(self) -> HeaderName {
                 match self {
@@ -207,7 +211,72 @@ impl HeaderName {
     }
 }
 
+/// Multiplier of the name hash: chosen (by search) so that no two known
+/// lower-case names collide; the table build below fails to compile if
+/// they do.
+const NAME_HASH_MAGIC: u64 = 0x106e_e2ab_101e_75eb;
+const NAME_HASH_BITS: u32 = 9;
+
+/// A name of up to 24 bytes as three little-endian words, zero-padded.
+#[allow(clippy::indexing_slicing)] // bounded by the loop, at compile time
+const fn name_words(b: &[u8]) -> [u64; 3] {
+    let mut w = [0u64; 3];
+    let mut i = 0;
+    while i < b.len() && i < 24 {
+        w[i / 8] |= (b[i] as u64) << (8 * (i % 8));
+        i += 1;
+    }
+    w
+}
+
+#[inline]
+const fn name_hash(w0: u64, len: usize) -> usize {
+    ((w0 ^ len as u64).wrapping_mul(NAME_HASH_MAGIC) >> (64 - NAME_HASH_BITS)) as usize
+}
+
+/// Hash slot to index in `Known::LOWER` (`0xff`: none).
+#[allow(clippy::indexing_slicing, clippy::panic)] // at compile time
+static NAME_INDEX: [u8; 1 << NAME_HASH_BITS] = {
+    let mut t = [0xffu8; 1 << NAME_HASH_BITS];
+    let mut i = 0;
+    while i < Known::LOWER.len() {
+        let b = Known::LOWER[i].0;
+        let h = name_hash(name_words(b)[0], b.len());
+        if t[h] != 0xff {
+            panic!("header name hash collision: pick another NAME_HASH_MAGIC");
+        }
+        t[h] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The words of each `Known::LOWER` name.
+#[allow(clippy::indexing_slicing)] // at compile time
+static NAME_WORDS: [[u64; 3]; Known::LOWER.len()] = {
+    let mut t = [[0u64; 3]; Known::LOWER.len()];
+    let mut i = 0;
+    while i < Known::LOWER.len() {
+        t[i] = name_words(Known::LOWER[i].0);
+        i += 1;
+    }
+    t
+};
+
 impl Known {
+    /// Resolves a name of `len` (1 to 24) bytes given as three words of
+    /// its bytes with 0x20 set in each and zero padding: one hash, one
+    /// table read and one comparison, no loop over the bytes. Setting
+    /// 0x20 lower-cases letters; the only other byte it could confuse
+    /// with a known name's (letters and `-`) is CR, which never occurs in
+    /// a line.
+    #[inline]
+    pub(crate) fn lookup_words(w: [u64; 3], len: usize) -> Option<Known> {
+        let idx = usize::from(*NAME_INDEX.get(name_hash(w[0], len))?);
+        let (lit, k) = Known::LOWER.get(idx)?;
+        (lit.len() == len && NAME_WORDS.get(idx) == Some(&w)).then_some(*k)
+    }
+
     /// Resolves a received name (any case, compact forms too).
     #[inline]
     pub(crate) fn lookup(bytes: &[u8]) -> Option<Known> {

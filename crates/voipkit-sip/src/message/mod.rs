@@ -12,6 +12,7 @@
 mod header;
 mod method;
 mod parse;
+mod scan;
 mod stream;
 mod text;
 mod typed;

@@ -7,6 +7,7 @@ use bytes::{Buf, Bytes};
 
 use super::header::{Headers, Known, NameSlot, Span};
 use super::method::{Method, StatusCode};
+use super::scan::Scanner;
 use super::text::{SipStr, is_lws, is_token, is_token_char, sub, trim_lws};
 use super::uri::Uri;
 use super::{Message, ParseError, Request, Response};
@@ -137,7 +138,13 @@ pub fn parse_message(
     // `buf` keeps the rest: one reference-count bump at most (none when
     // there is no body).
     let head = buf.split_to(scan.head_end);
-    let head = SipStr::try_from(head).map_err(|_| ParseError::NotUtf8)?;
+    let head = if scan.ascii {
+        // SAFETY: the scan found no byte with the high bit set in the
+        // head: ASCII, so valid UTF-8.
+        unsafe { SipStr::from_utf8_unchecked(head) }
+    } else {
+        SipStr::try_from(head).map_err(|_| ParseError::NotUtf8)?
+    };
 
     let rest = buf;
     let body = match (scan.content_length, framing) {
@@ -282,21 +289,95 @@ struct HeadScan {
     /// Offset of the first body byte.
     head_end: usize,
     content_length: Option<usize>,
+    /// Whether the head is all ASCII (so valid UTF-8).
+    ascii: bool,
 }
 
+/// The line ending at the CR or LF at `end`: the start of the next line,
+/// or the bare-CR error.
+#[inline]
+fn after_eol(b: &[u8], end: usize) -> Result<usize, ParseError> {
+    if b.get(end) == Some(&b'\r') {
+        if b.get(end + 1) != Some(&b'\n') {
+            return Err(ParseError::Invalid("bare CR in a line"));
+        }
+        Ok(end + 2)
+    } else {
+        Ok(end + 1)
+    }
+}
+
+/// Scans a message head: the start line, then every header line to the
+/// empty line, with the masks of [`Scanner`] (line ends and colons for 64
+/// bytes at a time) and a hash lookup of known names (no loop over the
+/// name's bytes).
 fn scan_head(b: &[u8], headers: &mut Headers, limits: &Limits) -> Result<HeadScan, ParseError> {
-    let (start_line_end, first) = line_end(b, 0)?.ok_or(ParseError::Incomplete)?;
-    let (head_end, content_length) = scan_lines(b, first, headers, limits)?;
-    Ok(HeadScan {
-        start_line_end,
-        head_end,
-        content_length,
-    })
+    let mut sc = Scanner::new(b);
+    let start_line_end = sc.next_eol(0).ok_or(ParseError::Incomplete)?;
+    let mut pos = after_eol(b, start_line_end)?;
+    let mut content_length: Option<usize> = None;
+    loop {
+        let line_start = pos;
+        let p = sc
+            .next_colon_or_eol(line_start)
+            .ok_or(ParseError::Incomplete)?;
+        let (colon, end) = if b.get(p) == Some(&b':') {
+            (
+                Some(p - line_start),
+                sc.next_eol(p + 1).ok_or(ParseError::Incomplete)?,
+            )
+        } else {
+            (None, p)
+        };
+        pos = after_eol(b, end)?;
+        let line = b.get(line_start..end).unwrap_or(&[]);
+        if line.is_empty() {
+            return Ok(HeadScan {
+                start_line_end,
+                head_end: pos,
+                content_length,
+                ascii: sc.ascii_up_to(pos),
+            });
+        }
+        check_line(line, headers, limits)?;
+        // A known name directly before the ':' (almost every line).
+        if let Some(c) = colon
+            && (1..=24).contains(&c)
+            && !matches!(line.get(c - 1), Some(b' ' | b'\t'))
+            && let Some(k) = Known::lookup_words(name_words_at(b, line_start, c), c)
+        {
+            pos = value_and_push(
+                b,
+                pos,
+                line_start,
+                line,
+                c,
+                NameSlot::Known(k),
+                headers,
+                limits,
+                &mut content_length,
+            )?;
+            continue;
+        }
+        let (name, colon) = name_of_line(line, line_start)?;
+        pos = value_and_push(
+            b,
+            pos,
+            line_start,
+            line,
+            colon,
+            name,
+            headers,
+            limits,
+            &mut content_length,
+        )?;
+    }
 }
 
-/// Scans the header lines from `pos` to the empty line, filling
-/// `headers` with spans into `b`; returns the offset after the empty line
-/// and the Content-Length if present (conflicting values are an error).
+/// Scans header lines from `pos` to the empty line (one search per line:
+/// for header blocks of multipart bodies), filling `headers` with spans
+/// into `b`; returns the offset after the empty line and the
+/// Content-Length if present (conflicting values are an error).
 fn scan_lines(
     b: &[u8],
     mut pos: usize,
@@ -312,84 +393,155 @@ fn scan_lines(
         if line.is_empty() {
             return Ok((pos, content_length));
         }
-        if matches!(line.first(), Some(b' ' | b'\t')) {
-            return Err(ParseError::Invalid("folded line before any header"));
-        }
-        if headers.len() >= limits.max_headers {
-            return Err(ParseError::TooManyHeaders {
-                limit: limits.max_headers,
-            });
-        }
-        if line.len() > limits.max_header_len {
-            return Err(ParseError::HeaderTooLong {
-                limit: limits.max_header_len,
-            });
-        }
-        // The name: token characters (lower-cased as they are scanned, for
-        // the lookup), optional SP/HT, then ':'.
-        let mut lower = [0u8; 24];
-        let mut name_end = 0;
-        while let Some(&c) = line.get(name_end) {
-            if !is_token_char(c) {
-                break;
-            }
-            if let Some(d) = lower.get_mut(name_end) {
-                *d = c.to_ascii_lowercase();
-            }
-            name_end += 1;
-        }
-        let mut colon = name_end;
-        while matches!(line.get(colon), Some(b' ' | b'\t')) {
-            colon += 1;
-        }
-        if name_end == 0 || line.get(colon) != Some(&b':') {
-            return Err(if memchr::memchr(b':', line).is_some() {
-                ParseError::Invalid("bad header name")
-            } else {
-                ParseError::Invalid("header line without ':'")
-            });
-        }
-        let name = match lower.get(..name_end).and_then(Known::from_lower) {
-            Some(k) => NameSlot::Known(k),
-            None => NameSlot::Span(Span {
-                start: line_start as u32,
-                len: name_end as u32,
-            }),
-        };
-        // The value, without surrounding white space.
-        let mut vstart = colon + 1;
-        while line.get(vstart).is_some_and(|c| is_lws(*c)) {
-            vstart += 1;
-        }
-        let mut vend = line.len();
-        while vend > vstart && line.get(vend - 1).is_some_and(|c| is_lws(*c)) {
-            vend -= 1;
-        }
-        let value = line.get(vstart..vend).unwrap_or(&[]);
-        if matches!(b.get(pos), Some(b' ' | b'\t')) {
-            pos = unfold(
-                b,
-                pos,
-                line.len(),
-                value,
-                name,
-                headers,
-                limits,
-                &mut content_length,
-            )?;
-            continue;
-        }
-        if matches!(name, NameSlot::Known(Known::ContentLength)) {
-            check_content_length(&mut content_length, value)?;
-        }
-        headers.push_span(
+        check_line(line, headers, limits)?;
+        let (name, colon) = name_of_line(line, line_start)?;
+        pos = value_and_push(
+            b,
+            pos,
+            line_start,
+            line,
+            colon,
             name,
-            Span {
-                start: (line_start + vstart) as u32,
-                len: value.len() as u32,
-            },
+            headers,
+            limits,
+            &mut content_length,
+        )?;
+    }
+}
+
+/// The checks every header line passes first: not a continuation, within
+/// the header count and line length limits.
+#[inline]
+fn check_line(line: &[u8], headers: &Headers, limits: &Limits) -> Result<(), ParseError> {
+    if matches!(line.first(), Some(b' ' | b'\t')) {
+        return Err(ParseError::Invalid("folded line before any header"));
+    }
+    if headers.len() >= limits.max_headers {
+        return Err(ParseError::TooManyHeaders {
+            limit: limits.max_headers,
+        });
+    }
+    if line.len() > limits.max_header_len {
+        return Err(ParseError::HeaderTooLong {
+            limit: limits.max_header_len,
+        });
+    }
+    Ok(())
+}
+
+/// The name of a header line (token characters, optional SP/HT, then
+/// ':'), and where its ':' is.
+fn name_of_line(line: &[u8], line_start: usize) -> Result<(NameSlot, usize), ParseError> {
+    // Token characters, lower-cased as they are scanned for the lookup.
+    let mut lower = [0u8; 24];
+    let mut name_end = 0;
+    while let Some(&c) = line.get(name_end) {
+        if !is_token_char(c) {
+            break;
+        }
+        if let Some(d) = lower.get_mut(name_end) {
+            *d = c.to_ascii_lowercase();
+        }
+        name_end += 1;
+    }
+    let mut colon = name_end;
+    while matches!(line.get(colon), Some(b' ' | b'\t')) {
+        colon += 1;
+    }
+    if name_end == 0 || line.get(colon) != Some(&b':') {
+        return Err(if memchr::memchr(b':', line).is_some() {
+            ParseError::Invalid("bad header name")
+        } else {
+            ParseError::Invalid("header line without ':'")
+        });
+    }
+    let name = match lower.get(..name_end).and_then(Known::from_lower) {
+        Some(k) => NameSlot::Known(k),
+        None => NameSlot::Span(Span {
+            start: line_start as u32,
+            len: name_end as u32,
+        }),
+    };
+    Ok((name, colon))
+}
+
+/// The name of `len` (at most 24) bytes at `start` of `b` as the words
+/// [`Known::lookup_words`] takes (0x20 set in each byte, zero padding).
+#[inline]
+fn name_words_at(b: &[u8], start: usize, len: usize) -> [u64; 3] {
+    let tail = b.get(start..).unwrap_or(&[]);
+    let chunk = match tail.first_chunk::<24>() {
+        Some(c) => *c,
+        None => {
+            let mut c = [0u8; 24];
+            for (d, s) in c.iter_mut().zip(tail) {
+                *d = *s;
+            }
+            c
+        }
+    };
+    let word = |i: usize| {
+        let raw = chunk
+            .get(i * 8..)
+            .and_then(|c| c.first_chunk::<8>())
+            .map_or(0, |c| u64::from_le_bytes(*c));
+        let n = len.saturating_sub(i * 8).min(8) as u32;
+        let mask = u64::MAX.checked_shr(64 - 8 * n).unwrap_or(0);
+        (raw | 0x2020_2020_2020_2020) & mask
+    };
+    [word(0), word(1), word(2)]
+}
+
+/// The value of the header line `line` (starting at `line_start` in `b`,
+/// its name's ':' at `colon`), pushed as `name`: a span, or an owned value
+/// unfolded from the continuation lines at `pos`. Returns where the next
+/// line starts.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn value_and_push(
+    b: &[u8],
+    pos: usize,
+    line_start: usize,
+    line: &[u8],
+    colon: usize,
+    name: NameSlot,
+    headers: &mut Headers,
+    limits: &Limits,
+    content_length: &mut Option<usize>,
+) -> Result<usize, ParseError> {
+    // The value, without surrounding white space.
+    let mut vstart = colon + 1;
+    while line.get(vstart).is_some_and(|c| is_lws(*c)) {
+        vstart += 1;
+    }
+    let mut vend = line.len();
+    while vend > vstart && line.get(vend - 1).is_some_and(|c| is_lws(*c)) {
+        vend -= 1;
+    }
+    let value = line.get(vstart..vend).unwrap_or(&[]);
+    if matches!(b.get(pos), Some(b' ' | b'\t')) {
+        return unfold(
+            b,
+            pos,
+            line.len(),
+            value,
+            name,
+            headers,
+            limits,
+            content_length,
         );
     }
+    if matches!(name, NameSlot::Known(Known::ContentLength)) {
+        check_content_length(content_length, value)?;
+    }
+    headers.push_span(
+        name,
+        Span {
+            start: (line_start + vstart) as u32,
+            len: value.len() as u32,
+        },
+    );
+    Ok(pos)
 }
 
 /// A folded value: joins the continuation lines from `pos` with single

@@ -77,6 +77,16 @@ impl SipStr {
         Some(SipStr(Repr::Inline(words)))
     }
 
+    /// Shares `b` without checking it.
+    ///
+    /// # Safety
+    ///
+    /// `b` must be valid UTF-8.
+    pub(crate) unsafe fn from_utf8_unchecked(b: Bytes) -> Self {
+        // SAFETY: the caller guarantees `b` is UTF-8.
+        SipStr(Repr::Shared(unsafe { ByteString::from_bytes_unchecked(b) }))
+    }
+
     /// The shared buffer this string lives in, if it shares one.
     fn shared(&self) -> Option<&ByteString> {
         match &self.0 {
