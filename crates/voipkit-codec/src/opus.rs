@@ -113,10 +113,10 @@ pub struct OpusEncoderConfig {
     pub bitrate: u32,
     /// Encoder complexity 0..=10. Default 5, WebRTC's choice on mobile:
     /// with speech (hybrid frames at 32 kbit/s, FEC on) a 20 ms frame
-    /// costs about 113 us to encode on the 2-core x86 machine we measure
-    /// on, against 148 us at 6, 165 at 7, 209 at 8 and 291 at 9 (`cargo
-    /// bench --bench codec`, `opus_encode_voice`), and a phone core can be
-    /// 2-4 times slower and runs on battery. Above 5 SILK only adds
+    /// costs about 110 us to encode on the 2-core x86 machine we measure
+    /// on, against 87 us at 3, 145 at 6, 212 at 7, 279 at 8 and 285 at 9
+    /// (`cargo bench --bench codec`, `opus_encode_voice/*`), and a phone
+    /// core can be 2-4 times slower and runs on battery. Above 5 SILK only adds
     /// delayed-decision states to its quantiser (3 at 6-7, 4 at 8+) and
     /// libopus its speech/music analysis (7+, moot with
     /// [`OpusSignal::Voice`]): small gains for two to three times the
