@@ -1375,6 +1375,33 @@ mod tests {
     }
 
     #[test]
+    fn hashed_name_lookup() {
+        let words = |n: &[u8]| {
+            let mut w = name_words(n);
+            for (i, x) in w.iter_mut().enumerate() {
+                let len = n.len().saturating_sub(i * 8).min(8) as u32;
+                *x = (*x | 0x2020_2020_2020_2020) & u64::MAX.checked_shr(64 - 8 * len).unwrap_or(0);
+            }
+            w
+        };
+        for (lower, k) in Known::LOWER {
+            let upper = lower.to_ascii_uppercase();
+            assert_eq!(Known::lookup_words(words(lower), lower.len()), Some(*k));
+            assert_eq!(Known::lookup_words(words(&upper), upper.len()), Some(*k));
+            assert_eq!(Known::lookup(&upper), Some(*k));
+            let mut longer = lower.to_vec();
+            longer.push(b'x');
+            if longer.len() <= 24 {
+                assert_eq!(
+                    Known::lookup_words(words(&longer), longer.len()),
+                    Known::lookup(&longer)
+                );
+            }
+        }
+        assert_eq!(Known::lookup_words(words(b"x-foo"), 5), None);
+    }
+
+    #[test]
     fn via_forms() {
         let v = s("SIP  /   2.0  /  UDP  192.0.2.1 : 5060 ; branch = z9hG4bK1 ;rport");
         let via = Via::parse_item(&v, &v).unwrap();

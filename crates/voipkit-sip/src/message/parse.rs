@@ -718,6 +718,68 @@ v=0\n";
         )
     }
 
+    /// The head as the simple walk (one search per line, names by a
+    /// byte loop) reads it: the reference for the mask scan.
+    fn reference_scan(
+        b: &[u8],
+        limits: &Limits,
+    ) -> Result<(Headers, usize, usize, Option<usize>), ParseError> {
+        let (start_line_end, first) = line_end(b, 0)?.ok_or(ParseError::Incomplete)?;
+        let mut h = Headers::with_capacity(4);
+        let (head_end, cl) = scan_lines(b, first, &mut h, limits)?;
+        Ok((h, start_line_end, head_end, cl))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 1024, ..Default::default() })]
+        /// The mask scan reads every head as the simple walk does: same
+        /// fields, same end, same Content-Length, same error.
+        #[test]
+        fn mask_scan_agrees_with_the_simple_walk(
+            lines in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "(Via|via|VIA|v|From|t|Call-ID|CSeq|Content-Length|l|X-Custom|P-Asserted-Identity|Authentication-Info|A-Very-Long-Extension-Header-Name|Vi-a|C\\x0dSeq)[ ]?:[ \\t]{0,2}[a-z0-9 ;=:@<>\"\\xe9]{0,70}",
+                    "[ \\t][a-z ]{0,10}",
+                    "[a-zA-Z:\\r ]{0,12}",
+                    "Content-Length: [0-9]{1,3}",
+                ],
+                0..12,
+            ),
+            eol in proptest::prop_oneof!["\r\n", "\n"],
+            body in "[a-z]{0,80}",
+        ) {
+            let mut text = String::from("OPTIONS sip:a@b SIP/2.0");
+            text.push_str(&eol);
+            for l in &lines {
+                text.push_str(l);
+                text.push_str(&eol);
+            }
+            text.push_str(&eol);
+            text.push_str(&body);
+            let b = text.as_bytes();
+            let limits = Limits::default();
+            let mut fast = Headers::with_capacity(4);
+            let got = scan_head(b, &mut fast, &limits);
+            let want = reference_scan(b, &limits);
+            match (got, want) {
+                (Ok(g), Ok((mut slow, sle, he, cl))) => {
+                    proptest::prop_assert_eq!(g.start_line_end, sle);
+                    proptest::prop_assert_eq!(g.head_end, he);
+                    proptest::prop_assert_eq!(g.content_length, cl);
+                    proptest::prop_assert_eq!(g.ascii, b[..he].is_ascii());
+                    let head = SipStr::try_from(Bytes::copy_from_slice(&b[..he])).unwrap();
+                    fast.set_received(head.clone());
+                    slow.set_received(head);
+                    let f: Vec<_> = fast.iter().map(|h| (h.name.to_string(), h.value.to_owned())).collect();
+                    let s: Vec<_> = slow.iter().map(|h| (h.name.to_string(), h.value.to_owned())).collect();
+                    proptest::prop_assert_eq!(f, s, "{:?}", text);
+                }
+                (Err(g), Err(w)) => proptest::prop_assert_eq!(g, w, "{:?}", text),
+                (g, w) => proptest::prop_assert!(false, "{:?}: {:?} vs {:?}", text, g.map(|_| ()), w.map(|_| ())),
+            }
+        }
+    }
+
     #[test]
     fn parses_invite() {
         let m = parse(INVITE).unwrap();
