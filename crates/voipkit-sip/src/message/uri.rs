@@ -246,44 +246,41 @@ impl SipUri {
             },
         };
         let off = b.len() - rest.len();
-        // Every byte plain (a predictable loop: no branch on the class),
-        // then where the '@', the first ';' and '?' after it, and the last
-        // ':' of the host part are.
-        if !rest
-            .iter()
-            .all(|c| FAST_OK.get(usize::from(*c)).copied().unwrap_or(false))
-        {
+        let class = |c: &u8| URI_CLASS.get(usize::from(*c)).copied().unwrap_or(0);
+        // Every byte plain (one table-driven pass, no branch per byte).
+        if rest.iter().fold(PLAIN, |acc, c| acc & class(c)) == 0 {
             return None;
         }
-        let at = rest.iter().position(|c| *c == b'@');
+        // userinfo ends at the first '@'; host[:port] at the first ';' or
+        // '?' after it.
+        let at = memchr::memchr(b'@', rest);
         let host_from = at.map_or(0, |a| a + 1);
         let hostpart = rest.get(host_from..)?;
-        if at.is_some() && hostpart.contains(&b'@') {
-            return None;
-        }
-        let end = hostpart
-            .iter()
-            .position(|c| *c == b';' || *c == b'?')
-            .unwrap_or(hostpart.len());
+        let end = memchr::memchr2(b';', b'?', hostpart).unwrap_or(hostpart.len());
         let (semi, q) = match hostpart.get(end) {
             Some(b';') => (
                 Some(end),
-                hostpart
-                    .get(end..)?
-                    .iter()
-                    .position(|c| *c == b'?')
-                    .map(|x| end + x),
+                memchr::memchr(b'?', hostpart.get(end..)?).map(|x| end + x),
             ),
             Some(_) => (None, Some(end)),
             None => (None, None),
         };
         let hostport = hostpart.get(..end)?;
-        let (host, port) = match hostport.iter().rposition(|c| *c == b':') {
+        let (host, port) = match memchr::memrchr(b':', hostport) {
             Some(c) => (hostport.get(..c)?, Some(fast_port(hostport.get(c + 1..)?)?)),
             None => (hostport, None),
         };
         let text = |from: usize, to: usize| s.get(off + from..off + to);
-        let host = fast_host(parent, text(host_from, host_from + host.len())?)?;
+        let host_text = text(host_from, host_from + host.len())?;
+        let host_class = host.iter().fold(HOST | DIGIT_DOT, |acc, c| acc & class(c));
+        let host = match host.first() {
+            None => return None,
+            Some(f) if f.is_ascii_digit() && host_class & DIGIT_DOT != 0 => {
+                Host::Ipv4(parse_ipv4(host)?)
+            }
+            Some(_) if host_class & HOST != 0 => Host::Domain(sub(parent, host_text)),
+            Some(_) => return None,
+        };
         let (user, password) = match at {
             Some(a) => {
                 let ui = rest.get(..a)?;
@@ -291,7 +288,7 @@ impl SipUri {
                     Some(c) => (c, Some(c + 1)),
                     None => (a, None),
                 };
-                if u == 0 || !ui.get(..u)?.iter().all(|c| is_user_char(*c)) {
+                if u == 0 || ui.get(..u)?.iter().fold(USER, |acc, c| acc & class(c)) == 0 {
                     return None;
                 }
                 (
@@ -438,15 +435,22 @@ pub(crate) fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
     }
 }
 
-/// Bytes the fast URI path handles: not white space, controls, `<>"`,
-/// `%` escapes, IPv6 brackets or non-ASCII (left to the general parser).
+/// Class bits of the fast URI path: a byte it handles at all (`PLAIN`:
+/// not white space, controls, `<>"`, `%` escapes, IPv6 brackets or
+/// non-ASCII, which it leaves to the general parser), a user-part
+/// character, a host-name character, a digit or dot.
+const PLAIN: u8 = 1;
+const USER: u8 = 2;
+const HOST: u8 = 4;
+const DIGIT_DOT: u8 = 8;
+
 #[allow(clippy::indexing_slicing)] // i < 256 on a 256-entry array, at compile time
-static FAST_OK: [bool; 256] = {
-    let mut t = [false; 256];
+static URI_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
     let mut i = 0;
     while i < 256 {
         let b = i as u8;
-        t[i] = matches!(
+        let plain = matches!(
             b,
             b'a'..=b'z'
                 | b'A'..=b'Z'
@@ -471,12 +475,26 @@ static FAST_OK: [bool; 256] = {
                 | b','
                 | b'/'
         );
+        let mut k = 0;
+        if plain {
+            k |= PLAIN;
+            if is_user_char(b) {
+                k |= USER;
+            }
+        }
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_' {
+            k |= HOST;
+        }
+        if b.is_ascii_digit() || b == b'.' {
+            k |= DIGIT_DOT;
+        }
+        t[i] = k;
         i += 1;
     }
     t
 };
 
-fn is_user_char(b: u8) -> bool {
+const fn is_user_char(b: u8) -> bool {
     // unreserved / escaped / user-unreserved, plus ':' handled by the caller
     b.is_ascii_alphanumeric()
         || matches!(
