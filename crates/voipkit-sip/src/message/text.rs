@@ -392,10 +392,10 @@ impl<'a> Iterator for SplitTopLevel<'a> {
 pub(crate) fn find_top_level(s: &str, sep: u8) -> Option<usize> {
     // Common case: nothing that opens a quote or an angle bracket before
     // the first `sep`.
+    // A '>' outside angle brackets changes nothing, so the first of
+    // `sep`, '"' and '<' decides.
     let b = s.as_bytes();
-    let i = b
-        .iter()
-        .position(|c| *c == sep || *c == b'"' || *c == b'<' || *c == b'>')?;
+    let i = memchr::memchr3(sep, b'"', b'<', b)?;
     if b.get(i) == Some(&sep) {
         return Some(i);
     }
