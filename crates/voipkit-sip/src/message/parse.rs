@@ -162,33 +162,35 @@ pub fn parse_message(
         (None, Framing::Datagram) => rest,
         (None, Framing::Stream) => return Err(ParseError::Missing("Content-Length")),
     };
-    let start = head.get(..scan.start_line_end).unwrap_or("");
-    let start = parse_start_line(&head, start)?;
+    // The message is built in one expression, straight into the return
+    // value: no intermediate start-line value to copy.
+    let line = head.get(..scan.start_line_end).unwrap_or("");
+    if let Some(after) = status_line_rest(line) {
+        let (version, status, reason) = parse_status_line(&head, after)?;
+        headers.set_received(head);
+        return Ok(Message::Response(Response {
+            version,
+            status,
+            reason,
+            headers,
+            body,
+        }));
+    }
+    let (method, uri, version) = match split_request_line_fast(line) {
+        Some(parts) => parts,
+        None => split_request_line(line)?,
+    };
+    let uri = Uri::parse_in(&head, uri).map_err(ParseError::BadRequestUri)?;
+    let method = Method::parse(&head, method);
+    let version = sub(&head, version);
     headers.set_received(head);
-    Ok(match start {
-        StartLine::Request {
-            method,
-            uri,
-            version,
-        } => Message::Request(Request {
-            method,
-            uri,
-            version,
-            headers,
-            body,
-        }),
-        StartLine::Response {
-            version,
-            status,
-            reason,
-        } => Message::Response(Response {
-            version,
-            status,
-            reason,
-            headers,
-            body,
-        }),
-    })
+    Ok(Message::Request(Request {
+        method,
+        uri,
+        version,
+        headers,
+        body,
+    }))
 }
 
 /// The error to report for a head the scan rejected with `e`, as if the
@@ -590,55 +592,41 @@ fn unfold(
     Ok(pos)
 }
 
-/// A parsed start line (moved once, into the message).
-#[allow(clippy::large_enum_variant)]
-enum StartLine {
-    Request {
-        method: Method,
-        uri: Uri,
-        version: SipStr,
-    },
-    Response {
-        version: SipStr,
-        status: StatusCode,
-        reason: SipStr,
-    },
+/// What follows `SIP/` (any case) if `line` is a status line.
+fn status_line_rest(line: &str) -> Option<&str> {
+    line.get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("SIP/"))
+        .and_then(|_| line.get(4..))
 }
 
-fn parse_start_line(head: &SipStr, line: &str) -> Result<StartLine, ParseError> {
-    if let Some(after) = line.strip_prefix("SIP/").or_else(|| {
-        line.get(..4)
-            .filter(|p| p.eq_ignore_ascii_case("SIP/"))
-            .and_then(|_| line.get(4..))
-    }) {
-        // Status-Line: SIP-Version SP Status-Code SP Reason-Phrase
-        let (version, rest) = after
-            .split_once(' ')
-            .ok_or(ParseError::BadStartLine("bad status line"))?;
-        let (code, reason) = match rest.split_once(' ') {
-            Some((c, r)) => (c, r),
-            None => (rest, ""),
-        };
-        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ParseError::BadStartLine("bad status code"));
-        }
-        let status = code
-            .parse::<u16>()
-            .ok()
-            .and_then(StatusCode::new)
-            .ok_or(ParseError::BadStartLine("status code out of range"))?;
-        return Ok(StartLine::Response {
-            version: sub(head, version),
-            status,
-            reason: sub(head, reason),
-        });
+/// Status-Line after `SIP/`: version SP code SP reason.
+fn parse_status_line(
+    head: &SipStr,
+    after: &str,
+) -> Result<(SipStr, StatusCode, SipStr), ParseError> {
+    let (version, rest) = after
+        .split_once(' ')
+        .ok_or(ParseError::BadStartLine("bad status line"))?;
+    let (code, reason) = match rest.split_once(' ') {
+        Some((c, r)) => (c, r),
+        None => (rest, ""),
+    };
+    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ParseError::BadStartLine("bad status code"));
     }
-    if let Some(req) = parse_request_line_fast(head, line) {
-        return Ok(req);
-    }
-    // Request-Line: Method SP Request-URI SP SIP-Version. Runs of white
-    // space between the three elements are tolerated (RFC 4475 §3.1.2.7
-    // allows a liberal parser to), white space inside the URI is not.
+    let status = code
+        .parse::<u16>()
+        .ok()
+        .and_then(StatusCode::new)
+        .ok_or(ParseError::BadStartLine("status code out of range"))?;
+    Ok((sub(head, version), status, sub(head, reason)))
+}
+
+/// Request-Line: Method SP Request-URI SP SIP-Version, split (the method a
+/// token, the version after `SIP/`). Runs of white space between the three
+/// elements are tolerated (RFC 4475 §3.1.2.7 allows a liberal parser to),
+/// white space inside the URI is not.
+fn split_request_line(line: &str) -> Result<(&str, &str, &str), ParseError> {
     let mut parts = line.split_ascii_whitespace();
     let (Some(method), Some(uri), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -656,19 +644,13 @@ fn parse_start_line(head: &SipStr, line: &str) -> Result<StartLine, ParseError> 
         .and_then(|_| version.get(4..))
         .filter(|v| !v.is_empty())
         .ok_or(ParseError::BadStartLine("bad SIP version"))?;
-    let uri = Uri::parse_in(head, uri).map_err(ParseError::BadRequestUri)?;
-    Ok(StartLine::Request {
-        method: Method::parse(head, method),
-        uri,
-        version: sub(head, version),
-    })
+    Ok((method, uri, version))
 }
 
-/// One pass over a plain request line (single spaces, `SIP/` version, a
-/// URI that parses). `None`: use the general path, which also reports
-/// every error; builds the same value when it accepts.
+/// [`split_request_line`] in one pass for a plain line (single spaces);
+/// `None`: use it.
 #[inline]
-fn parse_request_line_fast(head: &SipStr, line: &str) -> Option<StartLine> {
+fn split_request_line_fast(line: &str) -> Option<(&str, &str, &str)> {
     let b = line.as_bytes();
     let m_end = b.iter().position(|c| !is_token_char(*c))?;
     if m_end == 0 || b.get(m_end) != Some(&b' ') {
@@ -681,15 +663,15 @@ fn parse_request_line_fast(head: &SipStr, line: &str) -> Option<StartLine> {
         || version.len() <= 4
         || !version.get(..4)?.eq_ignore_ascii_case(b"SIP/")
         || version.iter().any(|c| c.is_ascii_whitespace())
+        || b.get(u_start..u_end)?.iter().any(|c| c.is_ascii_whitespace())
     {
         return None;
     }
-    let uri = Uri::parse_in(head, line.get(u_start..u_end)?).ok()?;
-    Some(StartLine::Request {
-        method: Method::parse(head, line.get(..m_end)?),
-        uri,
-        version: sub(head, line.get(u_end + 5..)?),
-    })
+    Some((
+        line.get(..m_end)?,
+        line.get(u_start..u_end)?,
+        line.get(u_end + 5..)?,
+    ))
 }
 
 #[cfg(test)]
