@@ -1,17 +1,24 @@
 //! Criterion benches of SIP message parse and print, with rsip parsing the
-//! same bytes in the same run for comparison.
+//! same bytes in the same run for comparison (the ratio is the robust
+//! figure on a shared machine).
 //!
 //! Run: `cargo bench --bench sip -- --warm-up-time 1 --measurement-time 3`
 //!
 //! The messages are parsed from a heap `Bytes` cloned per iteration, as a
-//! socket receive path hands them over.
+//! socket receive path hands them over (a static buffer would hide the
+//! reference counting of slices of it).
 //!
-//! `invite/voipkit+key_headers` adds reading what the transaction and
-//! dialog layers read from every message (top Via branch, CSeq, Call-ID,
-//! From and To tags); `sip_read` times those views and `validate_request`
-//! alone on a parsed INVITE. `invite/voipkit+validate` adds the UAS checks (`validate_request`) to
-//! the parse; `invite/voipkit_tcp_stream_framer` frames the INVITE from a
-//! TCP byte stream and parses it.
+//! - `sip_parse/invite/voipkit`, `.../rsip`: parse only.
+//! - `sip_parse/invite/voipkit+key_headers`: parse, then what the
+//!   transaction and dialog layers read from every message (top Via
+//!   branch, CSeq, Call-ID, From and To tags).
+//! - `sip_parse/invite/voipkit+validate`: parse, then the UAS checks
+//!   (`validate_request`).
+//! - `sip_parse/invite/voipkit_tcp_stream_framer`: frame the INVITE from a
+//!   TCP byte stream and parse it.
+//! - `sip_read/*`: the key-header views and `validate_request` alone, on an
+//!   already parsed INVITE.
+//! - `sip_print/*`: serialise.
 use std::hint::black_box;
 
 use bytes::Bytes;
@@ -119,7 +126,11 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.bench_function("invite/rsip", |b| {
-        b.iter(|| black_box(rsip::SipMessage::try_from(black_box(invite_text.as_bytes()))))
+        b.iter(|| {
+            black_box(rsip::SipMessage::try_from(black_box(
+                invite_text.as_bytes(),
+            )))
+        })
     });
     g.bench_function("200ok/voipkit", |b| {
         b.iter(|| black_box(Message::parse(black_box(ok.clone()))))

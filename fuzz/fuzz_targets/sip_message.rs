@@ -21,7 +21,11 @@ fn touch(m: &Message) {
     // The top Via (one-pass fast path on the first value) is the first of
     // all Vias (each item parsed on its own).
     if let (Ok(top), Ok(vias)) = (m.top_via(), m.vias()) {
-        assert_eq!(Some(&top), vias.first(), "top Via differs from the first Via");
+        assert_eq!(
+            Some(&top),
+            vias.first(),
+            "top Via differs from the first Via"
+        );
     }
     if let Ok(cs) = m.contacts() {
         for c in &cs {
