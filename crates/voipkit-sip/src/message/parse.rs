@@ -663,7 +663,9 @@ fn split_request_line_fast(line: &str) -> Option<(&str, &str, &str)> {
         || version.len() <= 4
         || !version.get(..4)?.eq_ignore_ascii_case(b"SIP/")
         || version.iter().any(|c| c.is_ascii_whitespace())
-        || b.get(u_start..u_end)?.iter().any(|c| c.is_ascii_whitespace())
+        || b.get(u_start..u_end)?
+            .iter()
+            .any(|c| c.is_ascii_whitespace())
     {
         return None;
     }
