@@ -615,7 +615,41 @@ impl Params {
 
     /// The parameter named `name` (case-insensitive).
     pub fn find(&self, name: &str) -> Option<Param<'_>> {
-        self.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+        let t: &str = &self.text;
+        if memchr::memchr2(b'"', b'<', t.as_bytes()).is_some() {
+            return self.iter().find(|p| p.name.eq_ignore_ascii_case(name));
+        }
+        // No quotes or angle brackets: every ';' separates, the first '='
+        // of a piece ends its name. Compare at each piece start, skip to
+        // the next ';' otherwise.
+        let b = t.as_bytes();
+        let n = name.as_bytes();
+        let mut start = 1;
+        loop {
+            let name_end = start + n.len();
+            if b.get(start..name_end)
+                .is_some_and(|p| p.eq_ignore_ascii_case(n))
+            {
+                match b.get(name_end) {
+                    None | Some(b';') => {
+                        return Some(Param {
+                            name: t.get(start..name_end)?,
+                            value: None,
+                        });
+                    }
+                    Some(b'=') => {
+                        let rest = b.get(name_end + 1..)?;
+                        let end = name_end + 1 + memchr::memchr(b';', rest).unwrap_or(rest.len());
+                        return Some(Param {
+                            name: t.get(start..name_end)?,
+                            value: Some(t.get(name_end + 1..end)?),
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+            start += 1 + memchr::memchr(b';', b.get(start..)?)?;
+        }
     }
 
     /// Whether a parameter named `name` is present (with or without value).
@@ -822,6 +856,18 @@ mod tests {
             if let Some(fast) = Params::parse_fast(&parent, &parent) {
                 let slow = Params::parse_general(&parent, &parent);
                 proptest::prop_assert_eq!(slow, Ok(fast), "{:?}", s);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// `find` (one pass when there are no quotes) agrees with a
+        /// search over `iter`.
+        #[test]
+        fn find_agrees_with_iter(s in "(;[a-cA-C]{1,3}(=[a-c\"<>;=]{1,4})?){0,5}", name in "[a-cA-C]{1,3}") {
+            if let Ok(p) = Params::parse(&s) {
+                let want = p.iter().find(|x| x.name.eq_ignore_ascii_case(&name));
+                proptest::prop_assert_eq!(p.find(&name), want, "{:?}", s);
             }
         }
     }
