@@ -37,6 +37,13 @@ macro_rules! header_names {
             const LOWER: &'static [(&'static [u8], Known)] =
                 &[ $( $( ($lower, Known::$variant), )+ )* ];
 
+            /// The canonical (long-form) name.
+            pub(crate) fn as_str(self) -> &'static str {
+                match self {
+                    $( Known::$variant => $canon, )*
+                }
+            }
+
             /// The public name.
             pub(crate) fn name(self) -> HeaderName {
                 match self {
@@ -682,6 +689,26 @@ impl Headers {
             value: self.value_of(e),
             parent: self.parent_of(e),
         })
+    }
+
+    /// Calls `f(is_content_length, name, value)` for every field in order,
+    /// with the canonical name for known headers (no `HeaderName` built:
+    /// what printing needs).
+    pub(crate) fn for_each_text(&self, mut f: impl FnMut(bool, &str, &str)) {
+        for e in &self.list {
+            let value = self.value_of(e);
+            match e.name() {
+                NameSlot::Known(k) => f(k == Known::ContentLength, k.as_str(), value),
+                NameSlot::Span(s) => f(false, self.span(s), value),
+                NameSlot::Owned(i) => f(false, self.owned(i), value),
+            }
+        }
+    }
+
+    /// About how many bytes the fields take printed (the received head's
+    /// length, or a guess for built ones).
+    pub(crate) fn text_len_hint(&self) -> usize {
+        self.buf.len().max(self.list.len() * 40)
     }
 
     /// Number of header lines.

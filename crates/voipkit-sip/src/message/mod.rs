@@ -573,7 +573,12 @@ impl Request {
     /// Serialises the request, appending to `out`. Content-Length always
     /// states the body's real length.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        let _ = write!(out, "{} {} SIP/{}\r\n", self.method, self.uri, self.version);
+        out.extend_from_slice(self.method.as_str().as_bytes());
+        out.push(b' ');
+        let _ = write!(out, "{}", self.uri);
+        out.extend_from_slice(b" SIP/");
+        out.extend_from_slice(self.version.as_bytes());
+        out.extend_from_slice(b"\r\n");
         write_headers_and_body(&self.headers, &self.body, out);
     }
 
@@ -634,13 +639,18 @@ impl Response {
 
     /// Serialises the response, appending to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        let _ = write!(
-            out,
-            "SIP/{} {} {}\r\n",
-            self.version,
-            self.status.as_u16(),
-            self.reason
-        );
+        let code = self.status.as_u16();
+        out.extend_from_slice(b"SIP/");
+        out.extend_from_slice(self.version.as_bytes());
+        out.extend_from_slice(&[
+            b' ',
+            b'0' + (code / 100 % 10) as u8,
+            b'0' + (code / 10 % 10) as u8,
+            b'0' + (code % 10) as u8,
+            b' ',
+        ]);
+        out.extend_from_slice(self.reason.as_bytes());
+        out.extend_from_slice(b"\r\n");
         write_headers_and_body(&self.headers, &self.body, out);
     }
 
@@ -654,25 +664,46 @@ impl Response {
 
 fn write_headers_and_body(headers: &Headers, body: &[u8], out: &mut Vec<u8>) {
     let mut wrote_length = false;
-    for h in headers.iter() {
-        if h.name == HeaderName::ContentLength {
-            if wrote_length {
-                continue;
+    // Room for the head as received plus the body, in one reservation.
+    out.reserve(headers.text_len_hint() + body.len() + 24);
+    headers.for_each_text(|is_length, name, value| {
+        if is_length {
+            if !wrote_length {
+                wrote_length = true;
+                write_content_length(out, body.len());
             }
-            wrote_length = true;
-            let _ = write!(out, "Content-Length: {}\r\n", body.len());
-            continue;
+            return;
         }
-        out.extend_from_slice(h.name.as_str().as_bytes());
+        out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(h.value.as_bytes());
+        out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
-    }
+    });
     if !wrote_length {
-        let _ = write!(out, "Content-Length: {}\r\n", body.len());
+        write_content_length(out, body.len());
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
+}
+
+/// `Content-Length: n` and CRLF, without the formatting machinery.
+fn write_content_length(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(b"Content-Length: ");
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(i..).unwrap_or(&[]));
+    out.extend_from_slice(b"\r\n");
 }
 
 impl Message {
