@@ -4,8 +4,9 @@
 
 use bytes::{Buf, BytesMut};
 
+use super::header::Known;
 use super::parse::{Framing, Limits, find_head_end, parse_message, walk_head_end};
-use super::{HeaderName, Message, ParseError};
+use super::{Message, ParseError};
 
 /// What the stream yielded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,18 +145,29 @@ impl StreamFramer {
     }
 }
 
-/// Finds Content-Length (or `l`) in a raw head without a full parse.
+/// Finds Content-Length (or `l`) in a raw head without a full parse: one
+/// search per line for its end and its ':', names looked up as the parser
+/// does (no name built).
 fn content_length(head: &[u8]) -> Result<Option<usize>, ParseError> {
     let text = std::str::from_utf8(head).map_err(|_| ParseError::NotUtf8)?;
+    let b = text.as_bytes();
     let mut found = None;
-    for line in text.split('\n').skip(1) {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
+    // Skip the start line.
+    let mut pos = match memchr::memchr(b'\n', b) {
+        Some(i) => i + 1,
+        None => return Ok(None),
+    };
+    while pos < b.len() {
+        let end = memchr::memchr(b'\n', b.get(pos..).unwrap_or(&[])).map_or(b.len(), |i| pos + i);
+        let line = text.get(pos..end).unwrap_or("");
+        pos = end + 1;
         if line.starts_with([' ', '\t']) {
             continue;
         }
-        if HeaderName::from(name.trim_end()) == HeaderName::ContentLength {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if Known::lookup(name.trim_end().as_bytes()) == Some(Known::ContentLength) {
             let v = value.trim();
             if v.is_empty() || v.len() > 9 || !v.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(ParseError::Invalid("bad Content-Length"));
