@@ -22,7 +22,9 @@
 //! Why our own parser: rsip 0.4 (measured, see the workspace notes) drops
 //! compact header forms, fails on folded lines and on IPv6 hosts, rejects
 //! `algorithm=SHA-256`, loses comma-joined Via hops and does not enforce
-//! Content-Length. It is kept as a dev-dependency to cross-check.
+//! Content-Length; it is also several times slower on the same bytes
+//! (`benches/sip.rs` runs both). It is kept as a dev-dependency to
+//! cross-check. How ours stays fast is in the [`message`] module doc.
 #![warn(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -53,9 +55,9 @@ pub use ua::{
 };
 
 pub use message::{
-    CSeq, Framing, Header, HeaderName, Headers, Host, Limits, Message, Method, NameAddr, Param,
-    Params, ParseError, Request, Response, SipMessage, SipStr, SipUri, StatusCode, StreamFramer,
-    StreamItem, Uri, Via,
+    CSeq, Framing, Header, HeaderName, HeaderRef, Headers, Host, Limits, Message, Method, NameAddr,
+    Param, Params, ParseError, Request, Response, SipMessage, SipStr, SipUri, StatusCode,
+    StreamFramer, StreamItem, Uri, Via,
 };
 pub use message::{
     Rejection, UasCapabilities, Verdict, inspect, validate_request, validate_response,
