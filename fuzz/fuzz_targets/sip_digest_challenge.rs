@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use voipkit_sip::Challenge;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     for proxy in [false, true] {
         if let Ok(c) = Challenge::parse(s, proxy) {
             let _ = format!("{c:?}");

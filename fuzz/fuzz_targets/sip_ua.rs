@@ -20,11 +20,18 @@ use voipkit_sip::{Credentials, Message, SipMessage, Transport, UserAgent};
 fuzz_target!(|data: &[u8]| {
     let local: SocketAddr = "127.0.0.1:5060".parse().unwrap();
     let peer: SocketAddr = "127.0.0.1:5070".parse().unwrap();
-    let mut cfg = UaConfig::new("alice", vec![(Transport::Udp, local), (Transport::Tcp, local)]);
+    let mut cfg = UaConfig::new(
+        "alice",
+        vec![(Transport::Udp, local), (Transport::Tcp, local)],
+    );
     cfg.credentials.push(Credentials::new("alice", "secret"));
     let mut ua = UserAgent::new(cfg, ChaCha20Rng::seed_from_u64(1));
     let mut now = Instant::now();
-    let _ = ua.start_call(now, "sip:bob@127.0.0.1:5070".parse().unwrap(), Some(b"v=0\r\n"[..].into()));
+    let _ = ua.start_call(
+        now,
+        "sip:bob@127.0.0.1:5070".parse().unwrap(),
+        Some(b"v=0\r\n"[..].into()),
+    );
     let _ = ua.register(
         now,
         RegistrationConfig::new(
@@ -51,13 +58,19 @@ fuzz_target!(|data: &[u8]| {
     drain(&mut ua, &mut branch, &mut call_id);
 
     for chunk in data.split(|b| *b == 0xFF).take(64) {
-        let Some((&op, body)) = chunk.split_first() else { continue };
+        let Some((&op, body)) = chunk.split_first() else {
+            continue;
+        };
         match op % 4 {
             0 | 1 => {
                 let text = String::from_utf8_lossy(body)
                     .replace("$B", &branch)
                     .replace("$C", &call_id);
-                let transport = if op % 4 == 0 { Transport::Udp } else { Transport::Tcp };
+                let transport = if op % 4 == 0 {
+                    Transport::Udp
+                } else {
+                    Transport::Tcp
+                };
                 ua.handle_input(now, transport, peer, text.as_bytes());
             }
             2 => {
