@@ -696,22 +696,20 @@ fn every_data_file_has_a_test() {
 
 #[test]
 fn siplint_binary_on_some_files() {
-    // Runs the real example binary (built by cargo on demand).
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Runs the real binary (cargo builds the package's bins for its
+    // integration tests).
+    let siplint = env!("CARGO_BIN_EXE_siplint");
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let cases = [
         ("rfc4475/wsinv.dat", "accept", 0),
         ("rfc4475/bext01.dat", "reject 420 Bad Extension", 1),
         ("rfc4475/bigcode.dat", "drop", 1),
     ];
     for (file, want, code) in cases {
-        let path = root.join("crates/voipkit-sip/tests/data").join(file);
-        let out = std::process::Command::new(&cargo)
-            .current_dir(&root)
-            .args(["run", "-q", "--example", "siplint", "--"])
-            .arg(&path)
+        let out = std::process::Command::new(siplint)
+            .arg(data.join(file))
             .output()
-            .expect("cargo runs");
+            .expect("siplint runs");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             stdout.starts_with(want),
@@ -719,5 +717,20 @@ fn siplint_binary_on_some_files() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(out.status.code(), Some(code), "{file}");
+    }
+    // stdin, as `siplint -` or with no file.
+    let text = std::fs::read(data.join("rfc4475/wsinv.dat")).unwrap();
+    for args in [&["-"][..], &[][..]] {
+        let mut child = std::process::Command::new(siplint)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("siplint runs");
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(&text).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "accept\n");
+        assert_eq!(out.status.code(), Some(0));
     }
 }

@@ -1,8 +1,8 @@
 //! siplint: what a voipkit UAS does with one SIP message, before any
 //! application decision.
 //!
-//! Usage: `cargo run --example siplint -- [--user-agent] [FILE]` (stdin
-//! when FILE is absent or `-`). Prints one line: `accept`,
+//! Usage: `cargo run -p voipkit-sip --bin siplint -- [--user-agent] [-v]
+//! [FILE]` (stdin when FILE is absent or `-`). Prints one line: `accept`,
 //! `reject STATUS REASON` or `drop`, and exits 0 for accept, 1 otherwise
 //! (2 for a usage or I/O error). With `-v` it also prints, on stderr, why a
 //! message is dropped and the response a reject sends.
