@@ -74,6 +74,28 @@ impl Shared {
         self.events.swap(0, Ordering::Relaxed)
     }
 
+    /// Counts `samples` samples of audio dropped.
+    #[inline]
+    fn count_dropped(&self, samples: usize) {
+        self.dropped_samples
+            .fetch_add(samples as u64, Ordering::Relaxed);
+    }
+
+    /// Counts an overrun that dropped `samples` samples.
+    #[inline]
+    fn count_overrun(&self, samples: usize) {
+        self.overruns.fetch_add(1, Ordering::Relaxed);
+        self.count_dropped(samples);
+    }
+
+    /// Counts an underrun that `samples` samples of silence stood in for.
+    #[inline]
+    fn count_underrun(&self, samples: usize) {
+        self.underruns.fetch_add(1, Ordering::Relaxed);
+        self.silence_samples
+            .fetch_add(samples as u64, Ordering::Relaxed);
+    }
+
     fn record_fill(&self, fill_seconds: f64, correction: f64) {
         let us = (fill_seconds * 1e6).clamp(0.0, f64::from(u32::MAX)) as u32;
         self.fill_us.store(us, Ordering::Relaxed);
@@ -277,18 +299,78 @@ fn mix(src: &[f32], dst: &mut [f32]) {
     }
 }
 
-/// Engine `i16` frames (`channels` interleaved) to one `f32` channel:
-/// copies mono, averages several.
+/// One interleaved frame of samples, converted and mixed to the channels
+/// of `dst`.
 #[inline]
-fn to_mono(src: &[i16], channels: usize, dst: &mut [f32]) {
-    if channels == 1 {
-        for (d, &s) in dst.iter_mut().zip(src) {
-            *d = s.to_f32();
+fn mix_from<T: DeviceSample>(src: &[T], dst: &mut [f32]) {
+    let mut frame = [0.0f32; MAX_CHANNELS];
+    for (f, &s) in frame.iter_mut().zip(src) {
+        *f = s.to_f32();
+    }
+    mix(frame.get(..src.len()).unwrap_or_default(), dst);
+}
+
+/// `src` mixed to the channels of one interleaved frame of samples,
+/// converted.
+#[inline]
+fn mix_into<T: DeviceSample>(src: &[f32], dst: &mut [T]) {
+    let mut frame = [0.0f32; MAX_CHANNELS];
+    let frame = frame.get_mut(..dst.len()).unwrap_or_default();
+    mix(src, frame);
+    for (d, &v) in dst.iter_mut().zip(frame.iter()) {
+        *d = T::from_f32(v);
+    }
+}
+
+/// Frames of `channels` interleaved samples to one `f32` channel: copies
+/// mono, averages several.
+#[inline]
+fn to_mono<T: DeviceSample>(src: &[T], channels: usize, dst: &mut [f32]) {
+    match channels {
+        1 => {
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = s.to_f32();
+            }
         }
-    } else {
-        let scale = 1.0 / channels as f32;
-        for (d, s) in dst.iter_mut().zip(src.chunks_exact(channels)) {
-            *d = s.iter().map(|&x| x.to_f32()).sum::<f32>() * scale;
+        2 => {
+            for (d, s) in dst.iter_mut().zip(src.chunks_exact(2)) {
+                if let [l, r] = s {
+                    *d = (l.to_f32() + r.to_f32()) * 0.5;
+                }
+            }
+        }
+        _ => {
+            let scale = 1.0 / channels as f32;
+            for (d, s) in dst.iter_mut().zip(src.chunks_exact(channels)) {
+                *d = s.iter().map(|&x| x.to_f32()).sum::<f32>() * scale;
+            }
+        }
+    }
+}
+
+/// One `f32` channel to frames of `channels` interleaved samples, the same
+/// value in every channel.
+#[inline]
+fn from_mono<T: DeviceSample>(src: &[f32], channels: usize, dst: &mut [T]) {
+    match channels {
+        1 => {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = T::from_f32(v);
+            }
+        }
+        2 => {
+            for (d, &v) in dst.chunks_exact_mut(2).zip(src) {
+                let v = T::from_f32(v);
+                if let [l, r] = d {
+                    *l = v;
+                    *r = v;
+                }
+            }
+        }
+        _ => {
+            for (d, &v) in dst.chunks_exact_mut(channels).zip(src) {
+                d.fill(T::from_f32(v));
+            }
         }
     }
 }
@@ -309,12 +391,12 @@ pub fn playout_channel(
         device.sample_rate,
     );
     let stream = PlayoutStream {
-        prod,
-        shared: Arc::clone(&shared),
-        frame_samples: geometry.frame_samples,
-        engine_rate: geometry.engine_rate,
-        engine_channels: geometry.engine_channels,
-        kernel_delay: resampler.delay(config.sample_rate),
+        half: MediaHalf::new(
+            prod,
+            &shared,
+            &geometry,
+            resampler.delay(config.sample_rate),
+        ),
     };
     let callback = PlayoutCallback {
         cons,
@@ -348,12 +430,12 @@ pub fn capture_channel(
         config.sample_rate,
     );
     let stream = CaptureStream {
-        cons,
-        shared: Arc::clone(&shared),
-        frame_samples: geometry.frame_samples,
-        engine_rate: geometry.engine_rate,
-        engine_channels: geometry.engine_channels,
-        kernel_delay: resampler.delay(device.sample_rate),
+        half: MediaHalf::new(
+            cons,
+            &shared,
+            &geometry,
+            resampler.delay(device.sample_rate),
+        ),
         primed: false,
     };
     let callback = CaptureCallback {
@@ -371,9 +453,10 @@ pub fn capture_channel(
     Ok((stream, callback))
 }
 
-/// Media-thread half of a playout stream: push decoded engine frames.
-pub struct PlayoutStream {
-    prod: HeapProd<i16>,
+/// What both media-thread halves hold: their end of the ring (`R`), the
+/// state shared with the callback, and the engine format.
+struct MediaHalf<R> {
+    ring: R,
     shared: Arc<Shared>,
     frame_samples: usize,
     engine_rate: f64,
@@ -382,10 +465,52 @@ pub struct PlayoutStream {
     kernel_delay: Duration,
 }
 
+impl<R: Observer> MediaHalf<R> {
+    fn new(ring: R, shared: &Arc<Shared>, g: &Geometry, kernel_delay: Duration) -> Self {
+        MediaHalf {
+            ring,
+            shared: Arc::clone(shared),
+            frame_samples: g.frame_samples,
+            engine_rate: g.engine_rate,
+            engine_channels: g.engine_channels,
+            kernel_delay,
+        }
+    }
+
+    /// A frame buffer of the wrong length is an error.
+    fn check_frame(&self, len: usize) -> Result<(), AudioError> {
+        if len == self.frame_samples {
+            Ok(())
+        } else {
+            Err(AudioError::FrameLength {
+                expected: self.frame_samples,
+                actual: len,
+            })
+        }
+    }
+
+    /// `samples` interleaved engine samples as time.
+    fn duration(&self, samples: usize) -> Duration {
+        Duration::from_secs_f64(
+            samples as f64 / self.engine_channels.max(1) as f64 / self.engine_rate,
+        )
+    }
+
+    /// The target fill in interleaved engine samples.
+    fn target_samples(&self) -> usize {
+        self.shared.target_frames.load(Ordering::Relaxed) * self.engine_channels
+    }
+}
+
+/// Media-thread half of a playout stream: push decoded engine frames.
+pub struct PlayoutStream {
+    half: MediaHalf<HeapProd<i16>>,
+}
+
 impl std::fmt::Debug for PlayoutStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PlayoutStream")
-            .field("samples_per_frame", &self.frame_samples)
+            .field("samples_per_frame", &self.half.frame_samples)
             .field("buffered", &self.buffered())
             .finish_non_exhaustive()
     }
@@ -394,48 +519,32 @@ impl std::fmt::Debug for PlayoutStream {
 impl PlayoutStream {
     /// Interleaved samples per frame (what `push_frame` takes).
     pub fn samples_per_frame(&self) -> usize {
-        self.frame_samples
+        self.half.frame_samples
     }
 
     /// Queues one engine frame for playout. A frame of the wrong length is
     /// an error; a full ring drops the frame, counts an overrun and returns
     /// [`AudioError::RingFull`]. Never blocks.
     pub fn push_frame(&mut self, frame: &[i16]) -> Result<(), AudioError> {
-        if frame.len() != self.frame_samples {
-            return Err(AudioError::FrameLength {
-                expected: self.frame_samples,
-                actual: frame.len(),
-            });
-        }
-        if self.prod.vacant_len() < frame.len() {
-            self.shared.overruns.fetch_add(1, Ordering::Relaxed);
-            self.shared
-                .dropped_samples
-                .fetch_add(frame.len() as u64, Ordering::Relaxed);
+        self.half.check_frame(frame.len())?;
+        if self.half.ring.vacant_len() < frame.len() {
+            self.half.shared.count_overrun(frame.len());
             return Err(AudioError::RingFull);
         }
-        self.prod.push_slice(frame);
+        self.half.ring.push_slice(frame);
         Ok(())
     }
 
     /// Engine audio queued in the ring now.
     pub fn buffered(&self) -> Duration {
-        samples_to_duration(
-            self.prod.occupied_len(),
-            self.engine_channels,
-            self.engine_rate,
-        )
+        self.half.duration(self.half.ring.occupied_len())
     }
 
     /// The ring's target: the audio it holds right after each render
     /// callback, which the drift controller holds on average and which
     /// playout starts at (see [`LatencyConfig::target`](crate::LatencyConfig::target)).
     pub fn target_latency(&self) -> Duration {
-        samples_to_duration(
-            self.target_samples(),
-            self.engine_channels,
-            self.engine_rate,
-        )
+        self.half.duration(self.half.target_samples())
     }
 
     /// What the stream adds to the delay of a sample going through it:
@@ -446,32 +555,28 @@ impl PlayoutStream {
     /// buffer, and where its callbacks fall between the media thread's
     /// pushes, come on top (see the crate documentation).
     pub fn latency(&self) -> Duration {
-        self.target_latency() + self.kernel_delay
+        self.target_latency() + self.half.kernel_delay
     }
 
     /// True while the ring holds less than the target plus one frame: a
     /// media loop paced by the device (rather than by a timer) pushes
     /// while this is true.
     pub fn wants_frame(&self) -> bool {
-        self.prod.occupied_len() < self.target_samples() + self.frame_samples
+        self.half.ring.occupied_len() < self.half.target_samples() + self.half.frame_samples
     }
 
     /// Counters of this stream.
     pub fn stats(&self) -> StreamStats {
-        self.shared.stats()
-    }
-
-    fn target_samples(&self) -> usize {
-        self.shared.target_frames.load(Ordering::Relaxed) * self.engine_channels
+        self.half.shared.stats()
     }
 
     /// Resets the `max_fill` watermark.
     pub fn reset_max_fill(&self) {
-        self.shared.max_fill_us.store(0, Ordering::Relaxed);
+        self.half.shared.max_fill_us.store(0, Ordering::Relaxed);
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+        &self.half.shared
     }
 }
 
@@ -487,20 +592,14 @@ pub enum CaptureStatus {
 
 /// Media-thread half of a capture stream: pop captured engine frames.
 pub struct CaptureStream {
-    cons: HeapCons<i16>,
-    shared: Arc<Shared>,
-    frame_samples: usize,
-    engine_rate: f64,
-    engine_channels: usize,
-    /// Delay of the callback's resampling kernel.
-    kernel_delay: Duration,
+    half: MediaHalf<HeapCons<i16>>,
     primed: bool,
 }
 
 impl std::fmt::Debug for CaptureStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CaptureStream")
-            .field("samples_per_frame", &self.frame_samples)
+            .field("samples_per_frame", &self.half.frame_samples)
             .field("buffered", &self.buffered())
             .field("primed", &self.primed)
             .finish_non_exhaustive()
@@ -510,7 +609,7 @@ impl std::fmt::Debug for CaptureStream {
 impl CaptureStream {
     /// Interleaved samples per frame (what `pop_frame` fills).
     pub fn samples_per_frame(&self) -> usize {
-        self.frame_samples
+        self.half.frame_samples
     }
 
     /// Takes one captured engine frame into `out`. Until the ring first
@@ -522,47 +621,40 @@ impl CaptureStream {
     /// media thread stalled) is skipped so that the target is left after
     /// this frame, counted as an overrun. Never blocks.
     pub fn pop_frame(&mut self, out: &mut [i16]) -> Result<CaptureStatus, AudioError> {
-        if out.len() != self.frame_samples {
-            return Err(AudioError::FrameLength {
-                expected: self.frame_samples,
-                actual: out.len(),
-            });
-        }
-        let target = self.target_samples();
-        let ceiling = self.shared.ceiling_frames.load(Ordering::Relaxed) * self.engine_channels;
-        let mut available = self.cons.occupied_len();
+        let half = &mut self.half;
+        half.check_frame(out.len())?;
+        let (frame_samples, ec) = (half.frame_samples, half.engine_channels);
+        let target = half.target_samples();
+        let ceiling = half.shared.ceiling_frames.load(Ordering::Relaxed) * ec;
+        let mut available = half.ring.occupied_len();
         if !self.primed {
             // Capture starts right after the device added audio, at the
             // top of the fill's sawtooth: leave the target less half the
             // sawtooth so that the average fill is the target.
-            let ec = self.engine_channels;
-            let callback = self.shared.callback_frames.load(Ordering::Relaxed);
-            let frame_frames = self.frame_samples / ec;
+            let callback = half.shared.callback_frames.load(Ordering::Relaxed);
+            let frame_frames = frame_samples / ec;
             let start = target.saturating_sub(frame_frames.saturating_sub(callback) / 2 * ec);
             if available <= start || available < ec {
                 out.fill(0);
                 return Ok(CaptureStatus::NotReady);
             }
             self.primed = true;
-            self.shared.consumer_primed.store(true, Ordering::Relaxed);
-            if available > start + self.frame_samples {
+            half.shared.consumer_primed.store(true, Ordering::Relaxed);
+            if available > start + frame_samples {
                 // More arrived at once than this frame takes: skip the
                 // oldest, so the start is exact.
-                let excess = (available - start - self.frame_samples) / ec * ec;
-                let skipped = self.cons.skip(excess);
+                let excess = (available - start - frame_samples) / ec * ec;
+                let skipped = half.ring.skip(excess);
                 available -= skipped;
-                self.shared
-                    .dropped_samples
-                    .fetch_add(skipped as u64, Ordering::Relaxed);
+                half.shared.count_dropped(skipped);
             }
             let surplus = available - start;
-            if surplus < self.frame_samples {
+            if surplus < frame_samples {
                 // Lead with silence: the ring keeps exactly its target.
-                let lead =
-                    self.frame_samples - surplus / self.engine_channels * self.engine_channels;
+                let lead = frame_samples - surplus / ec * ec;
                 let (silence, audio) = out.split_at_mut(lead.min(out.len()));
                 silence.fill(0);
-                let got = self.cons.pop_slice(audio);
+                let got = half.ring.pop_slice(audio);
                 if let Some(rest) = audio.get_mut(got..) {
                     rest.fill(0);
                 }
@@ -570,36 +662,25 @@ impl CaptureStream {
             }
         }
         if available > ceiling {
-            let excess = available - (target + self.frame_samples).min(available);
-            let excess = excess - excess % self.engine_channels;
-            let skipped = self.cons.skip(excess);
+            let excess = available - (target + frame_samples).min(available);
+            let skipped = half.ring.skip(excess - excess % ec);
             available -= skipped;
-            self.shared.overruns.fetch_add(1, Ordering::Relaxed);
-            self.shared
-                .dropped_samples
-                .fetch_add(skipped as u64, Ordering::Relaxed);
+            half.shared.count_overrun(skipped);
         }
-        if available < self.frame_samples {
+        if available < frame_samples {
             self.primed = false;
-            self.shared.consumer_primed.store(false, Ordering::Relaxed);
-            self.shared.underruns.fetch_add(1, Ordering::Relaxed);
-            self.shared
-                .silence_samples
-                .fetch_add(out.len() as u64, Ordering::Relaxed);
+            half.shared.consumer_primed.store(false, Ordering::Relaxed);
+            half.shared.count_underrun(out.len());
             out.fill(0);
             return Ok(CaptureStatus::NotReady);
         }
-        self.cons.pop_slice(out);
+        half.ring.pop_slice(out);
         Ok(CaptureStatus::Frame)
     }
 
     /// Captured engine audio waiting in the ring now.
     pub fn buffered(&self) -> Duration {
-        samples_to_duration(
-            self.cons.occupied_len(),
-            self.engine_channels,
-            self.engine_rate,
-        )
+        self.half.duration(self.half.ring.occupied_len())
     }
 
     /// The ring's target: the audio it holds right after each
@@ -607,11 +688,7 @@ impl CaptureStream {
     /// which the drift controller holds on average and which capture
     /// starts at (see [`LatencyConfig::target`](crate::LatencyConfig::target)).
     pub fn target_latency(&self) -> Duration {
-        samples_to_duration(
-            self.target_samples(),
-            self.engine_channels,
-            self.engine_rate,
-        )
+        self.half.duration(self.half.target_samples())
     }
 
     /// What the stream adds to the delay of a sample going through it:
@@ -621,40 +698,32 @@ impl CaptureStream {
     /// from the first frame `pop_frame` hands out. The device's own buffer
     /// comes on top.
     pub fn latency(&self) -> Duration {
-        self.target_latency() + self.kernel_delay
+        self.target_latency() + self.half.kernel_delay
     }
 
     /// True when `pop_frame` would return a frame now.
     pub fn has_frame(&self) -> bool {
-        let available = self.cons.occupied_len();
+        let available = self.half.ring.occupied_len();
         if self.primed {
-            available >= self.frame_samples
+            available >= self.half.frame_samples
         } else {
-            available > self.target_samples() && available >= self.engine_channels
+            available > self.half.target_samples() && available >= self.half.engine_channels
         }
     }
 
     /// Counters of this stream.
     pub fn stats(&self) -> StreamStats {
-        self.shared.stats()
-    }
-
-    fn target_samples(&self) -> usize {
-        self.shared.target_frames.load(Ordering::Relaxed) * self.engine_channels
+        self.half.shared.stats()
     }
 
     /// Resets the `max_fill` watermark.
     pub fn reset_max_fill(&self) {
-        self.shared.max_fill_us.store(0, Ordering::Relaxed);
+        self.half.shared.max_fill_us.store(0, Ordering::Relaxed);
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+        &self.half.shared
     }
-}
-
-fn samples_to_duration(samples: usize, channels: usize, rate: f64) -> Duration {
-    Duration::from_secs_f64(samples as f64 / channels.max(1) as f64 / rate)
 }
 
 /// Real-time half of a playout stream: call [`render`](Self::render) from
@@ -748,11 +817,8 @@ impl PlayoutCallback {
             if rendered < device_frames {
                 self.running = false;
                 self.resampler.reset();
-                self.shared.underruns.fetch_add(1, Ordering::Relaxed);
-                self.shared.silence_samples.fetch_add(
-                    ((device_frames - rendered) * g.device_channels) as u64,
-                    Ordering::Relaxed,
-                );
+                self.shared
+                    .count_underrun((device_frames - rendered) * g.device_channels);
             }
         }
         for s in out.iter_mut().skip(rendered * g.device_channels) {
@@ -775,9 +841,7 @@ impl PlayoutCallback {
         self.chunk_pos += in_chunk;
         left -= in_chunk;
         let skipped = in_chunk + if left > 0 { self.cons.skip(left) } else { 0 };
-        self.shared
-            .dropped_samples
-            .fetch_add(skipped as u64, Ordering::Relaxed);
+        self.shared.count_dropped(skipped);
     }
 
     /// Engine sample frames waiting (ring plus the local chunk).
@@ -797,10 +861,7 @@ impl PlayoutCallback {
             let keep = self.target.target_frames + consumed;
             let excess = (queued - keep.min(queued)) * g.engine_channels;
             let skipped = self.cons.skip(excess);
-            self.shared.overruns.fetch_add(1, Ordering::Relaxed);
-            self.shared
-                .dropped_samples
-                .fetch_add(skipped as u64, Ordering::Relaxed);
+            self.shared.count_overrun(skipped);
         }
     }
 
@@ -839,28 +900,7 @@ impl PlayoutCallback {
             let dst = out
                 .get_mut(rendered * dc..(rendered + produced) * dc)
                 .unwrap_or_default();
-            let src = output.get(..produced).unwrap_or_default();
-            match dc {
-                1 => {
-                    for (d, &v) in dst.iter_mut().zip(src) {
-                        *d = T::from_f32(v);
-                    }
-                }
-                2 => {
-                    for (d, &v) in dst.chunks_exact_mut(2).zip(src) {
-                        let v = T::from_f32(v);
-                        if let [l, r] = d {
-                            *l = v;
-                            *r = v;
-                        }
-                    }
-                }
-                _ => {
-                    for (d, &v) in dst.chunks_exact_mut(dc).zip(src) {
-                        d.fill(T::from_f32(v));
-                    }
-                }
-            }
+            from_mono(output.get(..produced).unwrap_or_default(), dc, dst);
             rendered += produced;
             if produced == 0 && have == 0 {
                 // The resampler wants input and the ring is dry.
@@ -874,7 +914,6 @@ impl PlayoutCallback {
     fn render_multi<T: DeviceSample>(&mut self, out: &mut [T]) -> usize {
         let g = self.geometry;
         let mut work = [0.0f32; MAX_CHANNELS];
-        let mut device = [0.0f32; MAX_CHANNELS];
         let mut rendered = 0;
         for frame in out.chunks_exact_mut(g.device_channels) {
             while self.resampler.needs_input() {
@@ -884,12 +923,8 @@ impl PlayoutCallback {
                 self.resampler.push_input(&work);
             }
             let w = work.get_mut(..g.work_channels).unwrap_or_default();
-            let d = device.get_mut(..g.device_channels).unwrap_or_default();
             self.resampler.emit(w);
-            mix(w, d);
-            for (o, &v) in frame.iter_mut().zip(d.iter()) {
-                *o = T::from_f32(v);
-            }
+            mix_into(w, frame);
             rendered += 1;
         }
         rendered
@@ -924,20 +959,14 @@ impl PlayoutCallback {
             return false;
         }
         let ec = self.geometry.engine_channels;
-        let mut engine = [0.0f32; MAX_CHANNELS];
-        let src = self
-            .chunk
-            .get(self.chunk_pos..self.chunk_pos + ec)
-            .unwrap_or_default();
-        for (e, &s) in engine.iter_mut().zip(src.iter()) {
-            *e = s.to_f32();
-        }
-        self.chunk_pos += ec;
-        mix(
-            engine.get(..ec).unwrap_or_default(),
+        mix_from(
+            self.chunk
+                .get(self.chunk_pos..self.chunk_pos + ec)
+                .unwrap_or_default(),
             work.get_mut(..self.geometry.work_channels)
                 .unwrap_or_default(),
         );
+        self.chunk_pos += ec;
         true
     }
 }
@@ -1008,10 +1037,7 @@ impl CaptureCallback {
         };
         dropped += self.flush();
         if dropped > 0 {
-            self.shared.overruns.fetch_add(1, Ordering::Relaxed);
-            self.shared
-                .dropped_samples
-                .fetch_add(dropped as u64, Ordering::Relaxed);
+            self.shared.count_overrun(dropped);
         }
         if self.controlling && device_frames > 0 {
             self.drift
@@ -1032,25 +1058,7 @@ impl CaptureCallback {
         for block in input.chunks(BLOCK_FRAMES * dc) {
             let n = block.len() / dc;
             let inp = mono.get_mut(..n).unwrap_or_default();
-            match dc {
-                1 => {
-                    for (m, s) in inp.iter_mut().zip(block) {
-                        *m = s.to_f32();
-                    }
-                }
-                2 => {
-                    for (m, s) in inp.iter_mut().zip(block.chunks_exact(2)) {
-                        if let [l, r] = s {
-                            *m = (l.to_f32() + r.to_f32()) * 0.5;
-                        }
-                    }
-                }
-                _ => {
-                    for (m, s) in inp.iter_mut().zip(block.chunks_exact(dc)) {
-                        *m = s.iter().map(|x| x.to_f32()).sum::<f32>() / dc as f32;
-                    }
-                }
-            }
+            to_mono(block, dc, inp);
             let mut used = 0;
             loop {
                 let mut room = (self.chunk.len() - self.chunk_len) / ec;
@@ -1064,20 +1072,11 @@ impl CaptureCallback {
                     output.get_mut(..want).unwrap_or_default(),
                 );
                 used += consumed;
-                let src = output.get(..produced).unwrap_or_default();
                 let dst = self
                     .chunk
                     .get_mut(self.chunk_len..self.chunk_len + produced * ec)
                     .unwrap_or_default();
-                if ec == 1 {
-                    for (d, &v) in dst.iter_mut().zip(src) {
-                        *d = i16::from_f32(v);
-                    }
-                } else {
-                    for (d, &v) in dst.chunks_exact_mut(ec).zip(src) {
-                        d.fill(i16::from_f32(v));
-                    }
-                }
+                from_mono(output.get(..produced).unwrap_or_default(), ec, dst);
                 self.chunk_len += produced * ec;
                 if produced < want {
                     // It wants input, and this block is used up.
@@ -1091,21 +1090,14 @@ impl CaptureCallback {
     /// Like `capture_mono`, for several work channels.
     fn capture_multi<T: DeviceSample>(&mut self, input: &[T]) -> usize {
         let g = self.geometry;
-        let mut device = [0.0f32; MAX_CHANNELS];
         let mut work = [0.0f32; MAX_CHANNELS];
-        let mut engine = [0.0f32; MAX_CHANNELS];
         let mut dropped = 0;
         for frame in input.chunks_exact(g.device_channels) {
-            for (d, &s) in device.iter_mut().zip(frame.iter()) {
-                *d = s.to_f32();
-            }
             let w = work.get_mut(..g.work_channels).unwrap_or_default();
-            mix(device.get(..g.device_channels).unwrap_or_default(), w);
+            mix_from(frame, w);
             self.resampler.push_input(w);
             while !self.resampler.needs_input() {
                 self.resampler.emit(w);
-                let e = engine.get_mut(..g.engine_channels).unwrap_or_default();
-                mix(w, e);
                 if self.chunk_len + g.engine_channels > self.chunk.len() {
                     dropped += self.flush();
                 }
@@ -1113,9 +1105,7 @@ impl CaptureCallback {
                     .chunk
                     .get_mut(self.chunk_len..self.chunk_len + g.engine_channels)
                 {
-                    for (d, &v) in dst.iter_mut().zip(e.iter()) {
-                        *d = i16::from_f32(v);
-                    }
+                    mix_into(w, dst);
                     self.chunk_len += g.engine_channels;
                 }
             }
