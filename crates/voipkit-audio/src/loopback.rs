@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::AudioError;
-use crate::device::{AudioDevice, DeviceEvent, Direction, RealtimeHook, rt_enter, rt_exit};
+use crate::device::{Direction, RealtimeHook, rt_enter, rt_exit};
 use crate::format::{DeviceFormat, StreamConfig};
-use crate::soft::{Pacing, SoftBackend, SoftDevice};
-use crate::stream::{CaptureCallback, CaptureStream, PlayoutCallback, PlayoutStream, event_bits};
+use crate::soft::{Pacing, SoftBackend, SoftDevice, soft_device_impls};
+use crate::stream::{CaptureCallback, PlayoutCallback, event_bits};
 
 /// Offsets (in device frames) cycled through when `vary_buffer` is set:
 /// callbacks of uneven length like real drivers give, averaging zero.
@@ -45,7 +45,7 @@ impl LoopbackConfig {
 }
 
 /// Pulls the plug on a [`LoopbackDevice`] from any thread: the device
-/// reports [`DeviceEvent::DeviceLost`] at its next period and stops.
+/// reports [`DeviceEvent::DeviceLost`](crate::DeviceEvent::DeviceLost) at its next period and stops.
 #[derive(Clone, Debug)]
 pub struct UnplugHandle(Arc<AtomicBool>);
 
@@ -78,8 +78,13 @@ impl SoftBackend for LoopbackBackend {
         Ok(self.format)
     }
 
-    fn attach_playout(&mut self, callback: PlayoutCallback, _format: DeviceFormat) {
+    fn attach_playout(
+        &mut self,
+        callback: PlayoutCallback,
+        _format: DeviceFormat,
+    ) -> Result<(), AudioError> {
         self.playout = Some(callback);
+        Ok(())
     }
 
     fn attach_capture(&mut self, callback: CaptureCallback, _format: DeviceFormat) {
@@ -134,15 +139,6 @@ impl SoftBackend for LoopbackBackend {
 pub struct LoopbackDevice {
     inner: SoftDevice<LoopbackBackend>,
     unplugged: Arc<AtomicBool>,
-}
-
-impl std::fmt::Debug for LoopbackDevice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoopbackDevice")
-            .field("name", &self.inner.name())
-            .field("running", &self.inner.is_running())
-            .finish_non_exhaustive()
-    }
 }
 
 impl LoopbackDevice {
@@ -201,26 +197,4 @@ impl LoopbackDevice {
     }
 }
 
-impl AudioDevice for LoopbackDevice {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn open_input(&mut self, config: &StreamConfig) -> Result<CaptureStream, AudioError> {
-        self.inner.open_input(config)
-    }
-    fn open_output(&mut self, config: &StreamConfig) -> Result<PlayoutStream, AudioError> {
-        self.inner.open_output(config)
-    }
-    fn start(&mut self) -> Result<(), AudioError> {
-        self.inner.start()
-    }
-    fn stop(&mut self) -> Result<(), AudioError> {
-        self.inner.stop()
-    }
-    fn is_running(&self) -> bool {
-        self.inner.is_running()
-    }
-    fn poll_event(&mut self) -> Option<DeviceEvent> {
-        self.inner.poll_event()
-    }
-}
+soft_device_impls!(LoopbackDevice);

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use crate::AudioError;
-use crate::device::{AudioDevice, DeviceEvent, Direction, RealtimeHook, rt_enter, rt_exit};
+use crate::device::{Direction, RealtimeHook, rt_enter, rt_exit};
 use crate::format::{DeviceFormat, StreamConfig};
-use crate::soft::{Pacing, SoftBackend, SoftDevice};
-use crate::stream::{CaptureCallback, CaptureStream, PlayoutCallback, PlayoutStream};
+use crate::soft::{Pacing, SoftBackend, SoftDevice, soft_device_impls};
+use crate::stream::{CaptureCallback, PlayoutCallback};
 
 struct NullBackend {
     /// Fixed by the constructor, or by the first stream opened.
@@ -48,9 +48,14 @@ impl SoftBackend for NullBackend {
         }))
     }
 
-    fn attach_playout(&mut self, callback: PlayoutCallback, format: DeviceFormat) {
+    fn attach_playout(
+        &mut self,
+        callback: PlayoutCallback,
+        format: DeviceFormat,
+    ) -> Result<(), AudioError> {
         self.fix_format(format);
         self.playout = Some(callback);
+        Ok(())
     }
 
     fn attach_capture(&mut self, callback: CaptureCallback, format: DeviceFormat) {
@@ -94,14 +99,6 @@ pub struct NullDevice {
     inner: SoftDevice<NullBackend>,
 }
 
-impl std::fmt::Debug for NullDevice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NullDevice")
-            .field("running", &self.inner.is_running())
-            .finish_non_exhaustive()
-    }
-}
-
 impl NullDevice {
     /// A null device. With `format` `None` it runs at the format of the
     /// first stream opened (10 ms buffers), so nothing is converted.
@@ -142,26 +139,4 @@ impl NullDevice {
     }
 }
 
-impl AudioDevice for NullDevice {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn open_input(&mut self, config: &StreamConfig) -> Result<CaptureStream, AudioError> {
-        self.inner.open_input(config)
-    }
-    fn open_output(&mut self, config: &StreamConfig) -> Result<PlayoutStream, AudioError> {
-        self.inner.open_output(config)
-    }
-    fn start(&mut self) -> Result<(), AudioError> {
-        self.inner.start()
-    }
-    fn stop(&mut self) -> Result<(), AudioError> {
-        self.inner.stop()
-    }
-    fn is_running(&self) -> bool {
-        self.inner.is_running()
-    }
-    fn poll_event(&mut self) -> Option<DeviceEvent> {
-        self.inner.poll_event()
-    }
-}
+soft_device_impls!(NullDevice);

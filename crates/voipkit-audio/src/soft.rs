@@ -15,6 +15,52 @@ use crate::stream::{
     playout_channel,
 };
 
+/// Implements `Debug` and [`AudioDevice`](crate::AudioDevice) for a
+/// software device: a struct whose field `inner` is its [`SoftDevice`].
+macro_rules! soft_device_impls {
+    ($device:ident) => {
+        impl std::fmt::Debug for $device {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($device))
+                    .field("name", &self.inner.name())
+                    .field("running", &self.inner.is_running())
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl $crate::AudioDevice for $device {
+            fn name(&self) -> &str {
+                self.inner.name()
+            }
+            fn open_input(
+                &mut self,
+                config: &$crate::StreamConfig,
+            ) -> Result<$crate::CaptureStream, $crate::AudioError> {
+                self.inner.open_input(config)
+            }
+            fn open_output(
+                &mut self,
+                config: &$crate::StreamConfig,
+            ) -> Result<$crate::PlayoutStream, $crate::AudioError> {
+                self.inner.open_output(config)
+            }
+            fn start(&mut self) -> Result<(), $crate::AudioError> {
+                self.inner.start()
+            }
+            fn stop(&mut self) -> Result<(), $crate::AudioError> {
+                self.inner.stop()
+            }
+            fn is_running(&self) -> bool {
+                self.inner.is_running()
+            }
+            fn poll_event(&mut self) -> Option<$crate::DeviceEvent> {
+                self.inner.poll_event()
+            }
+        }
+    };
+}
+pub(crate) use soft_device_impls;
+
 /// How a software device's clock runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pacing {
@@ -34,8 +80,13 @@ pub(crate) trait SoftBackend: Send + 'static {
         direction: Direction,
         config: &StreamConfig,
     ) -> Result<DeviceFormat, AudioError>;
-    /// Takes the real-time half of a new playout stream.
-    fn attach_playout(&mut self, callback: PlayoutCallback, format: DeviceFormat);
+    /// Takes the real-time half of a new playout stream (the WAV device
+    /// creates its file here, which can fail).
+    fn attach_playout(
+        &mut self,
+        callback: PlayoutCallback,
+        format: DeviceFormat,
+    ) -> Result<(), AudioError>;
     /// Takes the real-time half of a new capture stream.
     fn attach_capture(&mut self, callback: CaptureCallback, format: DeviceFormat);
     /// Whether a stream of this direction is attached.
@@ -145,7 +196,7 @@ impl<B: SoftBackend> SoftDevice<B> {
         }
         let format = backend.device_format(Direction::Output, config)?;
         let (stream, callback) = playout_channel(config, &format)?;
-        backend.attach_playout(callback, format);
+        backend.attach_playout(callback, format)?;
         self.events
             .add_source(Direction::Output, Arc::clone(stream.shared()));
         Ok(stream)

@@ -16,10 +16,10 @@ use std::time::Duration;
 use hound::{SampleFormat, WavReader, WavSpec, WavWriter};
 
 use crate::AudioError;
-use crate::device::{AudioDevice, DeviceEvent, Direction, RealtimeHook, rt_enter, rt_exit};
+use crate::device::{Direction, RealtimeHook, rt_enter, rt_exit};
 use crate::format::{DeviceFormat, DeviceSample, StreamConfig};
-use crate::soft::{Pacing, SoftBackend, SoftDevice};
-use crate::stream::{CaptureCallback, CaptureStream, PlayoutCallback, PlayoutStream, event_bits};
+use crate::soft::{Pacing, SoftBackend, SoftDevice, soft_device_impls};
+use crate::stream::{CaptureCallback, PlayoutCallback, event_bits};
 
 /// Device time one period of a WAV device covers.
 const PERIOD: Duration = Duration::from_millis(10);
@@ -143,8 +143,24 @@ impl SoftBackend for WavBackend {
         }
     }
 
-    fn attach_playout(&mut self, callback: PlayoutCallback, format: DeviceFormat) {
+    /// Creates the output file, at the device format.
+    fn attach_playout(
+        &mut self,
+        callback: PlayoutCallback,
+        format: DeviceFormat,
+    ) -> Result<(), AudioError> {
         if let Some(out) = &mut self.output {
+            let spec = WavSpec {
+                channels: format.channels,
+                sample_rate: format.sample_rate,
+                bits_per_sample: 16,
+                sample_format: SampleFormat::Int,
+            };
+            let writer = WavWriter::create(&out.path, spec).map_err(|source| AudioError::Wav {
+                path: out.path.clone(),
+                source,
+            })?;
+            out.writer = Some(writer);
             out.scratch = vec![
                 0.0;
                 FrameClock::max_frames(format.sample_rate)
@@ -154,6 +170,7 @@ impl SoftBackend for WavBackend {
             out.format = Some(format);
             out.callback = Some(callback);
         }
+        Ok(())
     }
 
     fn attach_capture(&mut self, callback: CaptureCallback, _format: DeviceFormat) {
@@ -264,14 +281,6 @@ pub struct WavDevice {
     inner: SoftDevice<WavBackend>,
 }
 
-impl std::fmt::Debug for WavDevice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WavDevice")
-            .field("running", &self.inner.is_running())
-            .finish_non_exhaustive()
-    }
-}
-
 impl WavDevice {
     /// A WAV device with neither file yet; add them with
     /// [`with_input`](Self::with_input) and [`with_output`](Self::with_output).
@@ -290,7 +299,7 @@ impl WavDevice {
 
     /// Uses the WAV file at `path` as the microphone (any rate, channel
     /// count, 8..32-bit integer or float). When it ends, capture continues
-    /// with silence and [`DeviceEvent::EndOfInput`] is reported once, or it
+    /// with silence and [`DeviceEvent::EndOfInput`](crate::DeviceEvent::EndOfInput) is reported once, or it
     /// starts over if `looping`.
     pub fn with_input(mut self, path: impl AsRef<Path>, looping: bool) -> Result<Self, AudioError> {
         let path = path.as_ref().to_path_buf();
@@ -382,60 +391,4 @@ impl WavDevice {
     }
 }
 
-impl AudioDevice for WavDevice {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn open_input(&mut self, config: &StreamConfig) -> Result<CaptureStream, AudioError> {
-        self.inner.open_input(config)
-    }
-
-    fn open_output(&mut self, config: &StreamConfig) -> Result<PlayoutStream, AudioError> {
-        let backend = self.inner.backend_mut()?;
-        let Some(out) = &backend.output else {
-            return Err(AudioError::DirectionNotSupported {
-                device: "wav".to_owned(),
-                direction: Direction::Output,
-            });
-        };
-        if out.callback.is_some() {
-            return Err(AudioError::AlreadyOpen {
-                direction: Direction::Output,
-            });
-        }
-        let format = backend.device_format(Direction::Output, config)?;
-        let path = out.path.clone();
-        let spec = WavSpec {
-            channels: format.channels,
-            sample_rate: format.sample_rate,
-            bits_per_sample: 16,
-            sample_format: SampleFormat::Int,
-        };
-        let writer =
-            WavWriter::create(&path, spec).map_err(|source| AudioError::Wav { path, source })?;
-        let stream = self.inner.open_output(config)?;
-        if let Ok(backend) = self.inner.backend_mut()
-            && let Some(out) = &mut backend.output
-        {
-            out.writer = Some(writer);
-        }
-        Ok(stream)
-    }
-
-    fn start(&mut self) -> Result<(), AudioError> {
-        self.inner.start()
-    }
-
-    fn stop(&mut self) -> Result<(), AudioError> {
-        self.inner.stop()
-    }
-
-    fn is_running(&self) -> bool {
-        self.inner.is_running()
-    }
-
-    fn poll_event(&mut self) -> Option<DeviceEvent> {
-        self.inner.poll_event()
-    }
-}
+soft_device_impls!(WavDevice);
