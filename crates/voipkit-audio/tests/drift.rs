@@ -155,6 +155,70 @@ impl FillTracker {
             self.tail_ppm_max = self.tail_ppm_max.max(stats.drift_correction_ppm);
         }
     }
+
+    fn report(
+        &self,
+        target: Duration,
+        stats: StreamStats,
+        not_ready_after_prime: u64,
+        worst_purity_db: f64,
+    ) -> Report {
+        Report {
+            target_ms: target.as_secs_f64() * 1e3,
+            min_fill_ms: self.min,
+            max_fill_ms: self.max,
+            last_minute_avg_ms: self.tail_sum / self.tail_n.max(1) as f64,
+            underruns: stats.underruns,
+            overruns: stats.overruns,
+            not_ready_after_prime,
+            correction_ppm: (self.tail_ppm_min + self.tail_ppm_max) / 2,
+            correction_wobble_ppm: self.tail_ppm_max - self.tail_ppm_min,
+            worst_purity_db,
+        }
+    }
+}
+
+/// The two clocks of a 10-minute run merged in time order: a media frame
+/// every 20 ms, a 480-frame device callback at 48 kHz * (1 + drift). On a
+/// tie the device goes first if `device_first`.
+fn clocks(drift: f64, device_first: bool) -> impl Iterator<Item = Tick> {
+    let device_period = 480.0 / (48_000.0 * (1.0 + drift));
+    let (mut media_n, mut device_n) = (0u64, 0u64);
+    std::iter::from_fn(move || {
+        let t_media = media_n as f64 * 0.02;
+        let t_device = device_n as f64 * device_period;
+        if t_media.min(t_device) >= SIM_SECONDS {
+            None
+        } else if t_device < t_media || (device_first && t_device == t_media) {
+            device_n += 1;
+            Some(Tick::Device(t_device))
+        } else {
+            media_n += 1;
+            Some(Tick::Media(t_media))
+        }
+    })
+}
+
+enum Tick {
+    Media(f64),
+    Device(f64),
+}
+
+/// Counts the frames `pop_frame` did not have after the first it had.
+#[derive(Default)]
+struct Starvation {
+    primed: bool,
+    starved: u64,
+}
+
+impl Starvation {
+    fn note(&mut self, status: CaptureStatus) {
+        match status {
+            CaptureStatus::Frame => self.primed = true,
+            CaptureStatus::NotReady if self.primed => self.starved += 1,
+            CaptureStatus::NotReady => {}
+        }
+    }
 }
 
 /// Playout: the media thread pushes a 1 kHz sine at exactly 50 frames/s;
@@ -164,41 +228,22 @@ fn run_playout(drift: f64) -> Report {
     let mut sine = Sine::new(1000.0, 48_000.0, 0.5);
     let mut frame = vec![0i16; stream.samples_per_frame()];
     let mut out = vec![0.0f32; 480 * 2];
-    let media_period = 0.02;
-    let device_period = 480.0 / (48_000.0 * (1.0 + drift));
-    let (mut media_n, mut device_n) = (0u64, 0u64);
     let mut fills = FillTracker::new();
     let mut analyzer = Analyzer::new();
-    loop {
-        let t_media = media_n as f64 * media_period;
-        let t_device = device_n as f64 * device_period;
-        if t_media.min(t_device) >= SIM_SECONDS {
-            break;
-        }
-        if t_media <= t_device {
-            sine.fill_i16(&mut frame, 1);
-            stream.push_frame(&frame).unwrap();
-            media_n += 1;
-        } else {
-            callback.render(&mut out);
-            fills.record(t_device, stream.stats());
-            analyzer.feed(t_device, out.chunks_exact(2).map(|f| f64::from(f[0])));
-            device_n += 1;
+    for tick in clocks(drift, false) {
+        match tick {
+            Tick::Media(_) => {
+                sine.fill_i16(&mut frame, 1);
+                stream.push_frame(&frame).unwrap();
+            }
+            Tick::Device(t) => {
+                callback.render(&mut out);
+                fills.record(t, stream.stats());
+                analyzer.feed(t, out.chunks_exact(2).map(|f| f64::from(f[0])));
+            }
         }
     }
-    let stats = stream.stats();
-    Report {
-        target_ms: stream.target_latency().as_secs_f64() * 1e3,
-        min_fill_ms: fills.min,
-        max_fill_ms: fills.max,
-        last_minute_avg_ms: fills.tail_sum / fills.tail_n.max(1) as f64,
-        underruns: stats.underruns,
-        overruns: stats.overruns,
-        not_ready_after_prime: 0,
-        correction_ppm: (fills.tail_ppm_min + fills.tail_ppm_max) / 2,
-        correction_wobble_ppm: fills.tail_ppm_max - fills.tail_ppm_min,
-        worst_purity_db: analyzer.worst(),
-    }
+    fills.report(stream.target_latency(), stream.stats(), 0, analyzer.worst())
 }
 
 /// Capture: the device delivers a 1 kHz sine (in device samples) in
@@ -209,50 +254,28 @@ fn run_capture(drift: f64) -> Report {
     let mut sine = Sine::new(1000.0, 48_000.0, 0.5);
     let mut frame = vec![0i16; stream.samples_per_frame()];
     let mut input = vec![0.0f32; 480 * 2];
-    let media_period = 0.02;
-    let device_period = 480.0 / (48_000.0 * (1.0 + drift));
-    let (mut media_n, mut device_n) = (0u64, 0u64);
     let mut fills = FillTracker::new();
     let mut analyzer = Analyzer::new();
-    let mut primed = false;
-    let mut not_ready_after_prime = 0;
-    loop {
-        let t_media = media_n as f64 * media_period;
-        let t_device = device_n as f64 * device_period;
-        if t_media.min(t_device) >= SIM_SECONDS {
-            break;
-        }
-        if t_device <= t_media {
-            sine.fill_f32(&mut input, 2);
-            callback.capture(&input);
-            fills.record(t_device, stream.stats());
-            device_n += 1;
-        } else {
-            match stream.pop_frame(&mut frame).unwrap() {
-                CaptureStatus::Frame => primed = true,
-                CaptureStatus::NotReady => {
-                    if primed {
-                        not_ready_after_prime += 1;
-                    }
-                }
+    let mut starvation = Starvation::default();
+    for tick in clocks(drift, true) {
+        match tick {
+            Tick::Device(t) => {
+                sine.fill_f32(&mut input, 2);
+                callback.capture(&input);
+                fills.record(t, stream.stats());
             }
-            analyzer.feed(t_media, frame.iter().map(|&s| f64::from(s) / 32768.0));
-            media_n += 1;
+            Tick::Media(t) => {
+                starvation.note(stream.pop_frame(&mut frame).unwrap());
+                analyzer.feed(t, frame.iter().map(|&s| f64::from(s) / 32768.0));
+            }
         }
     }
-    let stats = stream.stats();
-    Report {
-        target_ms: stream.target_latency().as_secs_f64() * 1e3,
-        min_fill_ms: fills.min,
-        max_fill_ms: fills.max,
-        last_minute_avg_ms: fills.tail_sum / fills.tail_n.max(1) as f64,
-        underruns: stats.underruns,
-        overruns: stats.overruns,
-        not_ready_after_prime,
-        correction_ppm: (fills.tail_ppm_min + fills.tail_ppm_max) / 2,
-        correction_wobble_ppm: fills.tail_ppm_max - fills.tail_ppm_min,
-        worst_purity_db: analyzer.worst(),
-    }
+    fills.report(
+        stream.target_latency(),
+        stream.stats(),
+        starvation.starved,
+        analyzer.worst(),
+    )
 }
 
 fn check(name: &str, drift: f64, r: &Report, expected_ppm: f64) {
@@ -333,8 +356,7 @@ fn loopback_round_trip_with_skewed_clock() {
     let mut frame = vec![0i16; playout.samples_per_frame()];
     let mut got = vec![0i16; capture.samples_per_frame()];
     let (mut t_media, mut t_device) = (0.0f64, 0.0f64);
-    let mut primed = false;
-    let mut starved = 0;
+    let mut starvation = Starvation::default();
     let mut tail: Vec<f64> = Vec::new();
     while t_media < 30.0 {
         if t_device <= t_media {
@@ -342,18 +364,14 @@ fn loopback_round_trip_with_skewed_clock() {
         } else {
             sine.fill_i16(&mut frame, 1);
             playout.push_frame(&frame).unwrap();
-            match capture.pop_frame(&mut got).unwrap() {
-                CaptureStatus::Frame => primed = true,
-                CaptureStatus::NotReady if primed => starved += 1,
-                CaptureStatus::NotReady => {}
-            }
+            starvation.note(capture.pop_frame(&mut got).unwrap());
             if t_media > 20.0 && tail.len() < WINDOW {
                 tail.extend(got.iter().map(|&s| f64::from(s) / 32768.0));
             }
             t_media += 0.02;
         }
     }
-    assert_eq!(starved, 0);
+    assert_eq!(starvation.starved, 0);
     assert_eq!(playout.stats().underruns, 0);
     assert_eq!(capture.stats().overruns, 0);
     tail.truncate(WINDOW);
@@ -388,8 +406,7 @@ fn bigger_device_buffers_raise_the_automatic_target() {
     let mut out = vec![0.0f32; 2048 * 2];
     let device_period = 2048.0 / 48_000.0;
     let (mut media_n, mut device_n) = (0u64, 0u64);
-    let mut primed = false;
-    let mut starved = 0;
+    let mut starvation = Starvation::default();
     while (media_n as f64) * 0.02 < 30.0 {
         let t_media = media_n as f64 * 0.02;
         let t_device = device_n as f64 * device_period;
@@ -400,11 +417,7 @@ fn bigger_device_buffers_raise_the_automatic_target() {
         } else {
             sine.fill_i16(&mut frame, 1);
             playout.push_frame(&frame).unwrap();
-            match capture.pop_frame(&mut got).unwrap() {
-                CaptureStatus::Frame => primed = true,
-                CaptureStatus::NotReady if primed => starved += 1,
-                CaptureStatus::NotReady => {}
-            }
+            starvation.note(capture.pop_frame(&mut got).unwrap());
             media_n += 1;
         }
     }
@@ -418,6 +431,6 @@ fn bigger_device_buffers_raise_the_automatic_target() {
     assert!((47.0..48.5).contains(&target), "{target}");
     assert_eq!(capture.target_latency(), playout.target_latency());
     assert_eq!(playout.stats().underruns, 0);
-    assert_eq!(starved, 0);
+    assert_eq!(starvation.starved, 0);
     assert_eq!(capture.stats().underruns, 0);
 }
