@@ -178,32 +178,6 @@ impl FillTracker {
     }
 }
 
-/// The two clocks of a 10-minute run merged in time order: a media frame
-/// every 20 ms, a 480-frame device callback at 48 kHz * (1 + drift). On a
-/// tie the device goes first if `device_first`.
-fn clocks(drift: f64, device_first: bool) -> impl Iterator<Item = Tick> {
-    let device_period = 480.0 / (48_000.0 * (1.0 + drift));
-    let (mut media_n, mut device_n) = (0u64, 0u64);
-    std::iter::from_fn(move || {
-        let t_media = media_n as f64 * 0.02;
-        let t_device = device_n as f64 * device_period;
-        if t_media.min(t_device) >= SIM_SECONDS {
-            None
-        } else if t_device < t_media || (device_first && t_device == t_media) {
-            device_n += 1;
-            Some(Tick::Device(t_device))
-        } else {
-            media_n += 1;
-            Some(Tick::Media(t_media))
-        }
-    })
-}
-
-enum Tick {
-    Media(f64),
-    Device(f64),
-}
-
 /// Counts the frames `pop_frame` did not have after the first it had.
 #[derive(Default)]
 struct Starvation {
@@ -228,19 +202,26 @@ fn run_playout(drift: f64) -> Report {
     let mut sine = Sine::new(1000.0, 48_000.0, 0.5);
     let mut frame = vec![0i16; stream.samples_per_frame()];
     let mut out = vec![0.0f32; 480 * 2];
+    let media_period = 0.02;
+    let device_period = 480.0 / (48_000.0 * (1.0 + drift));
+    let (mut media_n, mut device_n) = (0u64, 0u64);
     let mut fills = FillTracker::new();
     let mut analyzer = Analyzer::new();
-    for tick in clocks(drift, false) {
-        match tick {
-            Tick::Media(_) => {
-                sine.fill_i16(&mut frame, 1);
-                stream.push_frame(&frame).unwrap();
-            }
-            Tick::Device(t) => {
-                callback.render(&mut out);
-                fills.record(t, stream.stats());
-                analyzer.feed(t, out.chunks_exact(2).map(|f| f64::from(f[0])));
-            }
+    loop {
+        let t_media = media_n as f64 * media_period;
+        let t_device = device_n as f64 * device_period;
+        if t_media.min(t_device) >= SIM_SECONDS {
+            break;
+        }
+        if t_media <= t_device {
+            sine.fill_i16(&mut frame, 1);
+            stream.push_frame(&frame).unwrap();
+            media_n += 1;
+        } else {
+            callback.render(&mut out);
+            fills.record(t_device, stream.stats());
+            analyzer.feed(t_device, out.chunks_exact(2).map(|f| f64::from(f[0])));
+            device_n += 1;
         }
     }
     fills.report(stream.target_latency(), stream.stats(), 0, analyzer.worst())
@@ -254,20 +235,27 @@ fn run_capture(drift: f64) -> Report {
     let mut sine = Sine::new(1000.0, 48_000.0, 0.5);
     let mut frame = vec![0i16; stream.samples_per_frame()];
     let mut input = vec![0.0f32; 480 * 2];
+    let media_period = 0.02;
+    let device_period = 480.0 / (48_000.0 * (1.0 + drift));
+    let (mut media_n, mut device_n) = (0u64, 0u64);
     let mut fills = FillTracker::new();
     let mut analyzer = Analyzer::new();
     let mut starvation = Starvation::default();
-    for tick in clocks(drift, true) {
-        match tick {
-            Tick::Device(t) => {
-                sine.fill_f32(&mut input, 2);
-                callback.capture(&input);
-                fills.record(t, stream.stats());
-            }
-            Tick::Media(t) => {
-                starvation.note(stream.pop_frame(&mut frame).unwrap());
-                analyzer.feed(t, frame.iter().map(|&s| f64::from(s) / 32768.0));
-            }
+    loop {
+        let t_media = media_n as f64 * media_period;
+        let t_device = device_n as f64 * device_period;
+        if t_media.min(t_device) >= SIM_SECONDS {
+            break;
+        }
+        if t_device <= t_media {
+            sine.fill_f32(&mut input, 2);
+            callback.capture(&input);
+            fills.record(t_device, stream.stats());
+            device_n += 1;
+        } else {
+            starvation.note(stream.pop_frame(&mut frame).unwrap());
+            analyzer.feed(t_media, frame.iter().map(|&s| f64::from(s) / 32768.0));
+            media_n += 1;
         }
     }
     fills.report(
