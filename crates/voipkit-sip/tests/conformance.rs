@@ -513,7 +513,7 @@ fn rfc4475_3_3_14_regescrt_contact_with_escaped_header() {
     let m = accept("rfc4475/regescrt.dat");
     let c = &m.contacts().unwrap()[0];
     assert_eq!(
-        c.uri.as_sip().unwrap().headers.as_deref(),
+        c.uri.as_sip().unwrap().headers(),
         Some("Route=%3Csip:sip.example.com%3E")
     );
 }

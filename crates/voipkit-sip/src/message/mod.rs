@@ -804,8 +804,10 @@ mod size_probe {
         assert_eq!(size_of::<SipStr>(), 40);
         assert_eq!(size_of::<Option<SipStr>>(), 40);
         assert!(size_of::<Headers>() <= 88);
-        assert!(size_of::<Message>() <= 408, "{}", size_of::<Message>());
-        assert!(size_of::<NameAddr>() <= 296, "{}", size_of::<NameAddr>());
+        assert!(size_of::<SipUri>() <= 136, "{}", size_of::<SipUri>());
+        assert!(size_of::<Uri>() <= 136, "{}", size_of::<Uri>());
+        assert!(size_of::<Message>() <= 336, "{}", size_of::<Message>());
+        assert!(size_of::<NameAddr>() <= 224, "{}", size_of::<NameAddr>());
         assert!(size_of::<Via>() <= 168, "{}", size_of::<Via>());
     }
 }

@@ -323,57 +323,96 @@ fn scan_head(b: &[u8], headers: &mut Headers, limits: &Limits) -> Result<HeadSca
         let p = sc
             .next_colon_or_eol(line_start)
             .ok_or(ParseError::Incomplete)?;
-        let (colon, end) = if b.get(p) == Some(&b':') {
-            (
-                Some(p - line_start),
-                sc.next_eol(p + 1).ok_or(ParseError::Incomplete)?,
-            )
-        } else {
-            (None, p)
-        };
-        pos = after_eol(b, end)?;
-        let line = b.get(line_start..end).unwrap_or(&[]);
-        if line.is_empty() {
-            return Ok(HeadScan {
-                start_line_end,
-                head_end: pos,
-                content_length,
-                ascii: sc.ascii_up_to(pos),
-            });
-        }
-        check_line(line, headers, limits)?;
-        // A known name directly before the ':' (almost every line).
-        if let Some(c) = colon
-            && (1..=24).contains(&c)
-            && !matches!(line.get(c - 1), Some(b' ' | b'\t'))
-            && let Some(k) = Known::lookup_words(name_words_at(b, line_start, c), c)
-        {
-            pos = value_and_push(
-                b,
-                pos,
-                line_start,
-                line,
-                c,
-                NameSlot::Known(k),
-                headers,
-                limits,
-                &mut content_length,
-            )?;
+        if b.get(p) != Some(&b':') {
+            // No colon: the empty line that ends the head, or an error.
+            pos = after_eol(b, p)?;
+            if p == line_start {
+                return Ok(HeadScan {
+                    start_line_end,
+                    head_end: pos,
+                    content_length,
+                    ascii: sc.ascii_up_to(pos),
+                });
+            }
+            pos = general_line(b, pos, line_start, p, headers, limits, &mut content_length)?;
             continue;
         }
-        let (name, colon) = name_of_line(line, line_start)?;
-        pos = value_and_push(
+        let end = sc.next_eol(p + 1).ok_or(ParseError::Incomplete)?;
+        pos = after_eol(b, end)?;
+        // The plain line (almost every one): a known name directly before
+        // the ':', within the limits, not folded. What `check_line` and
+        // `value_and_push` do, in line.
+        let c = p - line_start;
+        if (1..=24).contains(&c)
+            && headers.len() < limits.max_headers
+            && end - line_start <= limits.max_header_len
+            && !matches!(b.get(p - 1), Some(b' ' | b'\t'))
+            && !matches!(b.get(pos), Some(b' ' | b'\t'))
+            // A line starting with SP/HT never matches: no known name
+            // has a byte that SP or HT with 0x20 set equals.
+            && let Some(k) = Known::lookup_words(name_words_at(b, line_start, c), c)
+        {
+            let mut vstart = p + 1;
+            while vstart < end && matches!(b.get(vstart), Some(b' ' | b'\t')) {
+                vstart += 1;
+            }
+            let mut vend = end;
+            while vend > vstart && matches!(b.get(vend - 1), Some(b' ' | b'\t')) {
+                vend -= 1;
+            }
+            if k == Known::ContentLength {
+                check_content_length(&mut content_length, b.get(vstart..vend).unwrap_or(&[]))?;
+            }
+            headers.push_span(
+                NameSlot::Known(k),
+                Span {
+                    start: vstart as u32,
+                    len: (vend - vstart) as u32,
+                },
+            );
+            continue;
+        }
+        pos = general_line(
             b,
             pos,
             line_start,
-            line,
-            colon,
-            name,
+            end,
             headers,
             limits,
             &mut content_length,
         )?;
     }
+}
+
+/// A header line `b[line_start..end]` the plain path of [`scan_head`]
+/// does not take (other names, white space before the ':', folding,
+/// limits, errors), read as [`scan_lines`] reads every line. `pos` is
+/// where the next line starts; returns where the line after the value
+/// (and its continuation lines) starts.
+#[inline(never)]
+fn general_line(
+    b: &[u8],
+    pos: usize,
+    line_start: usize,
+    end: usize,
+    headers: &mut Headers,
+    limits: &Limits,
+    content_length: &mut Option<usize>,
+) -> Result<usize, ParseError> {
+    let line = b.get(line_start..end).unwrap_or(&[]);
+    check_line(line, headers, limits)?;
+    let (name, colon) = name_of_line(line, line_start)?;
+    value_and_push(
+        b,
+        pos,
+        line_start,
+        line,
+        colon,
+        name,
+        headers,
+        limits,
+        content_length,
+    )
 }
 
 /// Scans header lines from `pos` to the empty line (one search per line:
@@ -471,34 +510,52 @@ fn name_of_line(line: &[u8], line_start: usize) -> Result<(NameSlot, usize), Par
 /// [`Known::lookup_words`] takes (0x20 set in each byte, zero padding).
 #[inline]
 fn name_words_at(b: &[u8], start: usize, len: usize) -> [u64; 3] {
-    let tail = b.get(start..).unwrap_or(&[]);
-    let chunk = match tail.first_chunk::<24>() {
+    let Some(mask) = NAME_MASKS.get(len) else {
+        return [0; 3];
+    };
+    let raw = match b.get(start..).and_then(|t| t.first_chunk::<24>()) {
         Some(c) => *c,
         None => {
             let mut c = [0u8; 24];
-            for (d, s) in c.iter_mut().zip(tail) {
+            for (d, s) in c.iter_mut().zip(b.get(start..).unwrap_or(&[])) {
                 *d = *s;
             }
             c
         }
     };
-    let word = |i: usize| {
-        let raw = chunk
-            .get(i * 8..)
-            .and_then(|c| c.first_chunk::<8>())
-            .map_or(0, |c| u64::from_le_bytes(*c));
-        let n = len.saturating_sub(i * 8).min(8) as u32;
-        let mask = u64::MAX.checked_shr(64 - 8 * n).unwrap_or(0);
-        (raw | 0x2020_2020_2020_2020) & mask
-    };
-    [word(0), word(1), word(2)]
+    let (w0, rest) = raw.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
+    let (w1, w2) = rest.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
+    let w2 = w2.first_chunk::<8>().unwrap_or(&[0; 8]);
+    let lower = 0x2020_2020_2020_2020;
+    [
+        (u64::from_le_bytes(*w0) | lower) & mask[0],
+        (u64::from_le_bytes(*w1) | lower) & mask[1],
+        (u64::from_le_bytes(*w2) | lower) & mask[2],
+    ]
 }
+
+/// For each name length 0..=24: the masks keeping its bytes of the three
+/// words of [`name_words_at`].
+#[allow(clippy::indexing_slicing)] // bounded by the loops, at compile time
+static NAME_MASKS: [[u64; 3]; 25] = {
+    let mut t = [[0u64; 3]; 25];
+    let mut len = 0;
+    while len <= 24 {
+        let mut i = 0;
+        while i < len {
+            t[len][i / 8] |= 0xff << (8 * (i % 8));
+            i += 1;
+        }
+        len += 1;
+    }
+    t
+};
 
 /// The value of the header line `line` (starting at `line_start` in `b`,
 /// its name's ':' at `colon`), pushed as `name`: a span, or an owned value
 /// unfolded from the continuation lines at `pos`. Returns where the next
 /// line starts.
-#[inline]
+#[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn value_and_push(
     b: &[u8],

@@ -36,19 +36,18 @@ pub(crate) fn block_masks(chunk: &[u8; 64]) -> BlockMasks {
 #[inline]
 fn block_masks_sse2(chunk: &[u8; 64]) -> BlockMasks {
     use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
     let cr = _mm_set1_epi8(b'\r' as i8);
     let lf = _mm_set1_epi8(b'\n' as i8);
     let colon = _mm_set1_epi8(b':' as i8);
+    let p = chunk.as_ptr().cast::<__m128i>();
     let mut m = BlockMasks::default();
-    for (k, part) in chunk.chunks_exact(16).enumerate() {
-        let word = |at: usize| {
-            part.get(at..)
-                .and_then(|p| p.first_chunk::<8>())
-                .map_or(0, |c| i64::from_le_bytes(*c))
-        };
-        let v = _mm_set_epi64x(word(8), word(0));
+    for k in 0..4 {
+        // SAFETY: `chunk` is 64 readable bytes and `k < 4`, so the 16
+        // bytes at `16 * k` are inside it; `loadu` has no alignment
+        // requirement.
+        let v = unsafe { _mm_loadu_si128(p.add(k)) };
         let eol = _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf));
         let shift = 16 * k as u32;
         m.eol |= u64::from(_mm_movemask_epi8(eol) as u16) << shift;

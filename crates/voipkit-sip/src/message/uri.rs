@@ -128,16 +128,22 @@ pub struct SipUri {
     pub secure: bool,
     /// User part, as written (may contain `%` escapes).
     pub user: Option<SipStr>,
-    /// Password (deprecated by RFC 3261, kept but never shown in Debug).
-    pub password: Option<SipStr>,
     /// Host.
     pub host: Host,
     /// Port, if given.
     pub port: Option<u16>,
     /// URI parameters (`;transport=tcp;lr`).
     pub params: Params,
-    /// Header part after `?`, as written.
-    pub headers: Option<SipStr>,
+    /// The password and the `?headers` part: rare, so kept out of line
+    /// (every URI, name-addr and message is smaller for it).
+    rare: Option<Box<UriRare>>,
+}
+
+/// The rarely present parts of a [`SipUri`].
+#[derive(Clone, PartialEq, Eq, Default)]
+struct UriRare {
+    password: Option<SipStr>,
+    headers: Option<SipStr>,
 }
 
 impl fmt::Debug for SipUri {
@@ -148,13 +154,22 @@ impl fmt::Debug for SipUri {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("params", &self.params);
-        if self.password.is_some() {
+        if self.password().is_some() {
             d.field("password", &"<redacted>");
         }
-        if let Some(h) = &self.headers {
-            d.field("headers", h);
+        if let Some(h) = self.headers() {
+            d.field("headers", &h);
         }
         d.finish()
+    }
+}
+
+/// The rare parts as stored: `None` when both are absent.
+fn rare(password: Option<SipStr>, headers: Option<SipStr>) -> Option<Box<UriRare>> {
+    if password.is_none() && headers.is_none() {
+        None
+    } else {
+        Some(Box::new(UriRare { password, headers }))
     }
 }
 
@@ -164,12 +179,33 @@ impl SipUri {
         Self {
             secure: false,
             user: user.map(SipStr::from),
-            password: None,
             host,
             port,
             params: Params::new(),
-            headers: None,
+            rare: None,
         }
+    }
+
+    /// The password (deprecated by RFC 3261; never shown by Debug).
+    pub fn password(&self) -> Option<&str> {
+        self.rare.as_ref().and_then(|r| r.password.as_deref())
+    }
+
+    /// Sets or clears the password.
+    pub fn set_password(&mut self, password: Option<&str>) {
+        let headers = self.rare.take().and_then(|r| r.headers);
+        self.rare = rare(password.map(SipStr::from), headers);
+    }
+
+    /// The header part after `?`, as written.
+    pub fn headers(&self) -> Option<&str> {
+        self.rare.as_ref().and_then(|r| r.headers.as_deref())
+    }
+
+    /// Sets or clears the header part (`?` not included).
+    pub fn set_headers(&mut self, headers: Option<&str>) {
+        let password = self.rare.take().and_then(|r| r.password);
+        self.rare = rare(password, headers.map(SipStr::from));
     }
 
     /// A `sip:` URI for a socket address.
@@ -220,11 +256,10 @@ impl SipUri {
         Ok(Self {
             secure,
             user,
-            password,
             host,
             port,
             params,
-            headers,
+            rare: rare(password, headers),
         })
     }
 
@@ -236,90 +271,131 @@ impl SipUri {
     #[inline]
     fn parse_fast(parent: &SipStr, s: &str) -> Option<Self> {
         let b = s.as_bytes();
-        let (secure, rest) = match b.get(..5) {
-            Some([s0, i, p, c, b':']) if eq3(*s0, *i, *p) && c.eq_ignore_ascii_case(&b's') => {
-                (true, b.get(5..)?)
+        let (secure, off) = match b {
+            [s0, i, p, c, b':', ..] if eq3(*s0, *i, *p) && c.eq_ignore_ascii_case(&b's') => {
+                (true, 5)
             }
-            _ => match b.get(..4) {
-                Some([s0, i, p, b':']) if eq3(*s0, *i, *p) => (false, b.get(4..)?),
-                _ => return None,
-            },
+            [s0, i, p, b':', ..] if eq3(*s0, *i, *p) => (false, 4),
+            _ => return None,
         };
-        let off = b.len() - rest.len();
-        let class = |c: &u8| URI_CLASS.get(usize::from(*c)).copied().unwrap_or(0);
-        // Every byte plain (one table-driven pass, no branch per byte).
-        if rest.iter().fold(PLAIN, |acc, c| acc & class(c)) == 0 {
+        let rest = b.get(off..)?;
+        let class = |c: u8| URI_CLASS.get(usize::from(c)).copied().unwrap_or(0);
+        // One pass to the first ';' or '?' (or the end): every byte plain,
+        // where the first '@' and the last ':' are. Bytes other than
+        // '@', ':', ';' and '?' cost a table read and a test.
+        let mut plain = PLAIN;
+        let mut at = usize::MAX;
+        let mut colon = usize::MAX;
+        let mut stop = rest.len();
+        for (i, &c) in rest.iter().enumerate() {
+            let k = class(c);
+            plain &= k;
+            if k & DELIM != 0 {
+                match c {
+                    b'@' if at == usize::MAX => {
+                        at = i;
+                        colon = usize::MAX;
+                    }
+                    b':' => colon = i,
+                    b';' | b'?' => {
+                        stop = i;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // The rest (parameters, headers): plain too, and an '@' there
+        // would end the userinfo when none came before (the general
+        // parser's rule): leave that to it.
+        let mut tail_at = false;
+        for &c in rest.get(stop..)? {
+            plain &= class(c);
+            tail_at |= c == b'@';
+        }
+        if plain == 0 || (tail_at && at == usize::MAX) {
             return None;
         }
-        // userinfo ends at the first '@'; host[:port] at the first ';' or
-        // '?' after it.
-        let at = memchr::memchr(b'@', rest);
-        let host_from = at.map_or(0, |a| a + 1);
+        let host_from = if at == usize::MAX { 0 } else { at + 1 };
+        let end = stop - host_from;
         let hostpart = rest.get(host_from..)?;
-        let end = memchr::memchr2(b';', b'?', hostpart).unwrap_or(hostpart.len());
-        let (semi, q) = match hostpart.get(end) {
-            Some(b';') => (
-                Some(end),
-                memchr::memchr(b'?', hostpart.get(end..)?).map(|x| end + x),
-            ),
-            Some(_) => (None, Some(end)),
-            None => (None, None),
+        let (host_len, port) = if colon == usize::MAX {
+            (end, None)
+        } else {
+            let c = colon - host_from;
+            (c, Some(fast_port(hostpart.get(c + 1..end)?)?))
         };
-        let hostport = hostpart.get(..end)?;
-        let (host, port) = match memchr::memrchr(b':', hostport) {
-            Some(c) => (hostport.get(..c)?, Some(fast_port(hostport.get(c + 1..)?)?)),
-            None => (hostport, None),
-        };
+        let host_class = hostpart
+            .get(..host_len)?
+            .iter()
+            .fold(HOST | DIGIT_DOT, |acc, c| acc & class(*c));
         let text = |from: usize, to: usize| s.get(off + from..off + to);
-        let host_text = text(host_from, host_from + host.len())?;
-        let host_class = host.iter().fold(HOST | DIGIT_DOT, |acc, c| acc & class(c));
-        let host = match host.first() {
-            None => return None,
+        let host = match hostpart.first() {
+            _ if host_len == 0 => return None,
             Some(f) if f.is_ascii_digit() && host_class & DIGIT_DOT != 0 => {
-                Host::Ipv4(parse_ipv4(host)?)
+                Host::Ipv4(parse_ipv4(hostpart.get(..host_len)?)?)
             }
-            Some(_) if host_class & HOST != 0 => Host::Domain(sub(parent, host_text)),
-            Some(_) => return None,
+            Some(_) if host_class & HOST != 0 => {
+                Host::Domain(sub(parent, text(host_from, host_from + host_len)?))
+            }
+            _ => return None,
         };
-        let (user, password) = match at {
-            Some(a) => {
-                let ui = rest.get(..a)?;
-                let (u, p) = match memchr::memchr(b':', ui) {
-                    Some(c) => (c, Some(c + 1)),
-                    None => (a, None),
-                };
-                if u == 0 || ui.get(..u)?.iter().fold(USER, |acc, c| acc & class(c)) == 0 {
-                    return None;
+        let (user, password) = if at == usize::MAX {
+            (None, None)
+        } else {
+            let ui = rest.get(..at)?;
+            let mut u = at;
+            let mut user_class = USER;
+            for (i, &c) in ui.iter().enumerate() {
+                if c == b':' {
+                    u = i;
+                    break;
                 }
-                (
-                    Some(sub(parent, text(0, u)?)),
-                    match p {
-                        Some(p) => Some(sub(parent, text(p, a)?)),
-                        None => None,
-                    },
-                )
+                user_class &= class(c);
             }
-            None => (None, None),
+            if u == 0 || user_class == 0 {
+                return None;
+            }
+            let password = if u < at {
+                Some(sub(parent, text(u + 1, at)?))
+            } else {
+                None
+            };
+            (Some(sub(parent, text(0, u)?)), password)
         };
-        let params = match semi {
-            Some(sm) => {
+        let (params, headers) = match hostpart.get(end) {
+            None => (Params::new(), None),
+            Some(b';') => {
+                let q = hostpart
+                    .get(end..)?
+                    .iter()
+                    .position(|c| *c == b'?')
+                    .map(|x| end + x);
                 let to = q.unwrap_or(hostpart.len());
-                Params::parse_in(parent, text(host_from + sm, host_from + to)?).ok()?
+                let params =
+                    Params::parse_in(parent, text(host_from + end, host_from + to)?).ok()?;
+                let headers = match q {
+                    Some(q) => Some(sub(parent, text(host_from + q + 1, rest.len())?)),
+                    None => None,
+                };
+                (params, headers)
             }
-            None => Params::new(),
-        };
-        let headers = match q {
-            Some(q) => Some(sub(parent, text(host_from + q + 1, rest.len())?)),
-            None => None,
+            Some(_) => (
+                Params::new(),
+                Some(sub(parent, text(host_from + end + 1, rest.len())?)),
+            ),
         };
         Some(Self {
             secure,
             user,
-            password,
             host,
             port,
             params,
-            headers,
+            rare: if password.is_none() && headers.is_none() {
+                None
+            } else {
+                rare(password, headers)
+            },
         })
     }
 
@@ -341,7 +417,7 @@ impl SipUri {
         }
         let unesc =
             |u: &Option<SipStr>| u.as_deref().map(|u| percent_decode(u).unwrap_or_default());
-        if unesc(&self.user) != unesc(&other.user) || self.password != other.password {
+        if unesc(&self.user) != unesc(&other.user) || self.password() != other.password() {
             return false;
         }
         for name in ["user", "ttl", "method", "maddr", "transport"] {
@@ -360,7 +436,7 @@ impl SipUri {
                 }
             }
         }
-        self.headers == other.headers
+        self.headers() == other.headers()
     }
 }
 
@@ -443,6 +519,8 @@ const PLAIN: u8 = 1;
 const USER: u8 = 2;
 const HOST: u8 = 4;
 const DIGIT_DOT: u8 = 8;
+/// `@`, `:`, `;` or `?`: where the parts of a SIP URI end.
+const DELIM: u8 = 16;
 
 #[allow(clippy::indexing_slicing)] // i < 256 on a 256-entry array, at compile time
 static URI_CLASS: [u8; 256] = {
@@ -488,6 +566,9 @@ static URI_CLASS: [u8; 256] = {
         if b.is_ascii_digit() || b == b'.' {
             k |= DIGIT_DOT;
         }
+        if matches!(b, b'@' | b':' | b';' | b'?') {
+            k |= DELIM;
+        }
         t[i] = k;
         i += 1;
     }
@@ -524,7 +605,7 @@ impl fmt::Display for SipUri {
         f.write_str(if self.secure { "sips:" } else { "sip:" })?;
         if let Some(u) = &self.user {
             f.write_str(u)?;
-            if let Some(p) = &self.password {
+            if let Some(p) = self.password() {
                 write!(f, ":{p}")?;
             }
             f.write_str("@")?;
@@ -534,7 +615,7 @@ impl fmt::Display for SipUri {
             write!(f, ":{p}")?;
         }
         write!(f, "{}", self.params)?;
-        if let Some(h) = &self.headers {
+        if let Some(h) = self.headers() {
             write!(f, "?{h}")?;
         }
         Ok(())
@@ -688,7 +769,8 @@ mod tests {
         assert_eq!(s.port, Some(5061));
         assert_eq!(s.transport_param().as_deref(), Some("tcp"));
         assert!(s.params.contains("lr"));
-        assert_eq!(s.headers.as_deref(), Some("subject=x"));
+        assert_eq!(s.headers(), Some("subject=x"));
+        assert_eq!(s.password(), Some("secret"));
         assert!(!format!("{s:?}").contains("secret"));
         assert_eq!(
             u.to_string(),
@@ -780,8 +862,15 @@ mod tests {
             let general = Uri::parse_general(&parent, &parent);
             match SipUri::parse_fast(&parent, &parent) {
                 Some(fast) => assert_eq!(general, Ok(Uri::Sip(fast)), "{text}"),
+                // Left to the general parser: escapes, and a user part
+                // with ';' or '?' (telephone-subscriber parameters).
                 None => assert!(
-                    general.is_err() || text.contains('%'),
+                    general.is_err()
+                        || text.contains('%')
+                        || text
+                            .split('@')
+                            .next()
+                            .is_some_and(|u| u.contains([';', '?'])),
                     "{text}: {general:?}"
                 ),
             }

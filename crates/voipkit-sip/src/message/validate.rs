@@ -323,7 +323,7 @@ pub fn validate_request(req: &Request, caps: &UasCapabilities) -> Result<(), Rej
             format!("Unsupported URI Scheme ({})", scheme.to_ascii_lowercase()),
         ));
     }
-    if req.uri.as_sip().is_some_and(|u| u.headers.is_some()) {
+    if req.uri.as_sip().is_some_and(|u| u.headers().is_some()) {
         return Err(Rejection::bad_request(
             "Request-URI must not contain headers",
         ));
