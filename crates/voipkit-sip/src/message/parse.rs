@@ -513,25 +513,47 @@ fn name_words_at(b: &[u8], start: usize, len: usize) -> [u64; 3] {
     let Some(mask) = NAME_MASKS.get(len) else {
         return [0; 3];
     };
-    let raw = match b.get(start..).and_then(|t| t.first_chunk::<24>()) {
-        Some(c) => *c,
-        None => {
-            let mut c = [0u8; 24];
-            for (d, s) in c.iter_mut().zip(b.get(start..).unwrap_or(&[])) {
-                *d = *s;
-            }
-            c
-        }
-    };
-    let (w0, rest) = raw.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
-    let (w1, w2) = rest.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
-    let w2 = w2.first_chunk::<8>().unwrap_or(&[0; 8]);
     let lower = 0x2020_2020_2020_2020;
+    if let Some(raw) = b.get(start..).and_then(|t| t.first_chunk::<24>()) {
+        let (w0, rest) = raw.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
+        let (w1, w2) = rest.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
+        let w2 = w2.first_chunk::<8>().unwrap_or(&[0; 8]);
+        return [
+            (u64::from_le_bytes(*w0) | lower) & mask[0],
+            (u64::from_le_bytes(*w1) | lower) & mask[1],
+            (u64::from_le_bytes(*w2) | lower) & mask[2],
+        ];
+    }
+    // Near the end of the buffer (the last lines of a head without a
+    // body): whole-word loads that end inside it (no byte copies, which
+    // would stall the word loads that follow).
     [
-        (u64::from_le_bytes(*w0) | lower) & mask[0],
-        (u64::from_le_bytes(*w1) | lower) & mask[1],
-        (u64::from_le_bytes(*w2) | lower) & mask[2],
+        (tail_word(b, start) | lower) & mask[0],
+        (tail_word(b, start + 8) | lower) & mask[1],
+        (tail_word(b, start + 16) | lower) & mask[2],
     ]
+}
+
+/// The up to 8 bytes of `b` at `at` as a little-endian word, zero past
+/// the end.
+#[inline]
+fn tail_word(b: &[u8], at: usize) -> u64 {
+    if let Some(c) = b.get(at..).and_then(|t| t.first_chunk::<8>()) {
+        return u64::from_le_bytes(*c);
+    }
+    if at >= b.len() {
+        return 0;
+    }
+    match b.last_chunk::<8>() {
+        // The last 8 bytes, shifted so that byte `at` comes first.
+        Some(c) => u64::from_le_bytes(*c) >> (8 * (at + 8 - b.len())),
+        None => b
+            .get(at..)
+            .unwrap_or(&[])
+            .iter()
+            .rev()
+            .fold(0, |w, c| w << 8 | u64::from(*c)),
+    }
 }
 
 /// For each name length 0..=24: the masks keeping its bytes of the three
@@ -818,6 +840,20 @@ v=0\n";
                 (Err(g), Err(w)) => proptest::prop_assert_eq!(g, w, "{:?}", text),
                 (g, w) => proptest::prop_assert!(false, "{:?}: {:?} vs {:?}", text, g.map(|_| ()), w.map(|_| ())),
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// The name words read with whole-word loads, near the end of the
+        /// buffer too, are the bytes of the name.
+        #[test]
+        fn name_words_are_the_name(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), start in 0usize..40, len in 1usize..=24) {
+            proptest::prop_assume!(start + len <= b.len());
+            let mut want = [0u64; 3];
+            for (i, c) in b[start..start + len].iter().enumerate() {
+                want[i / 8] |= u64::from(c | 0x20) << (8 * (i % 8));
+            }
+            proptest::prop_assert_eq!(name_words_at(&b, start, len), want);
         }
     }
 
