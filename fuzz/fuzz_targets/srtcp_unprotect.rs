@@ -8,43 +8,17 @@ use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
 
+use voipkit_media::fuzzing::srtp_test_key;
 use voipkit_media::srtp::{SrtpReceiver, SrtpSender};
 use voipkit_media::{
-    ChaCha20Rng, CryptoSuite, DropReason, MediaSession, MediaSessionConfig, SeedableRng,
-    SrtpConfig, SrtpKeyingMaterial,
+    ChaCha20Rng, DropReason, MediaSession, MediaSessionConfig, SeedableRng, SrtpConfig,
 };
-
-const TEST_KEY: [u8; 46] = [
-    0xe1, 0xf9, 0x7a, 0x0d, 0x3e, 0x01, 0x8b, 0xe0, 0xd6, 0x4f, 0xa3, 0x2c, 0x06, 0xde, 0x41, 0x39,
-    0x0e, 0xc6, 0x75, 0xad, 0x49, 0x8a, 0xfe, 0xeb, 0xb6, 0x96, 0x0b, 0x3a, 0xab, 0xe6, 0x01, 0x02,
-    0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10,
-];
-const TEST_KEY_GCM: [u8; 28] = [
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
-    0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab,
-];
-
-fn key(selector: u8) -> SrtpKeyingMaterial {
-    let suite = [
-        CryptoSuite::AesCm128HmacSha1_80,
-        CryptoSuite::AesCm128HmacSha1_32,
-        CryptoSuite::AeadAes128Gcm,
-        CryptoSuite::AeadAes256Gcm,
-    ][usize::from(selector % 4)];
-    let raw: Vec<u8> = match suite {
-        CryptoSuite::AeadAes128Gcm => TEST_KEY_GCM.to_vec(),
-        CryptoSuite::AeadAes256Gcm => [&TEST_KEY[..32], &TEST_KEY_GCM[16..]].concat(),
-        _ => TEST_KEY[..30].to_vec(),
-    };
-    let (k, s) = raw.split_at(suite.key_len());
-    SrtpKeyingMaterial::from_parts(suite, k, s).unwrap()
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    let k = key(sel);
+    let k = srtp_test_key(sel).unwrap();
     let mut rx = SrtpReceiver::new(&k).unwrap();
     let mut out = Vec::new();
     match (sel >> 2) % 3 {

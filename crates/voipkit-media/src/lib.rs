@@ -63,6 +63,8 @@ pub mod demux;
 pub mod dtmf;
 pub mod emodel;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod rtcp;
 pub mod rtp;
 mod session;

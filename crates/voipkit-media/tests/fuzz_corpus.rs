@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use voipkit_media::dtmf::TelephoneEvent;
+use voipkit_media::fuzzing::srtp_test_key;
 use voipkit_media::rtcp::{ReportBlock, SenderInfo, build_compound};
 use voipkit_media::rtp::{RtpHeaderFields, build_rtp};
 use voipkit_media::srtp::SrtpSender;
 use voipkit_media::{
-    ChaCha20Rng, CryptoSuite, MediaSession, MediaSessionConfig, SeedableRng, SrtpKeyingMaterial,
-    TransmitKind, stun,
+    ChaCha20Rng, MediaSession, MediaSessionConfig, SeedableRng, TransmitKind, stun,
 };
 
 fn dir(target: &str) -> PathBuf {
@@ -26,31 +26,9 @@ fn write(target: &str, name: &str, bytes: &[u8]) {
     std::fs::write(dir(target).join(name), bytes).unwrap();
 }
 
-const TEST_KEY: [u8; 46] = [
-    0xe1, 0xf9, 0x7a, 0x0d, 0x3e, 0x01, 0x8b, 0xe0, 0xd6, 0x4f, 0xa3, 0x2c, 0x06, 0xde, 0x41, 0x39,
-    0x0e, 0xc6, 0x75, 0xad, 0x49, 0x8a, 0xfe, 0xeb, 0xb6, 0x96, 0x0b, 0x3a, 0xab, 0xe6, 0x01, 0x02,
-    0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10,
-];
-const TEST_KEY_GCM: [u8; 28] = [
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
-    0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab,
-];
-
-/// The same keys as the srtp fuzz targets, by selector 0..4.
-fn key(selector: u8) -> SrtpKeyingMaterial {
-    let suite = [
-        CryptoSuite::AesCm128HmacSha1_80,
-        CryptoSuite::AesCm128HmacSha1_32,
-        CryptoSuite::AeadAes128Gcm,
-        CryptoSuite::AeadAes256Gcm,
-    ][usize::from(selector % 4)];
-    let raw: Vec<u8> = match suite {
-        CryptoSuite::AeadAes128Gcm => TEST_KEY_GCM.to_vec(),
-        CryptoSuite::AeadAes256Gcm => [&TEST_KEY[..32], &TEST_KEY_GCM[16..]].concat(),
-        _ => TEST_KEY[..30].to_vec(),
-    };
-    let (k, s) = raw.split_at(suite.key_len());
-    SrtpKeyingMaterial::from_parts(suite, k, s).unwrap()
+/// Writes `packet` behind the selector byte the SRTP targets start with.
+fn write_selected(target: &str, name: &str, selector: u8, packet: &[u8]) {
+    write(target, name, &[&[selector][..], packet].concat());
 }
 
 fn rtp(pt: u8, marker: bool, seq: u16, payload: &[u8]) -> Vec<u8> {
@@ -145,47 +123,29 @@ fn write_fuzz_corpus() {
         0xde, 0x04, 0xcf, 0xdd, 0x2e, 0xb9, 0x11, 0x59, 0xe0, 0x88, 0x0a, 0xa0, 0x6e, 0xd2, 0x97,
         0x68, 0x26, 0xf7, 0x96, 0xb2, 0x01, 0xdf, 0x31, 0x31, 0xa1, 0x27, 0xe8, 0xa3, 0x92,
     ];
-    write(
-        "srtp_unprotect",
-        "libsrtp_cm80",
-        &[&[0u8][..], &srtp_80].concat(),
-    );
-    write(
-        "srtp_unprotect",
-        "libsrtp_cm32",
-        &[&[1u8][..], &srtp_80[..32]].concat(),
-    );
-    write(
-        "srtp_unprotect",
-        "libsrtp_gcm128",
-        &[&[2u8][..], &srtp_gcm].concat(),
-    );
+    write_selected("srtp_unprotect", "libsrtp_cm80", 0, &srtp_80);
+    write_selected("srtp_unprotect", "libsrtp_cm32", 1, &srtp_80[..32]);
+    write_selected("srtp_unprotect", "libsrtp_gcm128", 2, &srtp_gcm);
     for sel in 0..4u8 {
-        let mut tx = SrtpSender::new(&key(sel)).unwrap();
+        let mut tx = SrtpSender::new(&srtp_test_key(sel).unwrap()).unwrap();
         let mut enc = Vec::new();
         tx.protect_rtp(&rtp(15, true, 100, &[0xd5; 160]), &mut enc)
             .unwrap();
-        write(
-            "srtp_unprotect",
-            &format!("g711_{sel}"),
-            &[&[sel][..], &enc].concat(),
-        );
+        write_selected("srtp_unprotect", &format!("g711_{sel}"), sel, &enc);
         tx.protect_rtp(&full, &mut enc).unwrap();
-        write(
-            "srtp_unprotect",
-            &format!("ext_{sel}"),
-            &[&[sel][..], &enc].concat(),
-        );
+        write_selected("srtp_unprotect", &format!("ext_{sel}"), sel, &enc);
         // Round-trip and bit-flip modes.
-        write(
+        write_selected(
             "srtp_unprotect",
             &format!("roundtrip_{sel}"),
-            &[&[sel | 4][..], &rtp(15, false, 7, &[1; 20])].concat(),
+            sel | 4,
+            &rtp(15, false, 7, &[1; 20]),
         );
-        write(
+        write_selected(
             "srtp_unprotect",
             &format!("flip_{sel}"),
-            &[&[sel | 8][..], &rtp(15, false, 9, &[2; 20])].concat(),
+            sel | 8,
+            &rtp(15, false, 9, &[2; 20]),
         );
     }
 
@@ -200,21 +160,9 @@ fn write_fuzz_corpus() {
         0x55, 0x85, 0x2b, 0x6c, 0x21, 0xac, 0x8e, 0x70, 0x25, 0xc5, 0x2c, 0x6f, 0xbe, 0xa2, 0xb3,
         0xb4, 0x46, 0xea, 0x31, 0x12, 0x3b, 0xa8, 0x8c, 0xe6, 0x1e, 0x80, 0x00, 0x00, 0x01,
     ];
-    write(
-        "srtcp_unprotect",
-        "libsrtp_cm80",
-        &[&[0u8][..], &srtcp_80].concat(),
-    );
-    write(
-        "srtcp_unprotect",
-        "libsrtp_cm32",
-        &[&[1u8][..], &srtcp_80].concat(),
-    );
-    write(
-        "srtcp_unprotect",
-        "libsrtp_gcm128",
-        &[&[2u8][..], &srtcp_gcm].concat(),
-    );
+    write_selected("srtcp_unprotect", "libsrtp_cm80", 0, &srtcp_80);
+    write_selected("srtcp_unprotect", "libsrtp_cm32", 1, &srtcp_80);
+    write_selected("srtcp_unprotect", "libsrtp_gcm128", 2, &srtcp_gcm);
     let mut sr = Vec::new();
     build_compound(
         0xcafe_babe,
@@ -226,24 +174,12 @@ fn write_fuzz_corpus() {
     )
     .unwrap();
     for sel in 0..4u8 {
-        let mut tx = SrtpSender::new(&key(sel)).unwrap();
+        let mut tx = SrtpSender::new(&srtp_test_key(sel).unwrap()).unwrap();
         let mut enc = Vec::new();
         tx.protect_rtcp(&sr, &mut enc).unwrap();
-        write(
-            "srtcp_unprotect",
-            &format!("sr_{sel}"),
-            &[&[sel][..], &enc].concat(),
-        );
-        write(
-            "srtcp_unprotect",
-            &format!("roundtrip_{sel}"),
-            &[&[sel | 4][..], &sr].concat(),
-        );
-        write(
-            "srtcp_unprotect",
-            &format!("flip_{sel}"),
-            &[&[sel | 8][..], &sr].concat(),
-        );
+        write_selected("srtcp_unprotect", &format!("sr_{sel}"), sel, &enc);
+        write_selected("srtcp_unprotect", &format!("roundtrip_{sel}"), sel | 4, &sr);
+        write_selected("srtcp_unprotect", &format!("flip_{sel}"), sel | 8, &sr);
     }
 
     // stun_decode
@@ -282,7 +218,7 @@ fn write_fuzz_corpus() {
     // dtmf_event: records of [ssrc, ts hi, ts lo, time step, payload x4].
     let mut seq = Vec::new();
     for (ts, step, end, dur) in [
-        (10u16, 0u8, false, 160u16),
+        (10u16, 0, false, 160u16),
         (10, 5, false, 320),
         (10, 5, true, 800),
         (10, 5, true, 800),
