@@ -259,6 +259,35 @@ impl CpalDevice {
         self.hook = hook;
     }
 
+    /// What opening a stream starts with: the state checks, then the
+    /// device of `direction` and the configuration chosen for `config`.
+    fn prepare(
+        &self,
+        direction: Direction,
+        config: &StreamConfig,
+    ) -> Result<(cpal::Device, SupportedStreamConfig), AudioError> {
+        let (device, stream, missing) = match direction {
+            Direction::Input => (&self.input, &self.input_stream, "no input device"),
+            Direction::Output => (&self.output, &self.output_stream, "no output device"),
+        };
+        if self.running {
+            return Err(AudioError::Running);
+        }
+        if stream.is_some() {
+            return Err(AudioError::AlreadyOpen { direction });
+        }
+        config.validate()?;
+        let device = device
+            .clone()
+            .ok_or_else(|| AudioError::DeviceNotAvailable {
+                device: self.name.clone(),
+                direction,
+                detail: missing.to_owned(),
+            })?;
+        let chosen = choose_config(&device, direction, config, &self.name)?;
+        Ok((device, chosen))
+    }
+
     fn stream_config(&self, chosen: &SupportedStreamConfig) -> (cpal::StreamConfig, DeviceFormat) {
         let mut stream_config = chosen.config();
         let hint = match self.buffer_frames {
@@ -332,22 +361,7 @@ impl AudioDevice for CpalDevice {
 
     fn open_input(&mut self, config: &StreamConfig) -> Result<CaptureStream, AudioError> {
         let direction = Direction::Input;
-        if self.running {
-            return Err(AudioError::Running);
-        }
-        if self.input_stream.is_some() {
-            return Err(AudioError::AlreadyOpen { direction });
-        }
-        config.validate()?;
-        let device = self
-            .input
-            .clone()
-            .ok_or_else(|| AudioError::DeviceNotAvailable {
-                device: self.name.clone(),
-                direction,
-                detail: "no input device".to_owned(),
-            })?;
-        let chosen = choose_config(&device, direction, config, &self.name)?;
+        let (device, chosen) = self.prepare(direction, config)?;
         let (stream_config, format) = self.stream_config(&chosen);
         let (stream, callback) = capture_channel(config, &format)?;
         let shared = Arc::clone(stream.shared());
@@ -366,22 +380,7 @@ impl AudioDevice for CpalDevice {
 
     fn open_output(&mut self, config: &StreamConfig) -> Result<PlayoutStream, AudioError> {
         let direction = Direction::Output;
-        if self.running {
-            return Err(AudioError::Running);
-        }
-        if self.output_stream.is_some() {
-            return Err(AudioError::AlreadyOpen { direction });
-        }
-        config.validate()?;
-        let device = self
-            .output
-            .clone()
-            .ok_or_else(|| AudioError::DeviceNotAvailable {
-                device: self.name.clone(),
-                direction,
-                detail: "no output device".to_owned(),
-            })?;
-        let chosen = choose_config(&device, direction, config, &self.name)?;
+        let (device, chosen) = self.prepare(direction, config)?;
         let (stream_config, format) = self.stream_config(&chosen);
         let (stream, callback) = playout_channel(config, &format)?;
         let shared = Arc::clone(stream.shared());
