@@ -479,7 +479,7 @@ impl DigestClient {
     pub(crate) fn authorize(&mut self, req: &mut Request) {
         req.headers.remove(&HeaderName::Authorization);
         req.headers.remove(&HeaderName::ProxyAuthorization);
-        let uri = req.uri.to_string();
+        let uri = req.uri().to_string();
         let method = req.method.to_string();
         let mut realms: Vec<&String> = self.cache.keys().collect();
         realms.sort();

@@ -223,7 +223,7 @@ fn server_key(req: &Request) -> Option<ServerKey> {
         _ => {
             let from = req.from().ok()?;
             Some(ServerKey::Legacy {
-                request_uri: req.uri.to_string(),
+                request_uri: req.uri().to_string(),
                 from_tag: from.tag().unwrap_or("").to_string(),
                 call_id: req.call_id().ok()?.to_string(),
                 cseq: req.cseq().ok()?.seq,
@@ -824,7 +824,7 @@ impl<O: Clone> TxLayer<O> {
 
 /// The ACK for a non-2xx final response (RFC 3261 §17.1.1.3).
 pub(crate) fn build_ack(invite: &Request, response: &Response) -> Request {
-    let mut ack = Request::new(Method::Ack, invite.uri.clone());
+    let mut ack = Request::new(Method::Ack, invite.uri().clone());
     if let Some(via) = invite.headers.items(&HeaderName::Via).next() {
         ack.headers.push(HeaderName::Via, via.1);
     }

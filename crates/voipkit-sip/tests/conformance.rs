@@ -80,7 +80,7 @@ fn rfc4475_3_1_1_1_wsinv_short_tortuous_invite() {
     let m = accept("rfc4475/wsinv.dat");
     let r = req(&m);
     assert_eq!(r.method, Method::Invite);
-    assert!(r.uri.as_sip().unwrap().params.contains("unknownparam"));
+    assert!(r.uri().as_sip().unwrap().params.contains("unknownparam"));
     assert_eq!(r.to().unwrap().tag(), Some("1918181833n"));
     let from = r.from().unwrap();
     assert_eq!(from.tag(), Some("98asjd8"));
@@ -116,7 +116,7 @@ fn rfc4475_3_1_1_2_intmeth_wide_range_of_valid_characters() {
         r.method.as_str(),
         "!interesting-Method0123456789_*+`.%indeed'~"
     );
-    let uri = r.uri.as_sip().unwrap();
+    let uri = r.uri().as_sip().unwrap();
     assert_eq!(
         uri.user.as_deref(),
         Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
@@ -143,7 +143,7 @@ fn rfc4475_3_1_1_3_esc01_valid_percent_escaping() {
     let m = accept("rfc4475/esc01.dat");
     let r = req(&m);
     assert_eq!(
-        r.uri.as_sip().unwrap().user_unescaped().as_deref(),
+        r.uri().as_sip().unwrap().user_unescaped().as_deref(),
         Some("sips:user@example.com")
     );
     assert_eq!(
@@ -222,7 +222,7 @@ fn rfc4475_3_1_1_8_dblreq_extra_octets_ignored() {
 #[test]
 fn rfc4475_3_1_1_9_semiuri_semicolon_in_user() {
     let m = accept("rfc4475/semiuri.dat");
-    let u = req(&m).uri.as_sip().unwrap().clone();
+    let u = req(&m).uri().as_sip().unwrap().clone();
     assert_eq!(
         u.user_unescaped().as_deref(),
         Some("user;par=u@example.net")
@@ -548,7 +548,7 @@ fn rfc5118_4_1_ipv6_good() {
     let m = accept("rfc5118/ipv6-good.dat");
     let r = req(&m);
     assert_eq!(
-        r.uri.as_sip().unwrap().host,
+        r.uri().as_sip().unwrap().host,
         Host::Ipv6("2001:db8::10".parse().unwrap())
     );
     assert_eq!(
@@ -570,7 +570,7 @@ fn rfc5118_4_2_ipv6_bad() {
 fn rfc5118_4_3_port_ambiguous() {
     // Well-formed: the whole bracket content is the address.
     let m = accept("rfc5118/port-ambiguous.dat");
-    let u = req(&m).uri.as_sip().unwrap().clone();
+    let u = req(&m).uri().as_sip().unwrap().clone();
     assert_eq!(u.host, Host::Ipv6("2001:db8::10:5070".parse().unwrap()));
     assert_eq!(u.port, None);
 }
@@ -578,7 +578,7 @@ fn rfc5118_4_3_port_ambiguous() {
 #[test]
 fn rfc5118_4_4_port_unambiguous() {
     let m = accept("rfc5118/port-unambiguous.dat");
-    let u = req(&m).uri.as_sip().unwrap().clone();
+    let u = req(&m).uri().as_sip().unwrap().clone();
     assert_eq!(u.host, Host::Ipv6("2001:db8::10".parse().unwrap()));
     assert_eq!(u.port, Some(5070));
 }
@@ -658,7 +658,7 @@ fn rfc5118_4_10_ipv6_abnf_bug_three_colons() {
 fn rfc5118_4_10_ipv6_correct_abnf_two_colons() {
     let m = accept("rfc5118/ipv6-correct-abnf-2-colons.dat");
     assert_eq!(
-        req(&m).uri.as_sip().unwrap().host,
+        req(&m).uri().as_sip().unwrap().host,
         Host::Ipv6("2001:db8::192.0.2.1".parse().unwrap())
     );
 }

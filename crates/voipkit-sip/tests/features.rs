@@ -67,7 +67,7 @@ impl Endpoint for ForkingProxy {
                         HeaderName::Via,
                         format!("SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bKrt{branch}"),
                     );
-                    let to = hostport(&req.uri);
+                    let to = hostport(req.uri());
                     self.out.push_back(Outgoing {
                         from: self.addr,
                         to,
@@ -77,7 +77,7 @@ impl Endpoint for ForkingProxy {
                 }
                 for (i, t) in self.targets.clone().into_iter().enumerate() {
                     let mut r = req.clone();
-                    r.uri = format!("sip:bob@{t}").parse().unwrap();
+                    r.set_uri(format!("sip:bob@{t}").parse::<voipkit_sip::Uri>().unwrap());
                     r.headers
                         .push_front(HeaderName::RecordRoute, "<sip:127.0.0.1:5090;lr>");
                     r.headers.push_front(

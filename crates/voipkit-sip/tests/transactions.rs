@@ -157,7 +157,7 @@ fn outbound_proxy_and_preloaded_route() {
     );
     let (_, m) = &proxy.received[0];
     let Message::Request(r) = m else { panic!() };
-    assert_eq!(r.uri.to_string(), "sip:bob@192.0.2.1:5062");
+    assert_eq!(r.uri().to_string(), "sip:bob@192.0.2.1:5062");
     assert_eq!(
         r.headers
             .get(&HeaderName::Route)

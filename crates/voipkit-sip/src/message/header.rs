@@ -573,6 +573,16 @@ impl Headers {
         self.buf = buf;
     }
 
+    /// The received head (empty when built).
+    pub(crate) fn received(&self) -> &SipStr {
+        &self.buf
+    }
+
+    /// The text at `s` in the received head.
+    pub(crate) fn received_text(&self, s: Span) -> &str {
+        self.span(s)
+    }
+
     /// Appends a field whose value lies in the received head.
     #[inline]
     pub(crate) fn push_span(&mut self, name: NameSlot, value: Span) {

@@ -37,6 +37,7 @@ mod validate;
 
 use std::fmt;
 use std::io::Write as _;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use thiserror::Error;
@@ -114,12 +115,17 @@ pub enum ParseError {
 }
 
 /// A SIP request.
-#[derive(Clone, PartialEq, Eq)]
+///
+/// The Request-URI of a received request is checked when the request is
+/// parsed (a malformed one fails the parse) and built into a [`Uri`] on
+/// the first [`Request::uri`] call: parsing a request that nobody routes
+/// by its URI (most of what a user agent receives) does not build it.
+#[derive(Clone)]
 pub struct Request {
     /// Method.
     pub method: Method,
-    /// Request-URI.
-    pub uri: Uri,
+    /// Request-URI (see [`Request::uri`], [`Request::set_uri`]).
+    uri: RequestUri,
     /// Version after `SIP/`, normally `2.0`.
     pub version: SipStr,
     /// Header fields.
@@ -152,11 +158,41 @@ pub enum Message {
     Response(Response),
 }
 
+/// The Request-URI: built, or the checked text of a received one (an
+/// offset and length into the received head) built on first use.
+#[derive(Clone)]
+struct RequestUri {
+    /// Where the text is in `Headers`' received head (received only).
+    span: Option<header::Span>,
+    parsed: OnceLock<Box<Uri>>,
+}
+
+impl RequestUri {
+    fn built(uri: Uri) -> Self {
+        Self {
+            span: None,
+            parsed: OnceLock::from(Box::new(uri)),
+        }
+    }
+}
+
+impl PartialEq for Request {
+    fn eq(&self, other: &Self) -> bool {
+        self.method == other.method
+            && self.version == other.version
+            && self.uri() == other.uri()
+            && self.headers == other.headers
+            && self.body == other.body
+    }
+}
+
+impl Eq for Request {}
+
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
             .field("method", &self.method)
-            .field("uri", &self.uri)
+            .field("uri", self.uri())
             .field("headers", &self.headers)
             .field("body_len", &self.body.len())
             .finish()
@@ -555,11 +591,57 @@ impl Request {
     pub fn new(method: Method, uri: impl Into<Uri>) -> Self {
         Self {
             method,
-            uri: uri.into(),
+            uri: RequestUri::built(uri.into()),
             version: SipStr::from_static("2.0"),
             headers: Headers::with_capacity(12),
             body: Bytes::new(),
         }
+    }
+
+    /// A received request (the parser's constructor): the Request-URI
+    /// at `uri` in the head `headers` holds, already checked (`parsed`
+    /// when the check had to build it anyway).
+    pub(crate) fn received(
+        method: Method,
+        uri: header::Span,
+        parsed: Option<Uri>,
+        version: SipStr,
+        headers: Headers,
+        body: Bytes,
+    ) -> Self {
+        Self {
+            method,
+            uri: RequestUri {
+                span: Some(uri),
+                parsed: match parsed {
+                    Some(u) => OnceLock::from(Box::new(u)),
+                    None => OnceLock::new(),
+                },
+            },
+            version,
+            headers,
+            body,
+        }
+    }
+
+    /// The Request-URI (built on the first call for a received request).
+    pub fn uri(&self) -> &Uri {
+        self.uri.parsed.get_or_init(|| {
+            let text = self.uri.span.map_or("", |s| self.headers.received_text(s));
+            // The parser checked the text with the same parser: it builds.
+            // (Should it not, the text is kept as an opaque URI.)
+            Box::new(
+                Uri::parse_in(self.headers.received(), text).unwrap_or_else(|_| Uri::Other {
+                    scheme: SipStr::new(),
+                    rest: SipStr::from(text),
+                }),
+            )
+        })
+    }
+
+    /// Replaces the Request-URI.
+    pub fn set_uri(&mut self, uri: impl Into<Uri>) {
+        self.uri = RequestUri::built(uri.into());
     }
 
     /// Parses a request from a datagram.
@@ -575,7 +657,7 @@ impl Request {
     pub fn write_to(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.method.as_str().as_bytes());
         out.push(b' ');
-        let _ = write!(out, "{}", self.uri);
+        let _ = write!(out, "{}", self.uri());
         out.extend_from_slice(b" SIP/");
         out.extend_from_slice(self.version.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -806,7 +888,7 @@ mod size_probe {
         assert!(size_of::<Headers>() <= 88);
         assert!(size_of::<SipUri>() <= 136, "{}", size_of::<SipUri>());
         assert!(size_of::<Uri>() <= 136, "{}", size_of::<Uri>());
-        assert!(size_of::<Message>() <= 336, "{}", size_of::<Message>());
+        assert!(size_of::<Message>() <= 232, "{}", size_of::<Message>());
         assert!(size_of::<NameAddr>() <= 224, "{}", size_of::<NameAddr>());
         assert!(size_of::<Via>() <= 168, "{}", size_of::<Via>());
     }

@@ -180,17 +180,19 @@ pub fn parse_message(
         Some(parts) => parts,
         None => split_request_line(line)?,
     };
-    let uri = Uri::parse_in(&head, uri).map_err(ParseError::BadRequestUri)?;
+    // Checked now (a malformed Request-URI fails the parse), built on
+    // first use unless the check had to build it.
+    let parsed = Uri::check_in(&head, uri).map_err(ParseError::BadRequestUri)?;
+    let uri_span = Span {
+        start: (uri.as_ptr() as usize).wrapping_sub(head.as_ptr() as usize) as u32,
+        len: uri.len() as u32,
+    };
     let method = Method::parse(&head, method);
     let version = sub(&head, version);
     headers.set_received(head);
-    Ok(Message::Request(Request {
-        method,
-        uri,
-        version,
-        headers,
-        body,
-    }))
+    Ok(Message::Request(Request::received(
+        method, uri_span, parsed, version, headers, body,
+    )))
 }
 
 /// The error to report for a head the scan rejected with `e`, as if the

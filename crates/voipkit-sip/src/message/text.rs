@@ -542,11 +542,29 @@ impl Params {
         })
     }
 
+    /// Whether [`Params::parse_in`] accepts `s` (without building).
+    pub(crate) fn is_valid(s: &str) -> bool {
+        Self::is_plain(s) || Self::parse_general(&SipStr::new(), s).is_ok()
+    }
+
     /// One pass over a list already in canonical form without quotes or
     /// angle brackets (what almost every message carries). `None` means:
     /// use the general parser (which reports every error).
     #[inline]
     pub(crate) fn parse_fast(parent: &SipStr, s: &str) -> Option<Self> {
+        Self::is_plain(s).then(|| Self {
+            text: sub(parent, s),
+        })
+    }
+
+    /// Whether `s` is what [`Params::parse_fast`] takes.
+    #[inline]
+    fn is_plain(s: &str) -> bool {
+        Self::plain_end(s).is_some()
+    }
+
+    #[inline]
+    fn plain_end(s: &str) -> Option<()> {
         let b = s.as_bytes();
         if b.first() != Some(&b';') {
             return None;
@@ -586,9 +604,7 @@ impl Params {
                 Some(_) => return None,
             }
         }
-        Some(Self {
-            text: sub(parent, s),
-        })
+        Some(())
     }
 
     /// Parses a standalone parameter list (`;a=b;c`).

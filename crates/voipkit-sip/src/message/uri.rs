@@ -270,6 +270,19 @@ impl SipUri {
     /// same value.
     #[inline]
     fn parse_fast(parent: &SipStr, s: &str) -> Option<Self> {
+        Self::fast::<true>(parent, s).flatten()
+    }
+
+    /// Whether [`SipUri::parse_fast`] accepts `s`, without building the
+    /// URI (the parser's check of a Request-URI it builds on first use).
+    fn check_fast(s: &str) -> bool {
+        Self::fast::<false>(&SipStr::new(), s).is_some()
+    }
+
+    /// The fast path: `None` when it does not take `s`, else the URI when
+    /// `BUILD` (`Some(None)` when only checking).
+    #[inline(always)]
+    fn fast<const BUILD: bool>(parent: &SipStr, s: &str) -> Option<Option<Self>> {
         let b = s.as_bytes();
         let (secure, off) = match b {
             [s0, i, p, c, b':', ..] if eq3(*s0, *i, *p) && c.eq_ignore_ascii_case(&b's') => {
@@ -330,18 +343,17 @@ impl SipUri {
             .iter()
             .fold(HOST | DIGIT_DOT, |acc, c| acc & class(*c));
         let text = |from: usize, to: usize| s.get(off + from..off + to);
-        let host = match hostpart.first() {
+        let ipv4 = match hostpart.first() {
             _ if host_len == 0 => return None,
             Some(f) if f.is_ascii_digit() && host_class & DIGIT_DOT != 0 => {
-                Host::Ipv4(parse_ipv4(hostpart.get(..host_len)?)?)
+                Some(parse_ipv4(hostpart.get(..host_len)?)?)
             }
-            Some(_) if host_class & HOST != 0 => {
-                Host::Domain(sub(parent, text(host_from, host_from + host_len)?))
-            }
+            Some(_) if host_class & HOST != 0 => None,
             _ => return None,
         };
-        let (user, password) = if at == usize::MAX {
-            (None, None)
+        // The user part ends at the first ':' of the userinfo.
+        let user_end = if at == usize::MAX {
+            None
         } else {
             let ui = rest.get(..at)?;
             let mut u = at;
@@ -356,36 +368,55 @@ impl SipUri {
             if u == 0 || user_class == 0 {
                 return None;
             }
-            let password = if u < at {
-                Some(sub(parent, text(u + 1, at)?))
-            } else {
-                None
-            };
-            (Some(sub(parent, text(0, u)?)), password)
+            Some(u)
         };
-        let (params, headers) = match hostpart.get(end) {
-            None => (Params::new(), None),
+        // Parameters up to the first '?', headers after it.
+        let (params_to, headers_from) = match hostpart.get(end) {
+            None => (None, None),
             Some(b';') => {
                 let q = hostpart
                     .get(end..)?
                     .iter()
                     .position(|c| *c == b'?')
                     .map(|x| end + x);
-                let to = q.unwrap_or(hostpart.len());
-                let params =
-                    Params::parse_in(parent, text(host_from + end, host_from + to)?).ok()?;
-                let headers = match q {
-                    Some(q) => Some(sub(parent, text(host_from + q + 1, rest.len())?)),
-                    None => None,
-                };
-                (params, headers)
+                (Some(q.unwrap_or(hostpart.len())), q.map(|q| q + 1))
             }
-            Some(_) => (
-                Params::new(),
-                Some(sub(parent, text(host_from + end + 1, rest.len())?)),
+            Some(_) => (None, Some(end + 1)),
+        };
+        let params_text = match params_to {
+            Some(to) => Some(text(host_from + end, host_from + to)?),
+            None => None,
+        };
+        if !BUILD {
+            return match params_text {
+                Some(p) if !Params::is_valid(p) => None,
+                _ => Some(None),
+            };
+        }
+        let host = match ipv4 {
+            Some(a) => Host::Ipv4(a),
+            None => Host::Domain(sub(parent, text(host_from, host_from + host_len)?)),
+        };
+        let (user, password) = match user_end {
+            None => (None, None),
+            Some(u) => (
+                Some(sub(parent, text(0, u)?)),
+                if u < at {
+                    Some(sub(parent, text(u + 1, at)?))
+                } else {
+                    None
+                },
             ),
         };
-        Some(Self {
+        let params = match params_text {
+            Some(p) => Params::parse_in(parent, p).ok()?,
+            None => Params::new(),
+        };
+        let headers = match headers_from {
+            Some(h) => Some(sub(parent, text(host_from + h, rest.len())?)),
+            None => None,
+        };
+        Some(Some(Self {
             secure,
             user,
             host,
@@ -396,7 +427,7 @@ impl SipUri {
             } else {
                 rare(password, headers)
             },
-        })
+        }))
     }
 
     /// The user part with `%` escapes decoded.
@@ -637,6 +668,17 @@ pub enum Uri {
 }
 
 impl Uri {
+    /// Checks an absolute URI as [`Uri::parse_in`] would parse it:
+    /// `Ok(None)` when the fast path takes it (build it later with
+    /// `parse_in`), `Ok(Some(uri))` when the general parser had to build
+    /// it, the parser's error otherwise.
+    pub(crate) fn check_in(parent: &SipStr, s: &str) -> Result<Option<Self>, &'static str> {
+        if SipUri::check_fast(s) {
+            return Ok(None);
+        }
+        Self::parse_general(parent, s).map(Some)
+    }
+
     /// Parses an absolute URI; sip/sips are parsed fully.
     pub(crate) fn parse_in(parent: &SipStr, s: &str) -> Result<Self, &'static str> {
         if let Some(u) = SipUri::parse_fast(parent, s) {
@@ -811,6 +853,19 @@ mod tests {
         ) {
             let text = format!("{scheme}:{rest}");
             let parent = SipStr::from(text.as_str());
+            // The check alone accepts what the fast path builds, and
+            // `check_in` decides as `parse_in` does.
+            proptest::prop_assert_eq!(
+                SipUri::check_fast(&parent),
+                SipUri::parse_fast(&parent, &parent).is_some(),
+                "{}", text
+            );
+            match (Uri::check_in(&parent, &parent), Uri::parse_in(&parent, &parent)) {
+                (Ok(None), Ok(_)) => {}
+                (Ok(Some(a)), Ok(b)) => proptest::prop_assert_eq!(a, b, "{}", text),
+                (Err(a), Err(b)) => proptest::prop_assert_eq!(a, b, "{}", text),
+                (a, b) => proptest::prop_assert!(false, "{}: {:?} vs {:?}", text, a, b),
+            }
             if let Some(fast) = SipUri::parse_fast(&parent, &parent) {
                 proptest::prop_assert_eq!(
                     Uri::parse_general(&parent, &parent),

@@ -316,14 +316,14 @@ pub fn validate_request(req: &Request, caps: &UasCapabilities) -> Result<(), Rej
     let cseq = req.cseq().map_err(|e| malformed(&e))?;
 
     // Request-URI (§8.2.2.1).
-    let scheme = req.uri.scheme();
+    let scheme = req.uri().scheme();
     if !caps.supports_scheme(scheme) {
         return Err(Rejection::new(
             StatusCode::UNSUPPORTED_URI_SCHEME,
             format!("Unsupported URI Scheme ({})", scheme.to_ascii_lowercase()),
         ));
     }
-    if req.uri.as_sip().is_some_and(|u| u.headers().is_some()) {
+    if req.uri().as_sip().is_some_and(|u| u.headers().is_some()) {
         return Err(Rejection::bad_request(
             "Request-URI must not contain headers",
         ));

@@ -677,7 +677,7 @@ impl UserAgent {
             .ok()
             .and_then(|c| c.into_iter().next())
             .map(|c| c.uri)
-            .unwrap_or_else(|| call.invite.uri.clone());
+            .unwrap_or_else(|| call.invite.uri().clone());
         Dialog {
             local_tag: call.local_tag.clone(),
             remote_tag: remote_tag.to_string(),
@@ -690,7 +690,7 @@ impl UserAgent {
                 .invite
                 .to()
                 .map(without_tag)
-                .unwrap_or_else(|_| NameAddr::new(call.invite.uri.clone())),
+                .unwrap_or_else(|_| NameAddr::new(call.invite.uri().clone())),
             local_seq: call.invite_cseq(),
             remote_seq: None,
             remote_target,
@@ -710,7 +710,7 @@ impl UserAgent {
         let Some((t, dest)) = self.tx.client_route(tx) else {
             return;
         };
-        let mut cancel = Request::new(Method::Cancel, invite.uri.clone());
+        let mut cancel = Request::new(Method::Cancel, invite.uri().clone());
         if let Some((_, via)) = invite.headers.items(&HeaderName::Via).next() {
             cancel.headers.push(HeaderName::Via, via.to_string());
         }

@@ -767,7 +767,7 @@ impl UserAgent {
         {
             return self.resolve(&first.uri);
         }
-        self.resolve(&req.uri)
+        self.resolve(req.uri())
     }
 
     /// Stamps Via (fresh branch, rport), credentials and common headers,
