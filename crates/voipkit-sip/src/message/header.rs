@@ -776,6 +776,19 @@ impl Headers {
             .map(|(_, e)| (self.parent_of(e), self.value_of(e)))
     }
 
+    /// How many header lines have each of the known `names`, in one pass.
+    pub(crate) fn count_known<const N: usize>(&self, names: [&HeaderName; N]) -> [usize; N] {
+        let tags = names.map(|n| n.known().map_or(u32::MAX, |k| k as u32));
+        let mut counts = [0; N];
+        for e in &self.list {
+            let t = e.tag & 0xff;
+            for (c, k) in counts.iter_mut().zip(&tags) {
+                *c += usize::from(t == *k);
+            }
+        }
+        counts
+    }
+
     /// How many header lines are named `name`.
     pub fn count(&self, name: &HeaderName) -> usize {
         let key = Key::of(name);
@@ -1132,6 +1145,14 @@ impl NameAddr {
     /// accepts what that rejects; builds the same value.
     #[inline]
     fn parse_fast(parent: &SipStr, s: &str) -> Option<Self> {
+        Self::fast::<true>(parent, s).flatten()
+    }
+
+    /// The fast path: `None` when it does not take `s`, else the value
+    /// when `BUILD` (`Some(None)` when only checking: nothing is built,
+    /// the URI is only checked).
+    #[inline(always)]
+    fn fast<const BUILD: bool>(parent: &SipStr, s: &str) -> Option<Option<Self>> {
         let b = s.as_bytes();
         let (display_name, lt) = if b.first() == Some(&b'"') {
             let close = 1 + memchr::memchr2(b'"', b'\\', b.get(1..)?)?;
@@ -1145,7 +1166,7 @@ impl NameAddr {
             if b.get(i) != Some(&b'<') {
                 return None;
             }
-            (Some(sub(parent, s.get(1..close)?)), i)
+            (Some(s.get(1..close)?), i)
         } else {
             let mut i = 0;
             let mut last = 0;
@@ -1164,21 +1185,40 @@ impl NameAddr {
                 return None;
             }
             let display = (last > 0).then(|| s.get(..last)).flatten();
-            (display.map(|d| sub(parent, d)), i)
+            (display, i)
         };
         let gt = lt + 1 + memchr::memchr(b'>', b.get(lt + 1..)?)?;
-        let uri = Uri::parse_in(parent, s.get(lt + 1..gt)?).ok()?;
+        let uri = s.get(lt + 1..gt)?;
+        if !BUILD {
+            Uri::check_in(parent, uri).ok()?;
+            return match b.get(gt + 1) {
+                None => Some(None),
+                Some(b';') => Params::is_plain(s.get(gt + 1..)?).then_some(None),
+                Some(_) => None,
+            };
+        }
+        let uri = Uri::parse_in(parent, uri).ok()?;
         let params = match b.get(gt + 1) {
             None => Params::new(),
             Some(b';') => Params::parse_fast(parent, s.get(gt + 1..)?)?,
             Some(_) => return None,
         };
-        Some(Self {
-            display_name,
+        Some(Some(Self {
+            display_name: display_name.map(|d| sub(parent, d)),
             uri,
             params,
             angle: true,
-        })
+        }))
+    }
+
+    /// Checks one item as [`NameAddr::parse_item`] parses it, building
+    /// nothing in the common case (what validation needs).
+    pub(crate) fn check_item(parent: &SipStr, s: &str) -> Result<(), &'static str> {
+        let s = trim_lws(s);
+        if Self::fast::<false>(parent, s).is_some() {
+            return Ok(());
+        }
+        Self::parse_general(parent, s).map(|_| ())
     }
 
     /// Parses one item (not comma-joined).
@@ -1497,6 +1537,12 @@ mod tests {
         ) {
             let parent = s(&v);
             let t = trim_lws(&parent);
+            // The check decides as the parser does.
+            proptest::prop_assert_eq!(
+                NameAddr::check_item(&parent, &parent),
+                NameAddr::parse_item(&parent, &parent).map(|_| ()),
+                "{}", v
+            );
             if let Some(fast) = NameAddr::parse_fast(&parent, t) {
                 proptest::prop_assert_eq!(NameAddr::parse_general(&parent, t), Ok(fast), "{}", v);
             }

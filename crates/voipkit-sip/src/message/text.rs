@@ -559,7 +559,7 @@ impl Params {
 
     /// Whether `s` is what [`Params::parse_fast`] takes.
     #[inline]
-    fn is_plain(s: &str) -> bool {
+    pub(crate) fn is_plain(s: &str) -> bool {
         Self::plain_end(s).is_some()
     }
 

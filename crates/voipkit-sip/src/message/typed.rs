@@ -331,6 +331,22 @@ pub(crate) fn for_each_item<T>(
     parse: fn(&SipStr, &str) -> Result<T, &'static str>,
     mut each: impl FnMut(usize, T),
 ) -> Result<(), &'static str> {
+    // Common case: no value holds a comma, so each value is one item
+    // (an empty one is the empty-item error, reported before any parse
+    // error as below).
+    let mut single = true;
+    for v in headers.get_all(name) {
+        if trim_lws(v).is_empty() {
+            return Err("empty list item");
+        }
+        single &= memchr::memchr(b',', v.as_bytes()).is_none();
+    }
+    if single {
+        for (i, (parent, v)) in headers.get_all_in(name).enumerate() {
+            each(i, parse(parent, trim_lws(v))?);
+        }
+        return Ok(());
+    }
     check_no_empty_item(headers, name)?;
     for (i, (parent, item)) in headers.items(name).enumerate() {
         each(i, parse(parent, item)?);

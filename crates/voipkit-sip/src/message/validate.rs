@@ -302,16 +302,36 @@ pub fn validate_request(req: &Request, caps: &UasCapabilities) -> Result<(), Rej
             "Via branch has the magic cookie but no transaction identifier",
         ));
     }
-    for (name, label) in [
-        (HeaderName::From, "From"),
-        (HeaderName::To, "To"),
-        (HeaderName::CallId, "Call-ID"),
-        (HeaderName::CSeq, "CSeq"),
-    ] {
-        single(req, &name, label).map_err(Rejection::bad_request)?;
+    // Exactly one of each (counted in one pass), then each well-formed:
+    // From and To checked without building them (To is built for a
+    // REGISTER, whose To must be a SIP URI).
+    let counts = req.headers.count_known([
+        &HeaderName::From,
+        &HeaderName::To,
+        &HeaderName::CallId,
+        &HeaderName::CSeq,
+    ]);
+    for (n, label) in counts.into_iter().zip(["From", "To", "Call-ID", "CSeq"]) {
+        match n {
+            0 => return Err(Rejection::bad_request(format!("Missing {label} header"))),
+            1 => {}
+            _ => {
+                return Err(Rejection::bad_request(format!(
+                    "More than one {label} header"
+                )));
+            }
+        }
     }
-    req.from().map_err(|e| malformed(&e))?;
-    let to = req.to().map_err(|e| malformed(&e))?;
+    for (name, label) in [(HeaderName::From, "From"), (HeaderName::To, "To")] {
+        if let Some((parent, v)) = req.headers.get_in(&name) {
+            NameAddr::check_item(parent, v).map_err(|reason| {
+                malformed(&ParseError::BadHeader {
+                    header: label,
+                    reason,
+                })
+            })?;
+        }
+    }
     req.call_id().map_err(|e| malformed(&e))?;
     let cseq = req.cseq().map_err(|e| malformed(&e))?;
 
@@ -365,8 +385,8 @@ pub fn validate_request(req: &Request, caps: &UasCapabilities) -> Result<(), Rej
         super::typed::for_each_item(
             &req.headers,
             &HeaderName::Contact,
-            NameAddr::parse_item,
-            |_, _| {},
+            NameAddr::check_item,
+            |_, ()| {},
         )
         .map_err(|reason| {
             malformed(&ParseError::BadHeader {
@@ -375,7 +395,7 @@ pub fn validate_request(req: &Request, caps: &UasCapabilities) -> Result<(), Rej
             })
         })?;
     }
-    if req.method == Method::Register && to.uri.as_sip().is_none() {
+    if req.method == Method::Register && req.to().is_ok_and(|to| to.uri.as_sip().is_none()) {
         return Err(Rejection::bad_request(
             "To of a REGISTER must be a SIP or SIPS URI",
         ));
