@@ -13,17 +13,26 @@
 //! with 64-byte masks of line ends and colons (SSE2 on x86_64, a portable
 //! loop elsewhere), known header names by a compile-time perfect hash,
 //! no UTF-8 pass for an ASCII head, one allocation (the entry vector).
-//! Typed views, the Request-URI and parameter lists take one-pass fast
+//! Plain header lines (a known name right before the ':', not folded)
+//! are read in line in the scan loop; anything else takes the general
+//! line reader. Typed views, URIs and parameter lists take one-pass fast
 //! paths for the plain forms almost every message carries and fall back
 //! to the general parsers for everything else; property tests check that
 //! each fast path accepts nothing the general parser rejects and builds
 //! the same value. Parameter lists are kept as their (canonical) text and
 //! scanned on lookup, so a view with parameters allocates nothing.
 //!
+//! The Request-URI is checked while parsing (same acceptance as its
+//! parser, proptested) and built on the first [`Request::uri`] call;
+//! [`validate_request`] checks From, To and Contact the same way, without
+//! building them. The rare parts of a [`SipUri`] (password, `?headers`)
+//! are boxed, which keeps URIs, name-addrs and messages small to move.
+//!
 //! `unsafe` is used in three places, each with its argument: reading the
 //! inline bytes of a [`SipStr`] as `str`, sharing a head the scan found
-//! all-ASCII as a UTF-8 string without a second pass, and calling the
-//! SSE2 mask function (SSE2 is part of the x86_64 baseline).
+//! all-ASCII as a UTF-8 string without a second pass, and the SSE2 mask
+//! function (SSE2 is part of the x86_64 baseline; its four unaligned
+//! 16-byte loads lie inside the 64-byte array it is given).
 
 mod header;
 mod method;
@@ -657,7 +666,14 @@ impl Request {
     pub fn write_to(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.method.as_str().as_bytes());
         out.push(b' ');
-        let _ = write!(out, "{}", self.uri());
+        match self.uri.span {
+            // A received Request-URI is printed as received (it was
+            // checked; nothing edits it in place).
+            Some(span) => out.extend_from_slice(self.headers.received_text(span).as_bytes()),
+            None => {
+                let _ = write!(out, "{}", self.uri());
+            }
+        }
         out.extend_from_slice(b" SIP/");
         out.extend_from_slice(self.version.as_bytes());
         out.extend_from_slice(b"\r\n");
