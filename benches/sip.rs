@@ -11,13 +11,15 @@
 //! - `sip_parse/invite/voipkit`, `.../rsip`: parse only.
 //! - `sip_parse/invite/voipkit+key_headers`: parse, then what the
 //!   transaction and dialog layers read from every message (top Via
-//!   branch, CSeq, Call-ID, From and To tags).
+//!   branch, CSeq, Call-ID, From and To tags) through `SipMessage::keys`,
+//!   as they do.
 //! - `sip_parse/invite/voipkit+validate`: parse, then the UAS checks
 //!   (`validate_request`).
 //! - `sip_parse/invite/voipkit_tcp_stream_framer`: frame the INVITE from a
 //!   TCP byte stream and parse it.
-//! - `sip_read/*`: the key-header views and `validate_request` alone, on an
-//!   already parsed INVITE.
+//! - `sip_read/*`: the key headers (`keys`, and the same through the
+//!   separate typed views) and `validate_request` alone, on an already
+//!   parsed INVITE.
 //! - `sip_print/*`: serialise.
 use std::hint::black_box;
 
@@ -93,15 +95,13 @@ fn bench(c: &mut Criterion) {
     g.bench_function("invite/voipkit+key_headers", |b| {
         b.iter(|| {
             let m = Message::parse(black_box(invite.clone())).unwrap();
-            let via = m.top_via().unwrap();
-            let from = m.from().unwrap();
-            let to = m.to().unwrap();
+            let k = m.keys().unwrap();
             black_box((
-                via.branch().map(str::len),
-                m.cseq().unwrap().seq,
-                m.call_id().unwrap().len(),
-                from.tag().map(str::len),
-                to.tag().map(str::len),
+                k.top_via.branch().map(str::len),
+                k.cseq.seq,
+                k.call_id.len(),
+                k.from_tag.as_deref().map(str::len),
+                k.to_tag.as_deref().map(str::len),
             ));
         })
     });
@@ -148,6 +148,19 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("sip_read");
     g.throughput(Throughput::Elements(1));
     g.bench_function("invite/key_headers", |b| {
+        b.iter(|| {
+            let k = black_box(&parsed_invite).keys().unwrap();
+            black_box((
+                k.top_via.branch().map(str::len),
+                k.cseq.seq,
+                k.call_id.len(),
+                k.from_tag.as_deref().map(str::len),
+                k.to_tag.as_deref().map(str::len),
+            ));
+        })
+    });
+    // The same through the separate typed views (each builds its value).
+    g.bench_function("invite/key_headers_views", |b| {
         b.iter(|| {
             let m = black_box(&parsed_invite);
             let via = m.top_via().unwrap();

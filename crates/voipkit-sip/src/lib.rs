@@ -55,9 +55,9 @@ pub use ua::{
 };
 
 pub use message::{
-    CSeq, Framing, Header, HeaderName, HeaderRef, Headers, Host, Limits, Message, Method, NameAddr,
-    Param, Params, ParseError, Request, Response, SipMessage, SipStr, SipUri, StatusCode,
-    StreamFramer, StreamItem, Uri, Via,
+    CSeq, Framing, Header, HeaderName, HeaderRef, Headers, Host, Limits, Message, MessageKeys,
+    Method, NameAddr, Param, Params, ParseError, Request, Response, SipMessage, SipStr, SipUri,
+    StatusCode, StreamFramer, StreamItem, Uri, Via,
 };
 pub use message::{
     Rejection, UasCapabilities, Verdict, inspect, validate_request, validate_response,

@@ -565,15 +565,14 @@ impl<O: Clone> TxLayer<O> {
         }
         // Merged request (§8.2.2.2): no To tag, same From tag, Call-ID and
         // CSeq as a live transaction with another branch.
-        let merge_key = if request.to().ok().is_some_and(|t| t.tag().is_none()) {
-            match (request.from(), request.call_id(), request.cseq()) {
-                (Ok(f), Ok(c), Ok(s)) if request.method != Method::Cancel => {
-                    Some((f.tag().unwrap_or("").to_string(), c.to_string(), s.seq))
-                }
-                _ => None,
-            }
-        } else {
-            None
+        // (The top Via is well-formed here: `server_key` needed it.)
+        let merge_key = match request.keys() {
+            Ok(k) if k.to_tag.is_none() && request.method != Method::Cancel => Some((
+                k.from_tag.as_deref().unwrap_or("").to_string(),
+                k.call_id.to_string(),
+                k.cseq.seq,
+            )),
+            _ => None,
         };
         let merged = merge_key
             .as_ref()

@@ -5,7 +5,8 @@ use std::fmt;
 
 use super::method::Method;
 use super::text::{
-    Params, SipStr, find_top_level, is_token_char, split_top_level, sub, trim_lws, unquote,
+    Params, SipStr, find_param, find_top_level, is_token_char, split_top_level, sub, trim_lws,
+    unquote,
 };
 use super::uri::{Host, Uri, parse_hostport};
 
@@ -1145,14 +1146,15 @@ impl NameAddr {
     /// accepts what that rejects; builds the same value.
     #[inline]
     fn parse_fast(parent: &SipStr, s: &str) -> Option<Self> {
-        Self::fast::<true>(parent, s).flatten()
+        Self::fast::<true>(parent, s).and_then(|(_, na)| na)
     }
 
-    /// The fast path: `None` when it does not take `s`, else the value
-    /// when `BUILD` (`Some(None)` when only checking: nothing is built,
-    /// the URI is only checked).
+    /// The fast path: `None` when it does not take `s`, else where the
+    /// header parameters start (after the `>`) and the value when `BUILD`
+    /// (`None` when only checking: nothing is built, the URI is only
+    /// checked).
     #[inline(always)]
-    fn fast<const BUILD: bool>(parent: &SipStr, s: &str) -> Option<Option<Self>> {
+    fn fast<const BUILD: bool>(parent: &SipStr, s: &str) -> Option<(usize, Option<Self>)> {
         let b = s.as_bytes();
         let (display_name, lt) = if b.first() == Some(&b'"') {
             let close = 1 + memchr::memchr2(b'"', b'\\', b.get(1..)?)?;
@@ -1192,8 +1194,8 @@ impl NameAddr {
         if !BUILD {
             Uri::check_in(parent, uri).ok()?;
             return match b.get(gt + 1) {
-                None => Some(None),
-                Some(b';') => Params::is_plain(s.get(gt + 1..)?).then_some(None),
+                None => Some((gt + 1, None)),
+                Some(b';') => Params::is_plain(s.get(gt + 1..)?).then_some((gt + 1, None)),
                 Some(_) => None,
             };
         }
@@ -1203,12 +1205,26 @@ impl NameAddr {
             Some(b';') => Params::parse_fast(parent, s.get(gt + 1..)?)?,
             Some(_) => return None,
         };
-        Some(Some(Self {
-            display_name: display_name.map(|d| sub(parent, d)),
-            uri,
-            params,
-            angle: true,
-        }))
+        Some((
+            gt + 1,
+            Some(Self {
+                display_name: display_name.map(|d| sub(parent, d)),
+                uri,
+                params,
+                angle: true,
+            }),
+        ))
+    }
+
+    /// Checks one item as [`NameAddr::parse_item`] parses it and returns
+    /// its tag, building nothing else in the common case.
+    pub(crate) fn checked_tag(parent: &SipStr, s: &str) -> Result<Option<SipStr>, &'static str> {
+        let s = trim_lws(s);
+        if let Some((params, _)) = Self::fast::<false>(parent, s) {
+            let tag = find_param(s.get(params..).unwrap_or(""), "tag").and_then(|p| p.value);
+            return Ok(tag.map(|t| sub(parent, unquote(t))));
+        }
+        Self::parse_general(parent, s).map(|na| na.tag().map(SipStr::from))
     }
 
     /// Checks one item as [`NameAddr::parse_item`] parses it, building

@@ -231,17 +231,7 @@ pub trait SipMessage {
 
     /// The Call-ID.
     fn call_id(&self) -> Result<&str, ParseError> {
-        let v = self
-            .headers()
-            .get(&HeaderName::CallId)
-            .ok_or(ParseError::Missing("Call-ID"))?;
-        if v.is_empty() || v.bytes().any(|b| b.is_ascii_whitespace()) {
-            return Err(ParseError::BadHeader {
-                header: "Call-ID",
-                reason: "empty or contains white space",
-            });
-        }
-        Ok(v)
+        check_call_id(self.headers().get(&HeaderName::CallId))
     }
 
     /// The CSeq.
@@ -277,6 +267,28 @@ pub trait SipMessage {
             reason,
         })?;
         Ok(out)
+    }
+
+    /// What the transaction and dialog layers read from every message,
+    /// in one call: the top Via, CSeq, Call-ID and the From and To tags.
+    /// From and To are checked as [`SipMessage::from`] and
+    /// [`SipMessage::to`] check them, without building them. The error is
+    /// that of the first of [`SipMessage::top_via`],
+    /// [`SipMessage::cseq`], [`SipMessage::call_id`],
+    /// [`SipMessage::from`], [`SipMessage::to`] that fails.
+    fn keys(&self) -> Result<MessageKeys<'_>, ParseError> {
+        let top_via = self.top_via()?;
+        let cseq = self.cseq()?;
+        let call_id = self.call_id()?;
+        let from_tag = single_tag(self.headers(), &HeaderName::From, "From")?;
+        let to_tag = single_tag(self.headers(), &HeaderName::To, "To")?;
+        Ok(MessageKeys {
+            top_via,
+            cseq,
+            call_id,
+            from_tag,
+            to_tag,
+        })
     }
 
     /// The topmost Via.
@@ -530,6 +542,53 @@ fn header_label(name: &HeaderName) -> &'static str {
         HeaderName::MinSe => "Min-SE",
         _ => "header",
     }
+}
+
+/// What [`SipMessage::keys`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageKeys<'a> {
+    /// The topmost Via (branch, sent-by, rport, received).
+    pub top_via: Via,
+    /// The CSeq.
+    pub cseq: CSeq,
+    /// The Call-ID.
+    pub call_id: &'a str,
+    /// The From tag.
+    pub from_tag: Option<SipStr>,
+    /// The To tag (none in a dialog-creating request).
+    pub to_tag: Option<SipStr>,
+}
+
+/// The tag of the only `name` header, checked as [`single_name_addr`]
+/// checks it.
+fn single_tag(
+    headers: &Headers,
+    name: &HeaderName,
+    label: &'static str,
+) -> Result<Option<SipStr>, ParseError> {
+    let (parent, v) = headers
+        .get_single_in(name)
+        .map_err(|()| ParseError::BadHeader {
+            header: label,
+            reason: "more than one",
+        })?
+        .ok_or(ParseError::Missing(label))?;
+    NameAddr::checked_tag(parent, v).map_err(|reason| ParseError::BadHeader {
+        header: label,
+        reason,
+    })
+}
+
+/// A Call-ID value (the first Call-ID field's), checked.
+fn check_call_id(v: Option<&str>) -> Result<&str, ParseError> {
+    let v = v.ok_or(ParseError::Missing("Call-ID"))?;
+    if v.is_empty() || v.bytes().any(|b| b.is_ascii_whitespace()) {
+        return Err(ParseError::BadHeader {
+            header: "Call-ID",
+            reason: "empty or contains white space",
+        });
+    }
+    Ok(v)
 }
 
 fn single_name_addr(
@@ -892,6 +951,56 @@ mod tests {
         assert_eq!(back.top_via().unwrap().branch(), Some("z9hG4bKabc"));
     }
 }
+#[cfg(test)]
+mod keys_tests {
+    use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2048, ..Default::default() })]
+        /// `keys` agrees with the typed views it stands for.
+        #[test]
+        fn keys_agree_with_the_views(
+            from in proptest::prop_oneof![
+                "(\"[a-z <>]{0,5}\" |[a-z]{0,5} )?<sip:[a-z@.:;=]{0,12}>(;(tag|x)=[a-z0-9\"]{0,6}){0,2}",
+                "sip:[a-z@.]{0,8}(;tag=[a-z]{0,3})?",
+                "[a-z\" <>:@;=.]{0,20}",
+            ],
+            to in "<sip:b@c>(;tag=[a-z]{1,4})?|[a-z<>:;=@]{0,10}",
+            two_from in proptest::prelude::any::<bool>(),
+        ) {
+            let mut text = format!(
+                "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n"
+            );
+            if two_from {
+                text.push_str("f: <sip:x@y>;tag=2\r\n");
+            }
+            text.push_str("\r\n");
+            let Ok(m) = Message::parse(text.clone().into_bytes()) else {
+                return Ok(());
+            };
+            let want = (|| -> Result<_, ParseError> {
+                let via = m.top_via()?;
+                let cseq = m.cseq()?;
+                let call_id = m.call_id()?;
+                let from = m.from()?;
+                let to = m.to()?;
+                Ok((via, cseq, call_id, from.tag().map(str::to_owned), to.tag().map(str::to_owned)))
+            })();
+            match (m.keys(), want) {
+                (Ok(k), Ok((via, cseq, call_id, ft, tt))) => {
+                    proptest::prop_assert_eq!(k.top_via, via);
+                    proptest::prop_assert_eq!(k.cseq, cseq);
+                    proptest::prop_assert_eq!(k.call_id, call_id);
+                    proptest::prop_assert_eq!(k.from_tag.as_deref(), ft.as_deref(), "{:?}", text);
+                    proptest::prop_assert_eq!(k.to_tag.as_deref(), tt.as_deref(), "{:?}", text);
+                }
+                (Err(a), Err(b)) => proptest::prop_assert_eq!(a, b, "{:?}", text),
+                (a, b) => proptest::prop_assert!(false, "{:?}: {:?} vs {:?}", text, a, b.map(|_| ())),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod size_probe {
     /// Moving a message or a view is a copy: keep them from growing

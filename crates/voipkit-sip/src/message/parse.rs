@@ -188,7 +188,7 @@ pub fn parse_message(
         len: uri.len() as u32,
     };
     let method = Method::parse(&head, method);
-    let version = sub(&head, version);
+    let version = version_str(&head, version);
     headers.set_received(head);
     Ok(Message::Request(Request::received(
         method, uri_span, parsed, version, headers, body,
@@ -673,6 +673,16 @@ fn unfold(
     Ok(pos)
 }
 
+/// The version after `SIP/`: the static `2.0` (no copy) when it is that.
+#[inline]
+fn version_str(head: &SipStr, v: &str) -> SipStr {
+    if v == "2.0" {
+        SipStr::from_static("2.0")
+    } else {
+        sub(head, v)
+    }
+}
+
 /// What follows `SIP/` (any case) if `line` is a status line.
 fn status_line_rest(line: &str) -> Option<&str> {
     line.get(..4)
@@ -700,7 +710,7 @@ fn parse_status_line(
         .ok()
         .and_then(StatusCode::new)
         .ok_or(ParseError::BadStartLine("status code out of range"))?;
-    Ok((sub(head, version), status, sub(head, reason)))
+    Ok((version_str(head, version), status, sub(head, reason)))
 }
 
 /// Request-Line: Method SP Request-URI SP SIP-Version, split (the method a

@@ -631,41 +631,7 @@ impl Params {
 
     /// The parameter named `name` (case-insensitive).
     pub fn find(&self, name: &str) -> Option<Param<'_>> {
-        let t: &str = &self.text;
-        if memchr::memchr2(b'"', b'<', t.as_bytes()).is_some() {
-            return self.iter().find(|p| p.name.eq_ignore_ascii_case(name));
-        }
-        // No quotes or angle brackets: every ';' separates, the first '='
-        // of a piece ends its name. Compare at each piece start, skip to
-        // the next ';' otherwise.
-        let b = t.as_bytes();
-        let n = name.as_bytes();
-        let mut start = 1;
-        loop {
-            let name_end = start + n.len();
-            if b.get(start..name_end)
-                .is_some_and(|p| p.eq_ignore_ascii_case(n))
-            {
-                match b.get(name_end) {
-                    None | Some(b';') => {
-                        return Some(Param {
-                            name: t.get(start..name_end)?,
-                            value: None,
-                        });
-                    }
-                    Some(b'=') => {
-                        let rest = b.get(name_end + 1..)?;
-                        let end = name_end + 1 + memchr::memchr(b';', rest).unwrap_or(rest.len());
-                        return Some(Param {
-                            name: t.get(start..name_end)?,
-                            value: Some(t.get(name_end + 1..end)?),
-                        });
-                    }
-                    Some(_) => {}
-                }
-            }
-            start += 1 + memchr::memchr(b';', b.get(start..)?)?;
-        }
+        find_param(&self.text, name)
     }
 
     /// Whether a parameter named `name` is present (with or without value).
@@ -721,6 +687,75 @@ impl Params {
     pub fn as_str(&self) -> &str {
         &self.text
     }
+}
+
+/// The parameter named `name` (case-insensitive) in the canonical text
+/// `t` of a [`Params`] (empty, or `;name[=value]...`).
+pub(crate) fn find_param<'a>(t: &'a str, name: &str) -> Option<Param<'a>> {
+    // One pass while there are no quotes or angle brackets: every ';'
+    // separates, the first '=' of a piece ends its name. A quote or an
+    // angle bracket before the answer is known: the general iteration.
+    let b = t.as_bytes();
+    let n = name.as_bytes();
+    let mut start = 1;
+    while start <= b.len() {
+        let mut i = start;
+        let mut eq = usize::MAX;
+        while let Some(&c) = b.get(i) {
+            // One table read per byte; a branch only at the few bytes
+            // that matter.
+            let k = PARAM_CLASS.get(usize::from(c)).copied().unwrap_or(0);
+            if k != 0 {
+                if k == SEMI {
+                    break;
+                }
+                if k == OPEN {
+                    return find_param_general(t, name);
+                }
+                eq = eq.min(i);
+            }
+            i += 1;
+        }
+        let name_end = eq.min(i);
+        if b.get(start..name_end)
+            .is_some_and(|p| p.eq_ignore_ascii_case(n))
+        {
+            return Some(Param {
+                name: t.get(start..name_end)?,
+                value: if eq < i {
+                    Some(t.get(eq + 1..i)?)
+                } else {
+                    None
+                },
+            });
+        }
+        start = i + 1;
+    }
+    None
+}
+
+const SEMI: u8 = 1;
+const OPEN: u8 = 2;
+const EQUALS: u8 = 3;
+
+/// `;`, a quote or `<`, `=`: the bytes [`find_param`] stops at.
+#[allow(clippy::indexing_slicing)] // constant indices, at compile time
+static PARAM_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b';' as usize] = SEMI;
+    t[b'"' as usize] = OPEN;
+    t[b'<' as usize] = OPEN;
+    t[b'=' as usize] = EQUALS;
+    t
+};
+
+/// [`find_param`] by the general iteration (quotes, angle brackets).
+#[cold]
+fn find_param_general<'a>(t: &'a str, name: &str) -> Option<Param<'a>> {
+    ParamIter {
+        rest: t.get(1..).unwrap_or(""),
+    }
+    .find(|p| p.name.eq_ignore_ascii_case(name))
 }
 
 /// Splits a trimmed parameter piece at its first `=` (a name is a token,

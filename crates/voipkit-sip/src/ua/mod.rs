@@ -553,9 +553,12 @@ impl UserAgent {
             self.on_cancel(now, id, req);
             return;
         }
-        let to_tag = req.to().ok().and_then(|t| t.tag().map(str::to_string));
-        if let Some(tag) = to_tag {
-            let call_id = req.call_id().map(|c| c.to_string()).unwrap_or_default();
+        // The request passed validate_request: its keys are well-formed.
+        let dialog = req.keys().ok().and_then(|k| {
+            k.to_tag
+                .map(|tag| (k.call_id.to_string(), tag.as_str().to_string()))
+        });
+        if let Some((call_id, tag)) = dialog {
             match self.dialog_index.get(&(call_id, tag)).copied() {
                 Some(h) => self.in_dialog_request(now, h, id, req),
                 None => self.reply(now, id, &req, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST),
