@@ -557,6 +557,16 @@ impl Params {
         })
     }
 
+    /// A list from `s` (empty, or text [`Params::is_plain`] accepted).
+    pub(crate) fn from_plain(parent: &SipStr, s: &str) -> Self {
+        if s.is_empty() {
+            return Self::new();
+        }
+        Self {
+            text: sub(parent, s),
+        }
+    }
+
     /// Whether `s` is what [`Params::parse_fast`] takes.
     #[inline]
     pub(crate) fn is_plain(s: &str) -> bool {

@@ -510,6 +510,20 @@ pub(crate) fn fast_host(parent: &SipStr, h: &str) -> Option<Host> {
     None
 }
 
+/// Whether [`fast_host`] takes `h` (without building).
+#[inline]
+pub(crate) fn fast_host_ok(h: &str) -> bool {
+    let b = h.as_bytes();
+    let Some(first) = b.first() else {
+        return false;
+    };
+    if first.is_ascii_digit() && b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+        return parse_ipv4(b).is_some();
+    }
+    b.iter()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+}
+
 /// Dotted-quad IPv4, exactly as `Ipv4Addr::from_str` accepts it (four
 /// decimal octets of one to three digits, no leading zeros, at most 255),
 /// without its general machinery.

@@ -280,14 +280,17 @@ pub fn validate_request(req: &Request, caps: &UasCapabilities) -> Result<(), Rej
     // Every Via well-formed (checked without collecting them).
     let mut count = 0;
     let mut bare_cookie = false;
-    super::typed::for_each_item(&req.headers, &HeaderName::Via, Via::parse_item, |i, via| {
-        count += 1;
-        if i == 0 {
-            bare_cookie = via
-                .branch()
-                .is_some_and(|b| b.len() == 7 && b.eq_ignore_ascii_case("z9hG4bK"));
-        }
-    })
+    super::typed::for_each_item(
+        &req.headers,
+        &HeaderName::Via,
+        Via::check_item,
+        |i, bare| {
+            count += 1;
+            if i == 0 {
+                bare_cookie = bare;
+            }
+        },
+    )
     .map_err(|reason| {
         malformed(&ParseError::BadHeader {
             header: "Via",
@@ -374,9 +377,16 @@ pub fn validate_request(req: &Request, caps: &UasCapabilities) -> Result<(), Rej
         )));
     }
 
-    // Other header fields whose values matter to the UAS.
-    req.max_forwards().map_err(|e| malformed(&e))?;
-    req.expires().map_err(|e| malformed(&e))?;
+    // Other header fields whose values matter to the UAS (absent ones
+    // are not looked for).
+    let present = req.headers.known_mask();
+    let has = |name: &HeaderName| Headers::may_have(present, name);
+    if has(&HeaderName::MaxForwards) {
+        req.max_forwards().map_err(|e| malformed(&e))?;
+    }
+    if has(&HeaderName::Expires) {
+        req.expires().map_err(|e| malformed(&e))?;
+    }
     if req.is_contact_star() {
         if req.method != Method::Register {
             return Err(Rejection::bad_request("Contact * outside REGISTER"));
@@ -402,7 +412,7 @@ pub fn validate_request(req: &Request, caps: &UasCapabilities) -> Result<(), Rej
     }
 
     // Extensions (§8.2.2.3).
-    if !matches!(req.method, Method::Ack | Method::Cancel) {
+    if !matches!(req.method, Method::Ack | Method::Cancel) && has(&HeaderName::Require) {
         let unsupported: Vec<&str> = req
             .tokens(&HeaderName::Require)
             .filter(|t| !caps.supports_extension(t))
@@ -417,24 +427,32 @@ pub fn validate_request(req: &Request, caps: &UasCapabilities) -> Result<(), Rej
     }
 
     // Content processing (§8.2.3).
-    check_body(req, caps)?;
+    check_body(req, caps, present)?;
 
     // An INVITE's answer carries SDP: the UAC must accept it.
-    if req.method == Method::Invite {
+    if req.method == Method::Invite && has(&HeaderName::Accept) {
         check_accept(req)?;
     }
     Ok(())
 }
 
-fn check_body(req: &Request, caps: &UasCapabilities) -> Result<(), Rejection> {
-    let media = req.media_type().map_err(|e| malformed(&e))?;
+fn check_body(req: &Request, caps: &UasCapabilities, present: u64) -> Result<(), Rejection> {
+    let has = |name: &HeaderName| Headers::may_have(present, name);
+    let media = if has(&HeaderName::ContentType) {
+        req.media_type().map_err(|e| malformed(&e))?
+    } else {
+        None
+    };
     if req.body.is_empty() {
         return Ok(());
     }
     let Some(media) = media else {
         return Err(Rejection::bad_request("Body without Content-Type"));
     };
-    if let Some(enc) = req.headers.get(&HeaderName::ContentEncoding) {
+    if let Some(enc) = has(&HeaderName::ContentEncoding)
+        .then(|| req.headers.get(&HeaderName::ContentEncoding))
+        .flatten()
+    {
         let unsupported =
             super::typed::token_list(enc).any(|e| !e.eq_ignore_ascii_case("identity"));
         if unsupported {
@@ -445,14 +463,15 @@ fn check_body(req: &Request, caps: &UasCapabilities) -> Result<(), Rejection> {
             .with_header(HeaderName::AcceptEncoding, "identity"));
         }
     }
-    let optional = req
-        .headers
-        .get(&HeaderName::ContentDisposition)
-        .is_some_and(|d| {
-            d.to_ascii_lowercase()
-                .replace([' ', '\t'], "")
-                .contains("handling=optional")
-        });
+    let optional = has(&HeaderName::ContentDisposition)
+        && req
+            .headers
+            .get(&HeaderName::ContentDisposition)
+            .is_some_and(|d| {
+                d.to_ascii_lowercase()
+                    .replace([' ', '\t'], "")
+                    .contains("handling=optional")
+            });
     let supported = caps
         .content_types
         .iter()
