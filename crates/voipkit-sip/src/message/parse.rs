@@ -695,6 +695,19 @@ fn parse_status_line(
     head: &SipStr,
     after: &str,
 ) -> Result<(SipStr, StatusCode, SipStr), ParseError> {
+    // The plain form `2.0 DDD[ reason]`, without searching.
+    if let [b'2', b'.', b'0', b' ', d0, d1, d2, tail @ ..] = after.as_bytes()
+        && d0.is_ascii_digit()
+        && d1.is_ascii_digit()
+        && d2.is_ascii_digit()
+        && matches!(tail.first(), None | Some(b' '))
+        && let Some(status) = StatusCode::new(
+            u16::from(d0 - b'0') * 100 + u16::from(d1 - b'0') * 10 + u16::from(d2 - b'0'),
+        )
+    {
+        let reason = after.get(8..).unwrap_or("");
+        return Ok((SipStr::from_static("2.0"), status, sub(head, reason)));
+    }
     let (version, rest) = after
         .split_once(' ')
         .ok_or(ParseError::BadStartLine("bad status line"))?;
@@ -916,6 +929,23 @@ v=0\n";
             parse(&many),
             Err(ParseError::TooManyHeaders { .. })
         ));
+    }
+
+    proptest::proptest! {
+        /// The plain status line reads as the general split reads it.
+        #[test]
+        fn status_line_fast_agrees(line in "(2\\.0|2\\.1|20) [0-9]{2,4}( [A-Za-z ]{0,6})?") {
+            let head = SipStr::from(line.as_str());
+            let general = (|| {
+                let (version, rest) = line.split_once(' ')?;
+                let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+                let ok = code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit());
+                let status = code.parse::<u16>().ok().and_then(StatusCode::new).filter(|_| ok)?;
+                Some((version.to_owned(), status, reason.to_owned()))
+            })();
+            let got = parse_status_line(&head, &head).ok().map(|(v, s, r)| (v.to_string(), s, r.to_string()));
+            proptest::prop_assert_eq!(got, general, "{:?}", line);
+        }
     }
 
     #[test]
