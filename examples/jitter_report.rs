@@ -68,6 +68,9 @@ use voipkit_codec::{
 };
 use voipkit_netsim::{LinkConfig, Loss, NetSim, Spikes};
 
+/// The trace beyond the issue's five (see the module doc).
+const EXTRA_TRACE: &str = "rare_spikes";
+
 #[derive(Parser, Debug)]
 #[command(about = "Jitter buffer quality over seeded network traces")]
 struct Args {
@@ -159,7 +162,7 @@ fn traces() -> Vec<Trace> {
             },
         },
         Trace {
-            name: "rare_spikes",
+            name: EXTRA_TRACE,
             link: LinkConfig {
                 delay: base,
                 jitter: Duration::from_millis(5),
@@ -459,6 +462,7 @@ fn main() {
         );
     }
     let mut all_ok = true;
+    let mut extra_ok = true;
     for (k, tr) in traces().iter().enumerate() {
         if args.only.as_deref().is_some_and(|o| !tr.name.contains(o)) {
             continue;
@@ -480,7 +484,11 @@ fn main() {
                 ok &= r.mean_ms <= args.frame_ms as f64 + 2.0;
             }
             ok &= r.mean_ms <= 1.2 * r.oracle_ms.max(1e-9) || r.mean_ms <= 0.5;
-            all_ok &= ok;
+            if tr.name == EXTRA_TRACE {
+                extra_ok = ok;
+            } else {
+                all_ok &= ok;
+            }
             println!(
                 "{:<16} {:>8.2} {:>8.2} {:>8.3} {:>10.3} {:>9.2} {:>7.3} {:>9.0} {:>9.0} {:>9.2}  {}",
                 tr.name,
@@ -501,10 +509,15 @@ fn main() {
         println!(
             "{}",
             if all_ok {
-                "all targets met"
+                "targets met on the issue's five traces"
             } else {
-                "some targets missed"
+                "targets MISSED on the issue's traces"
             }
         );
+        if !extra_ok {
+            println!(
+                "{EXTRA_TRACE} (an extra trace, not an issue target) misses the 1.2x ratio: see this example's doc"
+            );
+        }
     }
 }
