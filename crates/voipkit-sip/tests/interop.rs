@@ -36,6 +36,30 @@ fn free_port() -> u16 {
         .port()
 }
 
+fn is_registered(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::Registration {
+            state: RegistrationState::Registered { .. },
+            ..
+        }
+    )
+}
+
+fn is_unregistered(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::Registration {
+            state: RegistrationState::Unregistered,
+            ..
+        }
+    )
+}
+
+fn is_ended_by(e: &Event, why: EndReason) -> bool {
+    matches!(e, Event::Ended { reason, .. } if *reason == why)
+}
+
 /// A user agent on a real UDP socket, driven by a small loop.
 struct Driver {
     ua: UserAgent,
@@ -59,10 +83,8 @@ impl Driver {
         }
     }
 
-    /// Sends, collects events, waits up to 5 ms for one datagram, fires
-    /// due timers.
-    fn step(&mut self) {
-        let mut buf = vec![0u8; 65_535];
+    /// Sends what the user agent queued and collects its events.
+    fn flush(&mut self) {
         while let Some(t) = self.ua.poll_transmit() {
             let line = String::from_utf8_lossy(&t.contents)
                 .lines()
@@ -75,6 +97,11 @@ impl Driver {
         while let Some(e) = self.ua.poll_event() {
             self.events.push(e);
         }
+    }
+
+    /// Waits up to 5 ms for one datagram, then fires due timers.
+    fn receive_and_tick(&mut self) {
+        let mut buf = vec![0u8; 65_535];
         if let Ok((n, from)) = self.sock.recv_from(&mut buf) {
             self.ua
                 .handle_input(Instant::now(), Transport::Udp, from, &buf[..n]);
@@ -83,6 +110,13 @@ impl Driver {
         if self.ua.poll_timeout().is_some_and(|t| t <= now) {
             self.ua.handle_timeout(now);
         }
+    }
+
+    /// Sends, collects events, waits up to 5 ms for one datagram, fires
+    /// due timers.
+    fn step(&mut self) {
+        self.flush();
+        self.receive_and_tick();
         while let Some(e) = self.ua.poll_event() {
             self.events.push(e);
         }
@@ -91,36 +125,71 @@ impl Driver {
     /// Runs until `done` holds for the events seen so far, or `limit`.
     fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&[Event]) -> bool) -> bool {
         let end = Instant::now() + limit;
-        let mut buf = vec![0u8; 65_535];
         loop {
             let now = Instant::now();
-            while let Some(t) = self.ua.poll_transmit() {
-                let line = String::from_utf8_lossy(&t.contents)
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
-                self.sent.push(line);
-                let _ = self.sock.send_to(&t.contents, t.destination);
-            }
-            while let Some(e) = self.ua.poll_event() {
-                self.events.push(e);
-            }
+            self.flush();
             if done(&self.events) {
                 return true;
             }
             if now > end {
                 return false;
             }
-            if let Ok((n, from)) = self.sock.recv_from(&mut buf) {
-                self.ua
-                    .handle_input(Instant::now(), Transport::Udp, from, &buf[..n]);
-            }
-            let now = Instant::now();
-            if self.ua.poll_timeout().is_some_and(|t| t <= now) {
-                self.ua.handle_timeout(now);
-            }
+            self.receive_and_tick();
         }
+    }
+
+    /// Runs for `limit` whatever happens.
+    fn run_for(&mut self, limit: Duration) {
+        self.run_until(limit, |_| false);
+    }
+
+    /// Hangs up `call`, then runs for `settle`.
+    fn hang_up(&mut self, call: voipkit_sip::CallHandle, settle: Duration) {
+        self.ua.hang_up(Instant::now(), call).unwrap();
+        self.run_for(settle);
+    }
+
+    /// Runs until an event matching `f` arrives, or `limit`.
+    fn run_until_event(&mut self, limit: Duration, f: impl Fn(&Event) -> bool) -> bool {
+        self.run_until(limit, |ev| ev.iter().any(&f))
+    }
+
+    /// The call of the first incoming call seen.
+    fn incoming_call(&self) -> Option<voipkit_sip::CallHandle> {
+        self.events.iter().find_map(|e| match e {
+            Event::IncomingCall(ic) => Some(ic.call),
+            _ => None,
+        })
+    }
+
+    /// Whether an event matching `f` was seen.
+    fn has(&self, f: impl Fn(&Event) -> bool) -> bool {
+        self.events.iter().any(f)
+    }
+
+    /// Waits up to 5 s for an incoming call from `peer` and returns it.
+    fn await_incoming_call(&mut self, peer: &str) -> voipkit_sip::CallHandle {
+        assert!(
+            self.run_until_event(Duration::from_secs(5), |e| matches!(
+                e,
+                Event::IncomingCall(_)
+            )),
+            "no INVITE from {peer}"
+        );
+        self.incoming_call().unwrap()
+    }
+
+    /// Rings, then answers `call` with a PCMU offer on `rtp_port`.
+    fn ring_and_answer(&mut self, call: voipkit_sip::CallHandle, rtp_port: u16) {
+        self.ua.ringing(Instant::now(), call).unwrap();
+        self.ua
+            .answer(Instant::now(), call, Some(pcmu_offer(rtp_port)))
+            .unwrap();
+    }
+
+    /// Requests (or responses) sent whose start line begins with `prefix`.
+    fn sent_count(&self, prefix: &str) -> usize {
+        self.sent.iter().filter(|l| l.starts_with(prefix)).count()
     }
 }
 
@@ -132,12 +201,35 @@ impl Drop for Proc {
     }
 }
 
-fn kamailio(algorithm: &str) -> (Proc, SocketAddr, PathBuf) {
+/// Starts kamailio on a free port with the configuration `cfg(port)`, in a
+/// fresh directory named after `prefix`.
+fn spawn_kamailio(prefix: &str, cfg: impl FnOnce(u16) -> String) -> (Proc, SocketAddr, PathBuf) {
     let port = free_port();
-    let dir = std::env::temp_dir().join(format!("voipkit-kam-{}-{port}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let cfg = format!(
-        r#"#!KAMAILIO
+    let cfg = cfg(port);
+    let path = dir.join("kamailio.cfg");
+    std::fs::write(&path, cfg).unwrap();
+    let child = Command::new("kamailio")
+        .args([
+            "-f",
+            path.to_str().unwrap(),
+            "-DD",
+            "-E",
+            "-Y",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Proc(child), SocketAddr::from(([127, 0, 0, 1], port)), dir)
+}
+
+fn kamailio(algorithm: &str) -> (Proc, SocketAddr, PathBuf) {
+    spawn_kamailio("voipkit-kam", |port| {
+        format!(
+            r#"#!KAMAILIO
 debug=1
 log_stderror=yes
 children=1
@@ -166,23 +258,45 @@ request_route {{
     sl_send_reply("404", "Not here");
 }}
 "#
-    );
-    let path = dir.join("kamailio.cfg");
-    std::fs::write(&path, cfg).unwrap();
-    let child = Command::new("kamailio")
-        .args([
-            "-f",
-            path.to_str().unwrap(),
-            "-DD",
-            "-E",
-            "-Y",
-            dir.to_str().unwrap(),
-        ])
+        )
+    })
+}
+
+/// Starts SIPp's built-in `scenario` for one call on `port` (killed after
+/// 20 s at the latest), with `extra` arguments after the common ones.
+fn sipp(scenario: &str, port: u16, extra: &[&str]) -> Proc {
+    let port = port.to_string();
+    let mut args = vec![
+        "20",
+        "sipp",
+        "-sn",
+        scenario,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-m",
+        "1",
+        "-nostdin",
+    ];
+    args.extend_from_slice(extra);
+    let child = Command::new("timeout")
+        .args(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    (Proc(child), SocketAddr::from(([127, 0, 0, 1], port)), dir)
+    Proc(child)
+}
+
+/// Waits for `proc` to exit, calling `meanwhile` between checks.
+fn wait_exit(proc: &mut Proc, mut meanwhile: impl FnMut()) -> std::process::ExitStatus {
+    loop {
+        if let Some(s) = proc.0.try_wait().unwrap() {
+            return s;
+        }
+        meanwhile();
+    }
 }
 
 /// Waits until the server answers OPTIONS.
@@ -213,41 +327,21 @@ fn register_with(algorithm: &str, password: &str) -> Option<(Driver, Vec<Event>)
     );
     rc.expires = 300;
     let h = d.ua.register(Instant::now(), rc).unwrap();
-    d.run_until(Duration::from_secs(3), |ev| {
-        ev.iter().any(|e| {
-            matches!(
-                e,
-                Event::Registration {
-                    state: RegistrationState::Registered { .. } | RegistrationState::Failed { .. },
-                    ..
-                }
-            )
-        })
-    });
-    if d.events.iter().any(|e| {
+    d.run_until_event(Duration::from_secs(3), |e| {
         matches!(
             e,
             Event::Registration {
-                state: RegistrationState::Registered { .. },
+                state: RegistrationState::Registered { .. } | RegistrationState::Failed { .. },
                 ..
             }
         )
-    }) {
+    });
+    if d.has(is_registered) {
         d.ua.unregister(Instant::now(), h).unwrap();
-        d.run_until(Duration::from_secs(3), |ev| {
-            ev.iter().any(|e| {
-                matches!(
-                    e,
-                    Event::Registration {
-                        state: RegistrationState::Unregistered,
-                        ..
-                    }
-                )
-            })
-        });
+        d.run_until_event(Duration::from_secs(3), is_unregistered);
     } else {
         // Give a looping client the chance to show itself.
-        d.run_until(Duration::from_secs(2), |_| false);
+        d.run_for(Duration::from_secs(2));
     }
     let _ = std::fs::remove_dir_all(dir);
     let ev = d.events.clone();
@@ -269,20 +363,9 @@ fn kamailio_register_md5_and_unregister() {
         )),
         "{ev:?}"
     );
-    assert!(ev.iter().any(|e| matches!(
-        e,
-        Event::Registration {
-            state: RegistrationState::Unregistered,
-            ..
-        }
-    )));
+    assert!(ev.iter().any(is_unregistered));
     // plain -> 401, answer -> 200, un-REGISTER with cached credentials (nc=2) -> 200
-    assert_eq!(
-        d.sent.iter().filter(|l| l.starts_with("REGISTER")).count(),
-        3,
-        "{:?}",
-        d.sent
-    );
+    assert_eq!(d.sent_count("REGISTER"), 3, "{:?}", d.sent);
 }
 
 #[test]
@@ -290,16 +373,7 @@ fn kamailio_register_sha256() {
     let Some((_, ev)) = register_with("SHA-256", "s3cret") else {
         return;
     };
-    assert!(
-        ev.iter().any(|e| matches!(
-            e,
-            Event::Registration {
-                state: RegistrationState::Registered { .. },
-                ..
-            }
-        )),
-        "{ev:?}"
-    );
+    assert!(ev.iter().any(is_registered), "{ev:?}");
 }
 
 #[test]
@@ -318,12 +392,7 @@ fn kamailio_wrong_password_fails_cleanly() {
         }
     )));
     // Two REGISTERs (plain, then one answer), then silence for minutes.
-    assert_eq!(
-        d.sent.iter().filter(|l| l.starts_with("REGISTER")).count(),
-        2,
-        "{:?}",
-        d.sent
-    );
+    assert_eq!(d.sent_count("REGISTER"), 2, "{:?}", d.sent);
 }
 
 #[test]
@@ -332,25 +401,7 @@ fn sipp_uas_call() {
         return;
     }
     let port = free_port();
-    let child = Command::new("timeout")
-        .args([
-            "20",
-            "sipp",
-            "-sn",
-            "uas",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-m",
-            "1",
-            "-nostdin",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut sipp = Proc(child);
+    let mut sipp = sipp("uas", port, &[]);
     let server = SocketAddr::from(([127, 0, 0, 1], port));
     let mut d = Driver::new(|_| {});
     std::thread::sleep(Duration::from_millis(300));
@@ -359,34 +410,21 @@ fn sipp_uas_call() {
         .start_call(Instant::now(), format!("sip:service@{server}").parse().unwrap(), Some(bytes::Bytes::from_static(b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n")))
         .unwrap();
     assert!(
-        d.run_until(Duration::from_secs(10), |ev| ev
-            .iter()
-            .any(|e| matches!(e, Event::Answered { .. }))),
+        d.run_until_event(Duration::from_secs(10), |e| matches!(
+            e,
+            Event::Answered { .. }
+        )),
         "no answer from SIPp: {:?} sent {:?}",
         d.events,
         d.sent
     );
     assert!(
-        d.events.iter().any(
-            |e| matches!(e, Event::Provisional { status, .. } if *status == StatusCode::RINGING)
-        )
+        d.has(|e| matches!(e, Event::Provisional { status, .. } if *status == StatusCode::RINGING))
     );
-    d.ua.hang_up(Instant::now(), call).unwrap();
-    d.run_until(Duration::from_secs(2), |_| false);
-    assert!(d.events.iter().any(|e| matches!(
-        e,
-        Event::Ended {
-            reason: EndReason::LocalHangup,
-            ..
-        }
-    )));
+    d.hang_up(call, Duration::from_secs(2));
+    assert!(d.has(|e| is_ended_by(e, EndReason::LocalHangup)));
     // SIPp exits 0 when its one call completed.
-    let status = loop {
-        if let Some(s) = sipp.0.try_wait().unwrap() {
-            break s;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_exit(&mut sipp, || std::thread::sleep(Duration::from_millis(50)));
     assert!(
         status.success(),
         "sipp exit {status:?}; we sent {:?}",
@@ -453,33 +491,22 @@ fn baresip_answers_our_call() {
         )
         .unwrap();
     assert!(
-        d.run_until(Duration::from_secs(5), |ev| ev
-            .iter()
-            .any(|e| matches!(e, Event::Answered { .. }))),
+        d.run_until_event(Duration::from_secs(5), |e| matches!(
+            e,
+            Event::Answered { .. }
+        )),
         "baresip did not answer: {:?} sent {:?}",
         d.events,
         d.sent
     );
-    d.run_until(Duration::from_millis(300), |_| false);
-    d.ua.hang_up(Instant::now(), call).unwrap();
-    d.run_until(Duration::from_secs(1), |_| false);
-    assert!(d.events.iter().any(|e| matches!(
-        e,
-        Event::Ended {
-            reason: EndReason::LocalHangup,
-            ..
-        }
-    )));
+    d.run_for(Duration::from_millis(300));
+    d.hang_up(call, Duration::from_secs(1));
+    assert!(d.has(|e| is_ended_by(e, EndReason::LocalHangup)));
     let st = d.ua.stats();
     assert_eq!(st.transactions.timeouts, 0);
     assert_eq!(st.transactions.unmatched_responses, 0);
     // The BYE was answered at once: no retransmission.
-    assert_eq!(
-        d.sent.iter().filter(|l| l.starts_with("BYE")).count(),
-        1,
-        "{:?}",
-        d.sent
-    );
+    assert_eq!(d.sent_count("BYE"), 1, "{:?}", d.sent);
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -493,51 +520,29 @@ fn baresip_calls_us() {
     let port = free_port();
     let dial = format!("/dial sip:alice@{me}");
     let (_b, dir) = baresip(port, &["-e", &dial]);
+    let call = d.await_incoming_call("baresip");
+    d.ring_and_answer(call, 41002);
     assert!(
-        d.run_until(Duration::from_secs(5), |ev| ev
-            .iter()
-            .any(|e| matches!(e, Event::IncomingCall(_)))),
-        "no INVITE from baresip"
-    );
-    let call = d
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::IncomingCall(ic) => Some(ic.call),
-            _ => None,
-        })
-        .unwrap();
-    d.ua.ringing(Instant::now(), call).unwrap();
-    d.ua.answer(Instant::now(), call, Some(pcmu_offer(41002)))
-        .unwrap();
-    assert!(
-        d.run_until(Duration::from_secs(3), |ev| ev
-            .iter()
-            .any(|e| matches!(e, Event::Confirmed { .. }))),
+        d.run_until_event(Duration::from_secs(3), |e| matches!(
+            e,
+            Event::Confirmed { .. }
+        )),
         "no ACK: {:?} sent {:?}",
         d.events,
         d.sent
     );
-    d.run_until(Duration::from_millis(300), |_| false);
-    d.ua.hang_up(Instant::now(), call).unwrap();
-    d.run_until(Duration::from_secs(1), |_| false);
+    d.run_for(Duration::from_millis(300));
+    d.hang_up(call, Duration::from_secs(1));
     let st = d.ua.stats();
     assert_eq!(st.transactions.timeouts, 0, "sent {:?}", d.sent);
-    assert_eq!(
-        d.sent.iter().filter(|l| l.starts_with("BYE")).count(),
-        1,
-        "{:?}",
-        d.sent
-    );
+    assert_eq!(d.sent_count("BYE"), 1, "{:?}", d.sent);
     let _ = std::fs::remove_dir_all(dir);
 }
 
 fn kamailio_proxy() -> (Proc, SocketAddr, PathBuf) {
-    let port = free_port();
-    let dir = std::env::temp_dir().join(format!("voipkit-kamp-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = format!(
-        r#"#!KAMAILIO
+    spawn_kamailio("voipkit-kamp", |port| {
+        format!(
+            r#"#!KAMAILIO
 debug=1
 log_stderror=yes
 children=1
@@ -585,23 +590,8 @@ request_route {{
     t_relay();
 }}
 "#
-    );
-    let path = dir.join("kamailio.cfg");
-    std::fs::write(&path, cfg).unwrap();
-    let child = Command::new("kamailio")
-        .args([
-            "-f",
-            path.to_str().unwrap(),
-            "-DD",
-            "-E",
-            "-Y",
-            dir.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (Proc(child), SocketAddr::from(([127, 0, 0, 1], port)), dir)
+        )
+    })
 }
 
 /// Alice calls Bob through kamailio: both register (401), the INVITE is
@@ -630,15 +620,7 @@ fn kamailio_proxied_call_with_407_and_record_route() {
             format!("sip:{user}@voipkit.test").parse().unwrap(),
         );
         d.ua.register(Instant::now(), rc).unwrap();
-        assert!(
-            d.run_until(Duration::from_secs(3), |ev| ev.iter().any(|e| matches!(
-                e,
-                Event::Registration {
-                    state: RegistrationState::Registered { .. },
-                    ..
-                }
-            )))
-        );
+        assert!(d.run_until_event(Duration::from_secs(3), is_registered));
     }
     let call =
         a.ua.start_call(
@@ -649,23 +631,16 @@ fn kamailio_proxied_call_with_407_and_record_route() {
         .unwrap();
     let end = Instant::now() + Duration::from_secs(5);
     let mut answered = false;
-    while Instant::now() < end && !a.events.iter().any(|e| matches!(e, Event::Answered { .. })) {
+    while Instant::now() < end && !a.has(|e| matches!(e, Event::Answered { .. })) {
         a.step();
         b.step();
-        if !answered
-            && let Some(c) = b.events.iter().find_map(|e| match e {
-                Event::IncomingCall(ic) => Some(ic.call),
-                _ => None,
-            })
-        {
-            b.ua.ringing(Instant::now(), c).unwrap();
-            b.ua.answer(Instant::now(), c, Some(pcmu_offer(41006)))
-                .unwrap();
+        if !answered && let Some(c) = b.incoming_call() {
+            b.ring_and_answer(c, 41006);
             answered = true;
         }
     }
     assert!(
-        a.events.iter().any(|e| matches!(e, Event::Answered { .. })),
+        a.has(|e| matches!(e, Event::Answered { .. })),
         "a {:?}\nsent {:?}\nb {:?}",
         a.events,
         a.sent,
@@ -687,29 +662,14 @@ fn kamailio_proxied_call_with_407_and_record_route() {
     );
     a.ua.hang_up(Instant::now(), call).unwrap();
     let end = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < end && !b.events.iter().any(|e| matches!(e, Event::Ended { .. })) {
+    while Instant::now() < end && !b.has(|e| matches!(e, Event::Ended { .. })) {
         a.step();
         b.step();
     }
-    assert!(
-        b.events
-            .iter()
-            .any(|e| matches!(e, Event::Confirmed { .. }))
-    );
-    assert!(b.events.iter().any(|e| matches!(
-        e,
-        Event::Ended {
-            reason: EndReason::RemoteBye,
-            ..
-        }
-    )));
+    assert!(b.has(|e| matches!(e, Event::Confirmed { .. })));
+    assert!(b.has(|e| is_ended_by(e, EndReason::RemoteBye)));
     // INVITE, (407, ACK), INVITE with credentials.
-    assert_eq!(
-        a.sent.iter().filter(|l| l.starts_with("INVITE")).count(),
-        2,
-        "{:?}",
-        a.sent
-    );
+    assert_eq!(a.sent_count("INVITE"), 2, "{:?}", a.sent);
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -723,68 +683,20 @@ fn sipp_uac_calls_us() {
     let mut d = Driver::new(|_| {});
     let me = d.sock.local_addr().unwrap();
     let port = free_port();
-    let child = Command::new("timeout")
-        .args([
-            "20",
-            "sipp",
-            "-sn",
-            "uac",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-m",
-            "1",
-            "-d",
-            "200",
-            "-nostdin",
-            &me.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut sipp = Proc(child);
+    let mut sipp = sipp("uac", port, &["-d", "200", &me.to_string()]);
+    let call = d.await_incoming_call("SIPp");
+    d.ring_and_answer(call, 41008);
     assert!(
-        d.run_until(Duration::from_secs(5), |ev| ev
-            .iter()
-            .any(|e| matches!(e, Event::IncomingCall(_)))),
-        "no INVITE from SIPp"
-    );
-    let call = d
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::IncomingCall(ic) => Some(ic.call),
-            _ => None,
-        })
-        .unwrap();
-    d.ua.ringing(Instant::now(), call).unwrap();
-    d.ua.answer(Instant::now(), call, Some(pcmu_offer(41008)))
-        .unwrap();
-    assert!(
-        d.run_until(Duration::from_secs(5), |ev| ev.iter().any(|e| matches!(
+        d.run_until_event(Duration::from_secs(5), |e| is_ended_by(
             e,
-            Event::Ended {
-                reason: EndReason::RemoteBye,
-                ..
-            }
-        ))),
+            EndReason::RemoteBye
+        )),
         "{:?} sent {:?}",
         d.events,
         d.sent
     );
-    assert!(
-        d.events
-            .iter()
-            .any(|e| matches!(e, Event::Confirmed { .. }))
-    );
-    let status = loop {
-        if let Some(s) = sipp.0.try_wait().unwrap() {
-            break s;
-        }
-        d.step();
-    };
+    assert!(d.has(|e| matches!(e, Event::Confirmed { .. })));
+    let status = wait_exit(&mut sipp, || d.step());
     assert!(
         status.success(),
         "sipp exit {status:?}; we sent {:?}",
