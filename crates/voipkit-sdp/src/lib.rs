@@ -9,6 +9,12 @@
 //!   ([`MediaConfig`]: Opus, PCMU, PCMA, telephone-event at each codec's
 //!   clock rate, ptime, rtcp-mux, SDES `a=crypto`), answers, re-offers
 //!   (hold/resume, codec change, new address, re-keying), `o=` versions;
+//! - the telephone-event rate policy: answers and accepted answers take the
+//!   peer's event at the codec's clock rate, else at 8000 Hz, else its
+//!   first (Asterisk, desk phones, PJSIP and baresip pair Opus with
+//!   `telephone-event/8000` only), mirroring its number and rate; the
+//!   negotiated [`TelephoneEvent`] says both the event's declared rate
+//!   (duration units) and the audio clock rate (timestamp units);
 //! - the result the media layer consumes: [`NegotiatedAudio`];
 //! - the SDES keying types shared with `voipkit-media`: [`CryptoSuite`],
 //!   [`SrtpKeyingMaterial`].

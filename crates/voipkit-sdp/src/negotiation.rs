@@ -2,6 +2,31 @@
 //! offers, takes answers, answers offers and re-offers, and tracks the `o=`
 //! version; every completed exchange yields one [`NegotiatedAudio`] that
 //! the media layer consumes as is.
+//!
+//! # Telephone-event (RFC 4733) clock rates
+//!
+//! RFC 4733 §2.1 wants the event stream on the audio stream's clock, and
+//! our offers follow it: one `telephone-event` per offered codec clock
+//! rate (`/48000` for Opus, `/8000` for G.711). Real peers often do not:
+//! Asterisk offers and answers `opus/48000/2` with only
+//! `telephone-event/8000` (sipwise/rtpengine#1553), Polycom and Yealink
+//! phones only ever write `/8000`, older PJSIP and baresip put
+//! `telephone-event/8000` next to Opus. Refusing those would leave the
+//! user with no RTP DTMF at all, so when answering an offer or taking an
+//! answer we pick one of the peer's telephone-events:
+//! 1. the one at the chosen codec's clock rate;
+//! 2. else the one at 8000 Hz;
+//! 3. else the first listed.
+//!
+//! Our answer mirrors the picked payload type and its rtpmap rate. In an
+//! answer to our offer, events at rates we offered come first (received on
+//! our number for that rate); an event at a rate we did not offer is taken
+//! only when there is no such one, and only on a number our offer does not
+//! use for anything else (the peer then uses that number both ways). The
+//! result, [`TelephoneEvent`], carries both rates: `clock_rate` (the
+//! event's declared SDP rate: the unit of the event duration field) and
+//! `audio_clock_rate` (the audio stream's: the unit of the event packets'
+//! RTP timestamps, which stay on the audio clock as RFC 4733 §2.1 asks).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -141,7 +166,9 @@ pub struct MediaConfig {
     /// Codecs in order of preference (offers list them in this order;
     /// answers take the offerer's order among these).
     pub codecs: Vec<AudioCodec>,
-    /// Offer/accept RFC 4733 telephone-event, at each codec's clock rate.
+    /// Offer RFC 4733 telephone-event at each codec's clock rate, and
+    /// accept one (at the codec's rate, else 8000 Hz, else the peer's
+    /// first; see the module doc).
     pub telephone_event: bool,
     /// Packetization time we ask for (`a=ptime`), in ms (10..=120, steps
     /// of 10).
@@ -215,15 +242,47 @@ impl NegotiatedCodec {
     }
 }
 
-/// Negotiated RFC 4733 telephone-event.
+/// Negotiated RFC 4733 telephone-event (see the module doc for how it is
+/// chosen when the peer's rate differs from the codec's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TelephoneEvent {
     /// Payload type for events we send.
     pub send_payload_type: u8,
     /// Payload type of events the peer sends.
     pub recv_payload_type: u8,
-    /// Clock rate (equal to the codec's).
+    /// The event's clock rate as declared in SDP
+    /// (`a=rtpmap:<pt> telephone-event/<clock_rate>`): the unit of the
+    /// RFC 4733 duration field, both ways.
     pub clock_rate: u32,
+    /// The audio stream's clock rate (the negotiated codec's): the unit of
+    /// the event packets' RTP timestamps (RFC 4733 §2.1).
+    pub audio_clock_rate: u32,
+}
+
+impl TelephoneEvent {
+    /// Whether the event's declared rate differs from the audio clock
+    /// (e.g. Opus with `telephone-event/8000`).
+    pub fn is_rate_mismatched(&self) -> bool {
+        self.clock_rate != self.audio_clock_rate
+    }
+}
+
+/// Pick one telephone-event among the candidates (`rate` gives each one's
+/// declared clock rate) for audio at `audio_clock_rate`: the same rate,
+/// else 8000 Hz, else the first (module doc). Rate 0 is never picked.
+fn pick_telephone_event<T>(
+    candidates: impl IntoIterator<Item = T>,
+    rate: impl Fn(&T) -> u32,
+    audio_clock_rate: u32,
+) -> Option<T> {
+    candidates
+        .into_iter()
+        .filter(|c| rate(c) > 0)
+        .min_by_key(|c| match rate(c) {
+            r if r == audio_clock_rate => 0,
+            8_000 => 1,
+            _ => 2,
+        })
 }
 
 /// SRTP keying for both directions (SDES).
@@ -259,7 +318,8 @@ pub struct NegotiatedAudio {
     /// Every codec the peer may send us (first is `codec`). An answer of
     /// ours lists one codec; an answer to our offer may list several.
     pub recv_codecs: Vec<NegotiatedCodec>,
-    /// RFC 4733 events, at `codec`'s clock rate.
+    /// RFC 4733 events: at `codec`'s clock rate when the peer has them,
+    /// else at another rate the peer declared (see [`TelephoneEvent`]).
     pub telephone_event: Option<TelephoneEvent>,
     /// Packetization to send with, in ms: the peer's `a=ptime` (clamped to
     /// 10..=120 in steps of 10), else ours.
@@ -307,7 +367,8 @@ struct OurOffer {
 struct AcceptedStream {
     codec: AudioCodec,
     payload_type: u8,
-    telephone_event: Option<u8>,
+    /// Payload type and declared clock rate.
+    telephone_event: Option<(u8, u32)>,
     crypto: Option<(CryptoAttribute, SrtpKeyingMaterial)>,
     ip: IpAddr,
 }
@@ -865,19 +926,31 @@ impl SdpSession {
                 am.formats
             )));
         };
-        let telephone_event = events
+        // Events at a rate we offered are received on our number for that
+        // rate. Only if there are none, an event at a rate we did not offer
+        // (an answerer that only knows /8000) is taken on its own number,
+        // provided that number means nothing else in our offer.
+        let offered_event_pt = |rate: u32| {
+            offer
+                .formats
+                .iter()
+                .find(|(_, k)| *k == FormatKind::TelephoneEvent(rate))
+                .map(|(our_pt, _)| *our_pt)
+        };
+        let offered = events
             .iter()
-            .filter(|(_, rate)| *rate == codec.clock_rate)
-            .find_map(|(pt, rate)| {
-                offer
-                    .formats
-                    .iter()
-                    .find(|(_, k)| *k == FormatKind::TelephoneEvent(*rate))
-                    .map(|(our_pt, _)| TelephoneEvent {
-                        send_payload_type: *pt,
-                        recv_payload_type: *our_pt,
-                        clock_rate: *rate,
-                    })
+            .filter_map(|&(pt, rate)| Some((pt, rate, offered_event_pt(rate)?)));
+        let unoffered = events.iter().filter_map(|&(pt, rate)| {
+            (offered_event_pt(rate).is_none() && offer.formats.iter().all(|(p, _)| *p != pt))
+                .then_some((pt, rate, pt))
+        });
+        let telephone_event = pick_telephone_event(offered, |c| c.1, codec.clock_rate)
+            .or_else(|| pick_telephone_event(unoffered, |c| c.1, codec.clock_rate))
+            .map(|(pt, rate, ours)| TelephoneEvent {
+                send_payload_type: pt,
+                recv_payload_type: ours,
+                clock_rate: rate,
+                audio_clock_rate: codec.clock_rate,
             });
 
         let conn = effective_connection(answer, am)
@@ -989,8 +1062,14 @@ impl SdpSession {
             })
             .ok_or(RejectReason::NoCommonCodec)?;
         let telephone_event = if self.config.telephone_event {
-            m.payload_types()
-                .find(|pt| identify(m, *pt) == Some(FormatKind::TelephoneEvent(codec.clock_rate())))
+            pick_telephone_event(
+                m.payload_types().filter_map(|pt| match identify(m, pt) {
+                    Some(FormatKind::TelephoneEvent(rate)) => Some((pt, rate)),
+                    _ => None,
+                }),
+                |c| c.1,
+                codec.clock_rate(),
+            )
         } else {
             None
         };
@@ -1034,8 +1113,9 @@ impl SdpSession {
 
     /// Answer an offer (initial or re-offer). Takes the first acceptable
     /// audio stream: the first codec of ours in the offerer's order, its
-    /// payload type numbers, the telephone-event at that codec's clock
-    /// rate, direction per RFC 3264 §6.1 (and our hold), rtcp-mux if
+    /// payload type numbers, one telephone-event (at that codec's clock
+    /// rate, else at 8000 Hz, else the first offered; its number and rate
+    /// mirrored, see the module doc), direction per RFC 3264 §6.1 (and our hold), rtcp-mux if
     /// offered, one `a=crypto` (our preferred suite among those offered,
     /// the offer's tag, our key). Every other stream gets port 0, keeping
     /// the m-line count and order.
@@ -1130,8 +1210,8 @@ impl SdpSession {
         rng: &mut impl RngCore,
     ) -> (MediaDescription, NegotiatedAudio) {
         let mut formats = vec![(acc.payload_type, FormatKind::Codec(acc.codec))];
-        if let Some(pt) = acc.telephone_event {
-            formats.push((pt, FormatKind::TelephoneEvent(acc.codec.clock_rate())));
+        if let Some((pt, rate)) = acc.telephone_event {
+            formats.push((pt, FormatKind::TelephoneEvent(rate)));
         }
         let mux = self.config.rtcp_mux && m.has_flag("rtcp-mux");
         let mut offered = effective_direction(offer, m);
@@ -1187,10 +1267,11 @@ impl SdpSession {
             rtcp_mux: mux,
             codec: codec.clone(),
             recv_codecs: vec![codec],
-            telephone_event: acc.telephone_event.map(|pt| TelephoneEvent {
+            telephone_event: acc.telephone_event.map(|(pt, rate)| TelephoneEvent {
                 send_payload_type: pt,
                 recv_payload_type: pt,
-                clock_rate: acc.codec.clock_rate(),
+                clock_rate: rate,
+                audio_clock_rate: acc.codec.clock_rate(),
             }),
             ptime: remote_ptime(offer, m, self.config.ptime),
             direction,

@@ -373,9 +373,17 @@ fn captured_baresip_sdp() {
                 .collect::<Vec<_>>(),
             vec![AudioCodec::Opus, AudioCodec::Pcmu, AudioCodec::Pcma]
         );
-        // baresip 1.0 answers Opus with telephone-event/8000 only: no
-        // event at Opus's clock rate, so none is negotiated.
-        assert_eq!(audio.telephone_event, None);
+        // baresip 1.0 answers Opus with telephone-event/8000 only: we
+        // take it (we offered /8000 too), durations in 8 kHz units.
+        assert_eq!(
+            audio.telephone_event,
+            Some(TelephoneEvent {
+                send_payload_type: 101,
+                recv_payload_type: 101,
+                clock_rate: 8000,
+                audio_clock_rate: 48000,
+            })
+        );
         assert_eq!(audio.codec.remote_fmtp.get("stereo"), Some("1"));
     }
 }

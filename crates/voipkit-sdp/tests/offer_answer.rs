@@ -131,7 +131,8 @@ fn basic_call_between_two_sessions() {
         Some(TelephoneEvent {
             send_payload_type: 110,
             recv_payload_type: 110,
-            clock_rate: 48000
+            clock_rate: 48000,
+            audio_clock_rate: 48000
         })
     );
     assert_eq!(b_audio.telephone_event, a_audio.telephone_event);
@@ -618,7 +619,8 @@ fn asterisk_g711_offer() {
         Some(TelephoneEvent {
             send_payload_type: 101,
             recv_payload_type: 101,
-            clock_rate: 8000
+            clock_rate: 8000,
+            audio_clock_rate: 8000
         })
     );
     assert_eq!(audio.remote_rtp, addr("192.0.2.10:17958"));
@@ -640,9 +642,24 @@ fn asterisk_savp_opus_offer() {
     assert_eq!(audio.codec.codec, AudioCodec::Opus);
     assert_eq!(audio.codec.send_payload_type, 107);
     assert!(audio.codec.use_inband_fec());
-    // Asterisk offers telephone-event/8000 only: no event at Opus's 48000.
-    assert_eq!(audio.telephone_event, None);
-    assert_eq!(m.formats, vec!["107"]);
+    // Asterisk offers telephone-event/8000 only (with Opus, PCMU, PCMA):
+    // Opus stays the codec and the /8000 event is taken on the offer's
+    // number, its rate mirrored in the answer.
+    assert_eq!(
+        audio.telephone_event,
+        Some(TelephoneEvent {
+            send_payload_type: 101,
+            recv_payload_type: 101,
+            clock_rate: 8000,
+            audio_clock_rate: 48000
+        })
+    );
+    assert!(audio.telephone_event.unwrap().is_rate_mismatched());
+    assert_eq!(m.formats, vec!["107", "101"]);
+    assert_eq!(
+        attr_values(m, "rtpmap"),
+        vec!["107 opus/48000/2", "101 telephone-event/8000"]
+    );
     let srtp = audio.srtp.unwrap();
     assert_eq!(srtp.suite, CryptoSuite::AesCm128HmacSha1_80);
     assert_eq!(
@@ -983,4 +1000,193 @@ fn debug_output_never_carries_keys() {
             assert!(!d.contains(k.as_str()), "key in Debug output: {d}");
         }
     }
+}
+
+/// An offer in Asterisk's shape (opus/48000/2, PCMU, PCMA and only
+/// telephone-event/8000, here with the number Asterisk used in
+/// sipwise/rtpengine#1553): Opus is chosen and the /8000 event accepted.
+#[test]
+fn asterisk_style_offer_opus_with_telephone_event_8000_only() {
+    let offer = parse(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=Asterisk\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+         m=audio 27734 RTP/AVP 111 0 8 126\r\na=rtpmap:111 opus/48000/2\r\n\
+         a=fmtp:111 useinbandfec=1\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+         a=rtpmap:126 telephone-event/8000\r\na=fmtp:126 0-16\r\na=sendrecv\r\n",
+    );
+    let answer = bob().answer_offer(&offer, &mut rng(1)).unwrap();
+    let m = &wire(&answer.sdp).media[0];
+    assert_eq!(m.formats, vec!["111", "126"]);
+    assert_eq!(
+        attr_values(m, "rtpmap"),
+        vec!["111 opus/48000/2", "126 telephone-event/8000"]
+    );
+    let audio = answer.audio.unwrap();
+    assert_eq!(audio.codec.codec, AudioCodec::Opus);
+    assert_eq!(
+        audio.telephone_event,
+        Some(TelephoneEvent {
+            send_payload_type: 126,
+            recv_payload_type: 126,
+            clock_rate: 8000,
+            audio_clock_rate: 48000
+        })
+    );
+}
+
+/// Both rates offered: each codec gets the event at its own rate.
+#[test]
+fn answer_prefers_the_event_at_the_codecs_rate() {
+    let offer = |formats: &str| {
+        parse(&format!(
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n\
+             m=audio 7000 RTP/AVP {formats}\r\na=rtpmap:96 opus/48000/2\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=rtpmap:110 telephone-event/48000\r\n"
+        ))
+    };
+    // te/8000 listed first, Opus chosen: te/48000.
+    let answer = bob()
+        .answer_offer(&offer("96 0 101 110"), &mut rng(1))
+        .unwrap();
+    assert_eq!(answer.sdp.media[0].formats, vec!["96", "110"]);
+    let te = answer.audio.unwrap().telephone_event.unwrap();
+    assert_eq!((te.send_payload_type, te.clock_rate), (110, 48000));
+    assert_eq!(te.audio_clock_rate, 48000);
+    assert!(!te.is_rate_mismatched());
+    // PCMU chosen (listed first): te/8000, wherever it is listed.
+    let answer = bob()
+        .answer_offer(&offer("0 96 110 101"), &mut rng(1))
+        .unwrap();
+    assert_eq!(answer.sdp.media[0].formats, vec!["0", "101"]);
+    let te = answer.audio.unwrap().telephone_event.unwrap();
+    assert_eq!((te.send_payload_type, te.clock_rate), (101, 8000));
+    assert_eq!(te.audio_clock_rate, 8000);
+    // Opus chosen, only an event at neither rate: taken, rate mirrored.
+    let odd = parse(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n\
+         m=audio 7000 RTP/AVP 96 100\r\na=rtpmap:96 opus/48000/2\r\n\
+         a=rtpmap:100 telephone-event/16000\r\n",
+    );
+    let answer = bob().answer_offer(&odd, &mut rng(1)).unwrap();
+    assert_eq!(
+        attr_values(&answer.sdp.media[0], "rtpmap"),
+        vec!["96 opus/48000/2", "100 telephone-event/16000"]
+    );
+    assert_eq!(
+        answer.audio.unwrap().telephone_event.unwrap().clock_rate,
+        16000
+    );
+    // telephone_event off in our config: none, whatever is offered.
+    let answer = session(
+        MediaConfig {
+            telephone_event: false,
+            ..MediaConfig::default()
+        },
+        "127.0.0.1:5000",
+        2,
+    )
+    .answer_offer(&offer("96 101 110"), &mut rng(1))
+    .unwrap();
+    assert_eq!(answer.sdp.media[0].formats, vec!["96"]);
+    assert_eq!(answer.audio.unwrap().telephone_event, None);
+}
+
+/// Our offer (Opus, PCMU, PCMA, te/48000 and te/8000) answered with Opus
+/// and te/8000 only, as Asterisk does: the /8000 event on the answer's
+/// number for sending, ours for receiving.
+#[test]
+fn answer_to_our_offer_with_opus_and_telephone_event_8000_only() {
+    let mut a = alice();
+    let offer = a.create_offer(&mut rng(1)).unwrap();
+    assert_eq!(offer.media[0].formats, vec!["111", "0", "8", "110", "101"]);
+    let head = "v=0\r\no=- 9 9 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n";
+    let audio = a
+        .accept_answer(&parse(&format!(
+            "{head}m=audio 7000 RTP/AVP 111 126\r\na=rtpmap:111 opus/48000/2\r\n\
+             a=rtpmap:126 telephone-event/8000\r\na=fmtp:126 0-16\r\n"
+        )))
+        .unwrap()
+        .unwrap();
+    assert_eq!(audio.codec.codec, AudioCodec::Opus);
+    assert_eq!(
+        audio.telephone_event,
+        Some(TelephoneEvent {
+            send_payload_type: 126,
+            recv_payload_type: 101,
+            clock_rate: 8000,
+            audio_clock_rate: 48000
+        })
+    );
+    // Both rates in the answer: the one at Opus's rate.
+    let mut a = alice();
+    a.create_offer(&mut rng(1)).unwrap();
+    let audio = a
+        .accept_answer(&parse(&format!(
+            "{head}m=audio 7000 RTP/AVP 111 101 110\r\na=rtpmap:111 opus/48000/2\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=rtpmap:110 telephone-event/48000\r\n"
+        )))
+        .unwrap()
+        .unwrap();
+    let te = audio.telephone_event.unwrap();
+    assert_eq!((te.send_payload_type, te.clock_rate), (110, 48000));
+    // We offered Opus only (so te/48000 only) and the answer has te/8000
+    // at a number free in our offer: taken on that number both ways.
+    let mut opus_only = session(
+        MediaConfig {
+            codecs: vec![AudioCodec::Opus],
+            ..MediaConfig::default()
+        },
+        "127.0.0.1:4000",
+        1,
+    );
+    let offer = opus_only.create_offer(&mut rng(1)).unwrap();
+    assert_eq!(offer.media[0].formats, vec!["111", "110"]);
+    let audio = opus_only
+        .accept_answer(&parse(&format!(
+            "{head}m=audio 7000 RTP/AVP 111 101\r\na=rtpmap:111 opus/48000/2\r\n\
+             a=rtpmap:101 telephone-event/8000\r\n"
+        )))
+        .unwrap()
+        .unwrap();
+    let te = audio.telephone_event.unwrap();
+    assert_eq!(
+        (te.send_payload_type, te.recv_payload_type, te.clock_rate),
+        (101, 101, 8000)
+    );
+    // ... but not on a number our offer uses for something else.
+    let mut opus_only = session(
+        MediaConfig {
+            codecs: vec![AudioCodec::Opus],
+            ..MediaConfig::default()
+        },
+        "127.0.0.1:4000",
+        1,
+    );
+    opus_only.create_offer(&mut rng(1)).unwrap();
+    let audio = opus_only
+        .accept_answer(&parse(&format!(
+            "{head}m=audio 7000 RTP/AVP 96 111\r\na=rtpmap:96 opus/48000/2\r\n\
+             a=rtpmap:111 telephone-event/8000\r\n"
+        )))
+        .unwrap()
+        .unwrap();
+    assert_eq!(audio.telephone_event, None);
+}
+
+/// After answering Asterisk's Opus + te/8000 offer, our re-offer keeps
+/// the event's number.
+#[test]
+fn re_offer_after_asterisk_answer_keeps_the_event_numbers() {
+    let offer = sdp("asterisk-srtp-opus.sdp");
+    let mut b = bob();
+    b.answer_offer(&offer, &mut rng(1)).unwrap();
+    // Our re-offer keeps 101 for te/8000 (RFC 3264 §8.3.2) and adds
+    // te/48000 on a free number.
+    let reoffer = b.create_offer(&mut rng(2)).unwrap();
+    let m = &reoffer.media[0];
+    assert!(attr_values(m, "rtpmap").contains(&"101 telephone-event/8000".to_owned()));
+    assert!(
+        attr_values(m, "rtpmap")
+            .iter()
+            .any(|v| v.ends_with(" telephone-event/48000") && !v.starts_with("101 "))
+    );
 }
