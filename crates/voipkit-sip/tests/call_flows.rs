@@ -48,9 +48,7 @@ fn full_call(seed: u64, loss: f64) -> (Node, Node) {
         }
         _ => {}
     });
-    let call =
-        a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("alice")))
-            .unwrap();
+    let call = a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("alice"));
     run(&mut h, &mut a, &mut b, 40);
     assert_eq!(
         a.count(|e| matches!(e, Event::Answered { .. })),
@@ -96,53 +94,24 @@ fn full_call(seed: u64, loss: f64) -> (Node, Node) {
                 l.starts_with("SIP/2.0 200") && String::from_utf8_lossy(x).contains("INVITE")
             })
             .count();
-        let got = a
-            .received
-            .iter()
-            .filter(|(_, l)| l.starts_with("SIP/2.0 200"))
-            .count();
+        let got = a.received_count("SIP/2.0 200");
         let acks = a.sent_count("ACK");
-        let acks_in = b
-            .received
-            .iter()
-            .filter(|(_, l)| l.starts_with("ACK"))
-            .count();
+        let acks_in = b.received_count("ACK");
         eprintln!(
             "2xx sent by bob {oks}, 200s got by alice {got}, acks sent {acks}, acks got by bob {acks_in}"
         );
-        panic!(
-            "seed {seed}: alice {:?}\nbob {:?}",
-            a.events
+        let ends = |n: &Node| {
+            n.events
                 .iter()
                 .filter(|(_, e)| matches!(e, Event::Ended { .. }))
-                .collect::<Vec<_>>(),
-            b.events
-                .iter()
-                .filter(|(_, e)| matches!(e, Event::Ended { .. }))
+                .cloned()
                 .collect::<Vec<_>>()
-        );
+        };
+        panic!("seed {seed}: alice {:?}\nbob {:?}", ends(&a), ends(&b));
     }
     run(&mut h, &mut a, &mut b, 120);
-    assert!(
-        a.find(|e| matches!(
-            e,
-            Event::Ended {
-                reason: EndReason::LocalHangup,
-                ..
-            }
-        ))
-        .is_some()
-    );
-    assert!(
-        b.find(|e| matches!(
-            e,
-            Event::Ended {
-                reason: EndReason::RemoteBye,
-                ..
-            }
-        ))
-        .is_some()
-    );
+    assert!(a.ended_by(EndReason::LocalHangup));
+    assert!(b.ended_by(EndReason::RemoteBye));
     assert_eq!(a.count(|e| matches!(e, Event::Ended { .. })), 1);
     assert_eq!(b.count(|e| matches!(e, Event::Ended { .. })), 1);
     // Everything is cleaned up once the lingering timers ran.
@@ -203,16 +172,9 @@ fn full_call_with_loss_jitter_duplicates_and_reordering() {
 #[test]
 fn ack_lost_2xx_retransmitted_and_acked_again() {
     let mut h = harness(3, 0.0);
-    let epoch = h.now();
-    let mut a = Node::new("alice", 5060, epoch, 1);
-    let mut b = Node::new("bob", 5062, epoch, 2);
-    b.on_event(|ua, now, ev| {
-        if let Event::IncomingCall(ic) = ev {
-            ua.answer(now, ic.call, Some(sdp("bob"))).unwrap();
-        }
-    });
-    a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("alice")))
-        .unwrap();
+    let (mut a, mut b) = alice_and_bob(&h);
+    b.answer_calls("bob");
+    a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("alice"));
     // Drop the first ACK: alice -> bob link fails after the INVITE went.
     let (aa, ba) = (a.addr, b.addr);
     h.flush(&mut [&mut a as &mut dyn Endpoint, &mut b]);
@@ -221,10 +183,7 @@ fn ack_lost_2xx_retransmitted_and_acked_again() {
         ba,
         LinkConfig::with_delay(Duration::from_millis(20)).loss(1.0),
     );
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut b],
-        Duration::from_millis(700),
-    );
+    run_pair(&mut h, &mut a, &mut b, Duration::from_millis(700));
     h.net
         .set_link(aa, ba, LinkConfig::with_delay(Duration::from_millis(20)));
     run(&mut h, &mut a, &mut b, 10);
@@ -239,43 +198,17 @@ fn ack_lost_2xx_retransmitted_and_acked_again() {
 #[test]
 fn cancel_before_answer_gets_487() {
     let mut h = harness(4, 0.0);
-    let epoch = h.now();
-    let mut a = Node::new("alice", 5060, epoch, 1);
-    let mut b = Node::new("bob", 5062, epoch, 2);
-    b.on_event(|ua, now, ev| {
-        if let Event::IncomingCall(ic) = ev {
-            ua.ringing(now, ic.call).unwrap();
-        }
-    });
-    let call =
-        a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("alice")))
-            .unwrap();
+    let (mut a, mut b) = alice_and_bob(&h);
+    b.ring_calls();
+    let call = a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("alice"));
     run(&mut h, &mut a, &mut b, 2);
     a.ua.cancel(h.now(), call).unwrap();
     run(&mut h, &mut a, &mut b, 60);
     assert_eq!(a.sent_count("CANCEL"), 1);
     assert_eq!(b.sent_count("SIP/2.0 487"), 1);
     assert_eq!(a.sent_count("ACK"), 1);
-    assert!(
-        a.find(|e| matches!(
-            e,
-            Event::Ended {
-                reason: EndReason::LocalCancel,
-                ..
-            }
-        ))
-        .is_some()
-    );
-    assert!(
-        b.find(|e| matches!(
-            e,
-            Event::Ended {
-                reason: EndReason::RemoteCancel { reason: None },
-                ..
-            }
-        ))
-        .is_some()
-    );
+    assert!(a.ended_by(EndReason::LocalCancel));
+    assert!(b.ended_by(EndReason::RemoteCancel { reason: None }));
 }
 
 #[test]
@@ -288,15 +221,9 @@ fn cancel_reason_reported_answered_elsewhere() {
     let invite = "INVITE sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKp1;rport\r\nFrom: <sip:proxy@127.0.0.1>;tag=pp\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: c1@x\r\nCSeq: 7 INVITE\r\nContact: <sip:p@127.0.0.1:5070>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
     let cancel = "CANCEL sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKp1;rport\r\nFrom: <sip:proxy@127.0.0.1>;tag=pp\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: c1@x\r\nCSeq: 7 CANCEL\r\nReason: SIP;cause=200;text=\"Call completed elsewhere\"\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
     p.send(b.addr, invite.as_bytes().to_vec());
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_secs(1),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_secs(1));
     p.send(b.addr, cancel.as_bytes().to_vec());
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_secs(1),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_secs(1));
     let (_, ended) = b.find(|e| matches!(e, Event::Ended { .. })).unwrap();
     match ended {
         Event::Ended {
@@ -323,17 +250,9 @@ fn cancel_reason_reported_answered_elsewhere() {
 #[test]
 fn cancel_crossing_200() {
     let mut h = harness(6, 0.0);
-    let epoch = h.now();
-    let mut a = Node::new("alice", 5060, epoch, 1);
-    let mut b = Node::new("bob", 5062, epoch, 2);
-    b.on_event(|ua, now, ev| {
-        if let Event::IncomingCall(ic) = ev {
-            ua.ringing(now, ic.call).unwrap();
-        }
-    });
-    let call =
-        a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("alice")))
-            .unwrap();
+    let (mut a, mut b) = alice_and_bob(&h);
+    b.ring_calls();
+    let call = a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("alice"));
     run(&mut h, &mut a, &mut b, 2);
     // Both act at the same instant: the 200 and the CANCEL cross.
     let bcall = match &b.events[0].1 {
@@ -346,17 +265,8 @@ fn cancel_crossing_200() {
     // bob: 200 to the CANCEL, no 487 (the INVITE was answered), then the
     // ACK confirms and the BYE ends the call.
     assert_eq!(b.sent_count("SIP/2.0 487"), 0);
-    assert!(b.find(|e| matches!(e, Event::Confirmed { .. })).is_some());
-    assert!(
-        b.find(|e| matches!(
-            e,
-            Event::Ended {
-                reason: EndReason::RemoteBye,
-                ..
-            }
-        ))
-        .is_some()
-    );
+    assert!(b.has(|e| matches!(e, Event::Confirmed { .. })));
+    assert!(b.ended_by(EndReason::RemoteBye));
     // alice: ACK and BYE the 2xx, one Ended (LocalCancel), never Answered.
     assert_eq!(a.sent_count("ACK"), 1);
     assert_eq!(a.sent_count("BYE"), 1);
@@ -376,40 +286,21 @@ fn cancel_crossing_200() {
 #[test]
 fn rejected_call_is_acked_and_reported() {
     let mut h = harness(7, 0.0);
-    let epoch = h.now();
-    let mut a = Node::new("alice", 5060, epoch, 1);
-    let mut b = Node::new("bob", 5062, epoch, 2);
-    b.on_event(|ua, now, ev| {
-        if let Event::IncomingCall(ic) = ev {
-            ua.reject(now, ic.call, StatusCode::BUSY_HERE).unwrap();
-        }
-    });
-    a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("alice")))
-        .unwrap();
+    let (mut a, mut b) = alice_and_bob(&h);
+    b.on_incoming_call(|ua, now, ic| ua.reject(now, ic.call, StatusCode::BUSY_HERE).unwrap());
+    a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("alice"));
     run(&mut h, &mut a, &mut b, 60);
-    assert!(a
-        .find(|e| matches!(e, Event::Ended { reason: EndReason::Rejected { status, .. }, .. } if *status == StatusCode::BUSY_HERE))
-        .is_some());
-    assert!(b
-        .find(|e| matches!(e, Event::Ended { reason: EndReason::LocalReject(s), .. } if *s == StatusCode::BUSY_HERE))
-        .is_some());
+    assert!(a.has(|e| matches!(e, Event::Ended { reason: EndReason::Rejected { status, .. }, .. } if *status == StatusCode::BUSY_HERE)));
+    assert!(b.ended_by(EndReason::LocalReject(StatusCode::BUSY_HERE)));
     assert_eq!(a.sent_count("ACK"), 1);
 }
 
 #[test]
 fn info_dtmf_and_options() {
     let mut h = harness(8, 0.0);
-    let epoch = h.now();
-    let mut a = Node::new("alice", 5060, epoch, 1);
-    let mut b = Node::new("bob", 5062, epoch, 2);
-    b.on_event(|ua, now, ev| {
-        if let Event::IncomingCall(ic) = ev {
-            ua.answer(now, ic.call, Some(sdp("bob"))).unwrap();
-        }
-    });
-    let call =
-        a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("alice")))
-            .unwrap();
+    let (mut a, mut b) = alice_and_bob(&h);
+    b.answer_calls("bob");
+    let call = a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("alice"));
     run(&mut h, &mut a, &mut b, 2);
     a.ua.send_dtmf_info(h.now(), call, '5', 160).unwrap();
     let req =
@@ -427,8 +318,7 @@ fn info_dtmf_and_options() {
         _ => unreachable!(),
     }
     assert!(a
-        .find(|e| matches!(e, Event::OptionsResponse { request, status: Some(s) } if *request == req && *s == StatusCode::OK))
-        .is_some());
+        .has(|e| matches!(e, Event::OptionsResponse { request, status: Some(s) } if *request == req && *s == StatusCode::OK)));
     // The 200 to OPTIONS lists what we do.
     let ok = b
         .sent
@@ -449,22 +339,17 @@ fn info_dtmf_and_options() {
 #[test]
 fn redirect_reports_contacts() {
     let mut h = harness(9, 0.0);
-    let epoch = h.now();
-    let mut a = Node::new("alice", 5060, epoch, 1);
-    let mut b = Node::new("bob", 5062, epoch, 2);
-    b.on_event(|ua, now, ev| {
-        if let Event::IncomingCall(ic) = ev {
-            ua.redirect(
-                now,
-                ic.call,
-                StatusCode::new(302).unwrap(),
-                &[uri("sip:bob@127.0.0.1:5064")],
-            )
-            .unwrap();
-        }
-    });
-    a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("alice")))
+    let (mut a, mut b) = alice_and_bob(&h);
+    b.on_incoming_call(|ua, now, ic| {
+        ua.redirect(
+            now,
+            ic.call,
+            StatusCode::new(302).unwrap(),
+            &[uri("sip:bob@127.0.0.1:5064")],
+        )
         .unwrap();
+    });
+    a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("alice"));
     run(&mut h, &mut a, &mut b, 5);
     let (_, e) = a.find(|e| matches!(e, Event::Ended { .. })).unwrap();
     match e {
@@ -482,14 +367,10 @@ fn redirect_reports_contacts() {
 #[test]
 fn offerless_invite_offer_in_2xx_answer_in_ack() {
     let mut h = harness(10, 0.0);
-    let epoch = h.now();
-    let mut a = Node::new("alice", 5060, epoch, 1);
-    let mut b = Node::new("bob", 5062, epoch, 2);
-    b.on_event(|ua, now, ev| {
-        if let Event::IncomingCall(ic) = ev {
-            assert!(ic.sdp.is_none());
-            ua.answer(now, ic.call, Some(sdp("bob-offer"))).unwrap();
-        }
+    let (mut a, mut b) = alice_and_bob(&h);
+    b.on_incoming_call(|ua, now, ic| {
+        assert!(ic.sdp.is_none());
+        ua.answer(now, ic.call, Some(sdp("bob-offer"))).unwrap();
     });
     a.on_event(|ua, now, ev| {
         if let Event::OfferReceived {
@@ -500,8 +381,7 @@ fn offerless_invite_offer_in_2xx_answer_in_ack() {
             ua.answer_offer(now, *call, sdp("alice-answer")).unwrap();
         }
     });
-    a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), None)
-        .unwrap();
+    a.call(h.now(), "sip:bob@127.0.0.1:5062", None);
     run(&mut h, &mut a, &mut b, 5);
     let (_, e) = b.find(|e| matches!(e, Event::Confirmed { .. })).unwrap();
     match e {
@@ -515,31 +395,16 @@ fn offerless_invite_offer_in_2xx_answer_in_ack() {
 
 #[test]
 fn full_call_over_tcp_has_no_retransmissions() {
-    use voipkit_sip::{Transport, UaConfig};
     let mut h = harness(11, 0.0);
     let epoch = h.now();
-    let node = |name: &'static str, port: u16, seed: u64| {
-        Node::with_config(
-            name,
-            UaConfig::new(name, vec![(Transport::Tcp, addr(port))]),
-            epoch,
-            seed,
-        )
-    };
-    let mut a = node("alice", 5060, 1);
-    let mut b = node("bob", 5062, 2);
-    b.on_event(|ua, now, ev| {
-        if let Event::IncomingCall(ic) = ev {
-            ua.answer(now, ic.call, Some(sdp("bob"))).unwrap();
-        }
-    });
-    let call =
-        a.ua.start_call(
-            h.now(),
-            uri("sip:bob@127.0.0.1:5062;transport=tcp"),
-            Some(sdp("alice")),
-        )
-        .unwrap();
+    let mut a = Node::tcp("alice", 5060, epoch, 1);
+    let mut b = Node::tcp("bob", 5062, epoch, 2);
+    b.answer_calls("bob");
+    let call = a.call(
+        h.now(),
+        "sip:bob@127.0.0.1:5062;transport=tcp",
+        Some("alice"),
+    );
     run(&mut h, &mut a, &mut b, 1);
     let invite = String::from_utf8(a.sent[0].2.clone()).unwrap();
     assert!(
@@ -552,16 +417,7 @@ fn full_call_over_tcp_has_no_retransmissions() {
     );
     a.ua.hang_up(h.now(), call).unwrap();
     run(&mut h, &mut a, &mut b, 1);
-    assert!(
-        b.find(|e| matches!(
-            e,
-            Event::Ended {
-                reason: EndReason::RemoteBye,
-                ..
-            }
-        ))
-        .is_some()
-    );
+    assert!(b.ended_by(EndReason::RemoteBye));
     // Timer K and J are zero on TCP: the BYE transactions are gone at once;
     // only the INVITE transactions linger (timers L and M, 64*T1).
     assert_eq!(a.ua.transaction_counts().0, 1);

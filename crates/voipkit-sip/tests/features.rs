@@ -24,16 +24,6 @@ fn net(seed: u64, loss: f64) -> Harness {
     ))
 }
 
-fn incoming(n: &Node) -> CallHandle {
-    n.events
-        .iter()
-        .find_map(|(_, e)| match e {
-            Event::IncomingCall(ic) => Some(ic.call),
-            _ => None,
-        })
-        .unwrap()
-}
-
 // ---------------------------------------------------------------------
 // Forking
 
@@ -126,20 +116,14 @@ fn forking_two_180s_two_200s_first_wins_second_is_acked_and_byed() {
     let mut b1 = Node::new("bob1", 5062, epoch, 2);
     let mut b2 = Node::new("bob2", 5064, epoch, 3);
     for b in [&mut b1, &mut b2] {
-        b.on_event(|ua, now, ev| {
-            if let Event::IncomingCall(ic) = ev {
-                ua.ringing(now, ic.call).unwrap();
-            }
-        });
+        b.ring_calls();
     }
     let mut proxy = ForkingProxy {
         addr: addr(5090),
         targets: vec![addr(5062), addr(5064)],
         out: VecDeque::new(),
     };
-    let call =
-        a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5090"), Some(sdp("alice")))
-            .unwrap();
+    let call = a.call(h.now(), "sip:bob@127.0.0.1:5090", Some("alice"));
     macro_rules! run {
         ($d:expr) => {
             h.run_for(
@@ -164,7 +148,7 @@ fn forking_two_180s_two_200s_first_wins_second_is_acked_and_byed() {
         })
         .collect();
     assert_eq!(early.len(), 2);
-    let (c1, c2) = (incoming(&b1), incoming(&b2));
+    let (c1, c2) = (b1.incoming_call(), b2.incoming_call());
     b1.ua.answer(h.now(), c1, Some(sdp("bob1"))).unwrap();
     run!(Duration::from_millis(500));
     b2.ua.answer(h.now(), c2, Some(sdp("bob2"))).unwrap();
@@ -179,31 +163,13 @@ fn forking_two_180s_two_200s_first_wins_second_is_acked_and_byed() {
     }
     assert_eq!(a.sent_count("ACK"), 2, "both 2xx ACKed");
     assert_eq!(a.sent_count("BYE"), 1, "the losing fork gets BYE");
-    assert!(
-        b2.find(|e| matches!(
-            e,
-            Event::Ended {
-                reason: EndReason::RemoteBye,
-                ..
-            }
-        ))
-        .is_some()
-    );
-    assert!(b1.find(|e| matches!(e, Event::Confirmed { .. })).is_some());
-    assert!(b1.find(|e| matches!(e, Event::Ended { .. })).is_none());
+    assert!(b2.ended_by(EndReason::RemoteBye));
+    assert!(b1.has(|e| matches!(e, Event::Confirmed { .. })));
+    assert!(!b1.ended());
     // The winning call goes on, through the proxy (Record-Route).
     a.ua.hang_up(h.now(), call).unwrap();
     run!(Duration::from_secs(40));
-    assert!(
-        b1.find(|e| matches!(
-            e,
-            Event::Ended {
-                reason: EndReason::RemoteBye,
-                ..
-            }
-        ))
-        .is_some()
-    );
+    assert!(b1.ended_by(EndReason::RemoteBye));
     assert_eq!(
         b1.received
             .iter()
@@ -233,21 +199,13 @@ fn reinvite_glare_491_and_rfc_retry_timing() {
         let mut b = Node::new("bob", 5062, epoch, seed * 10 + 1);
         answering(&mut a);
         answering(&mut b);
-        let call =
-            a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("a")))
-                .unwrap();
-        h.run_for(
-            &mut [&mut a as &mut dyn Endpoint, &mut b],
-            Duration::from_secs(1),
-        );
-        let bcall = incoming(&b);
+        let call = a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("a"));
+        run_pair(&mut h, &mut a, &mut b, Duration::from_secs(1));
+        let bcall = b.incoming_call();
         // Both offer at the same instant.
         a.ua.reinvite(h.now(), call, sdp("a-hold")).unwrap();
         b.ua.reinvite(h.now(), bcall, sdp("b-hold")).unwrap();
-        h.run_for(
-            &mut [&mut a as &mut dyn Endpoint, &mut b],
-            Duration::from_secs(30),
-        );
+        run_pair(&mut h, &mut a, &mut b, Duration::from_secs(30));
         let got491 = |n: &Node| {
             n.received
                 .iter()
@@ -284,20 +242,12 @@ fn update_glare_and_update_offer() {
     let mut b = Node::new("bob", 5062, epoch, 6);
     answering(&mut a);
     answering(&mut b);
-    let call =
-        a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("a")))
-            .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut b],
-        Duration::from_secs(1),
-    );
-    let bcall = incoming(&b);
+    let call = a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("a"));
+    run_pair(&mut h, &mut a, &mut b, Duration::from_secs(1));
+    let bcall = b.incoming_call();
     a.ua.update(h.now(), call, sdp("a2")).unwrap();
     b.ua.update(h.now(), bcall, sdp("b2")).unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut b],
-        Duration::from_secs(30),
-    );
+    run_pair(&mut h, &mut a, &mut b, Duration::from_secs(30));
     assert!(a.received.iter().any(|(_, l)| l.starts_with("SIP/2.0 491")));
     assert_eq!(a.count(|e| matches!(e, Event::AnswerReceived { .. })), 1);
     assert_eq!(b.count(|e| matches!(e, Event::AnswerReceived { .. })), 1);
@@ -323,28 +273,21 @@ fn reliable_183_prack_then_answer() {
         let epoch = h.now();
         let mut a = Node::new("alice", 5060, epoch, seed);
         let mut b = Node::new("bob", 5062, epoch, seed + 100);
-        b.on_event(|ua, now, ev| {
-            if let Event::IncomingCall(ic) = ev {
-                ua.send_provisional(
-                    now,
-                    ic.call,
-                    StatusCode::SESSION_PROGRESS,
-                    Some(sdp("early")),
-                    true,
-                )
+        b.on_incoming_call(|ua, now, ic| {
+            ua.send_provisional(
+                now,
+                ic.call,
+                StatusCode::SESSION_PROGRESS,
+                Some(sdp("early")),
+                true,
+            )
+            .unwrap();
+            // A second reliable one waits for the first PRACK.
+            ua.send_provisional(now, ic.call, StatusCode::RINGING, None, true)
                 .unwrap();
-                // A second reliable one waits for the first PRACK.
-                ua.send_provisional(now, ic.call, StatusCode::RINGING, None, true)
-                    .unwrap();
-            }
         });
-        let call =
-            a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("alice")))
-                .unwrap();
-        h.run_for(
-            &mut [&mut a as &mut dyn Endpoint, &mut b],
-            Duration::from_secs(20),
-        );
+        let call = a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("alice"));
+        run_pair(&mut h, &mut a, &mut b, Duration::from_secs(20));
         let prov: Vec<(StatusCode, bool, bool)> = a
             .events
             .iter()
@@ -387,14 +330,11 @@ fn reliable_183_prack_then_answer() {
                 "no retransmission once PRACKed"
             );
         }
-        let bcall = incoming(&b);
+        let bcall = b.incoming_call();
         b.ua.answer(h.now(), bcall, Some(sdp("bob"))).unwrap();
-        h.run_for(
-            &mut [&mut a as &mut dyn Endpoint, &mut b],
-            Duration::from_secs(40),
-        );
+        run_pair(&mut h, &mut a, &mut b, Duration::from_secs(40));
         assert!(
-            a.find(|e| matches!(e, Event::Answered { .. })).is_some(),
+            a.has(|e| matches!(e, Event::Answered { .. })),
             "seed {seed}"
         );
         let _ = call;
@@ -406,20 +346,15 @@ fn unacknowledged_reliable_provisional_is_retransmitted_then_fails_with_5xx() {
     let mut h = net(1, 0.0);
     let epoch = h.now();
     let mut b = Node::new("bob", 5062, epoch, 2);
-    b.on_event(|ua, now, ev| {
-        if let Event::IncomingCall(ic) = ev {
-            ua.send_provisional(now, ic.call, StatusCode::RINGING, None, true)
-                .unwrap();
-        }
+    b.on_incoming_call(|ua, now, ic| {
+        ua.send_provisional(now, ic.call, StatusCode::RINGING, None, true)
+            .unwrap();
     });
     // A caller that supports 100rel but never PRACKs.
     let mut p = Peer::new(5070, epoch, |_, _, _| vec![]);
     let invite = "INVITE sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKr1;rport\r\nFrom: <sip:p@127.0.0.1>;tag=pp\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: rel@p\r\nCSeq: 1 INVITE\r\nSupported: 100rel\r\nContact: <sip:p@127.0.0.1:5070>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
     p.send(b.addr, invite.as_bytes().to_vec());
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_secs(40),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_secs(40));
     let t: Vec<f64> = b
         .sent_times("SIP/2.0 180")
         .iter()
@@ -427,16 +362,7 @@ fn unacknowledged_reliable_provisional_is_retransmitted_then_fails_with_5xx() {
         .collect();
     assert_eq!(t, vec![0.0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5]);
     assert!(b.sent_count("SIP/2.0 500") >= 1);
-    assert!(
-        b.find(|e| matches!(
-            e,
-            Event::Ended {
-                reason: EndReason::Timeout,
-                ..
-            }
-        ))
-        .is_some()
-    );
+    assert!(b.ended_by(EndReason::Timeout));
 }
 
 // ---------------------------------------------------------------------
@@ -462,12 +388,8 @@ fn session_timer_refresh_by_update_then_expiry() {
     let mut a = st_node("alice", 5060, epoch, 1, 90, 90);
     let mut b = st_node("bob", 5062, epoch, 2, 90, 90);
     answering(&mut b);
-    a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("a")))
-        .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut b],
-        Duration::from_millis(200),
-    );
+    a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("a"));
+    run_pair(&mut h, &mut a, &mut b, Duration::from_millis(200));
     let ok = b
         .sent
         .iter()
@@ -477,17 +399,14 @@ fn session_timer_refresh_by_update_then_expiry() {
     assert!(text.contains("Session-Expires: 90;refresher=uac"), "{text}");
     assert!(text.contains("Require: timer"), "{text}");
     // Alice (uac) refreshes every 45 s with UPDATE.
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut b],
-        Duration::from_millis(200_000 - 200),
-    );
+    run_pair(&mut h, &mut a, &mut b, Duration::from_millis(200_000 - 200));
     let ups: Vec<f64> = a
         .sent_times("UPDATE")
         .iter()
         .map(|d| d.as_secs_f64().round())
         .collect();
     assert_eq!(ups, vec![45.0, 90.0, 135.0, 180.0]);
-    assert!(b.find(|e| matches!(e, Event::Ended { .. })).is_none());
+    assert!(!b.ended());
     assert_eq!(
         a.count(|e| matches!(e, Event::AnswerReceived { .. })),
         0,
@@ -497,10 +416,7 @@ fn session_timer_refresh_by_update_then_expiry() {
     // last refresh + 90 - min(32, 90/3) = 180 + 60 s.
     h.net
         .set_link(a.addr, b.addr, LinkConfig::default().loss(1.0));
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut b],
-        Duration::from_secs(100),
-    );
+    run_pair(&mut h, &mut a, &mut b, Duration::from_secs(100));
     let (t, _) = b
         .find(|e| {
             matches!(
@@ -531,7 +447,7 @@ fn session_timer_refresh_by_update_then_expiry() {
         .map(|(_, _, x)| x)
         .collect();
     assert_eq!(byes.len(), 1);
-    assert!(a.find(|e| matches!(e, Event::Ended { .. })).is_some());
+    assert!(a.ended());
 }
 
 #[test]
@@ -541,12 +457,8 @@ fn session_interval_too_small_422_retry() {
     let mut a = st_node("alice", 5060, epoch, 1, 90, 90);
     let mut b = st_node("bob", 5062, epoch, 2, 300, 1800);
     answering(&mut b);
-    a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("a")))
-        .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut b],
-        Duration::from_secs(2),
-    );
+    a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("a"));
+    run_pair(&mut h, &mut a, &mut b, Duration::from_secs(2));
     assert_eq!(b.sent_count("SIP/2.0 422"), 1);
     let invites: Vec<String> = a
         .sent
@@ -557,7 +469,7 @@ fn session_interval_too_small_422_retry() {
     assert_eq!(invites.len(), 2);
     assert!(invites[1].contains("Session-Expires: 300") && invites[1].contains("Min-SE: 300"));
     assert!(invites[1].contains("CSeq: 2 INVITE"));
-    assert!(a.find(|e| matches!(e, Event::Answered { .. })).is_some());
+    assert!(a.has(|e| matches!(e, Event::Answered { .. })));
     assert_eq!(b.count(|e| matches!(e, Event::IncomingCall(_))), 1);
 }
 
@@ -594,10 +506,7 @@ fn uas_refreshes_with_reinvite_when_peer_has_no_update() {
     });
     let invite = "INVITE sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKst1;rport\r\nFrom: <sip:p@127.0.0.1>;tag=pp\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: st@p\r\nCSeq: 1 INVITE\r\nAllow: INVITE, ACK, BYE, CANCEL\r\nSupported: timer\r\nSession-Expires: 90;refresher=uas\r\nContact: <sip:p@127.0.0.1:5070>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: 5\r\n\r\nv=0\r\n";
     p.send(b.addr, invite.as_bytes().to_vec());
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_secs(100),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_secs(100));
     let reinv: Vec<f64> = b
         .sent_times("INVITE")
         .iter()
@@ -615,7 +524,7 @@ fn uas_refreshes_with_reinvite_when_peer_has_no_update() {
         "{text}"
     );
     assert_eq!(b.sent_count("UPDATE"), 0);
-    assert!(b.find(|e| matches!(e, Event::Ended { .. })).is_none());
+    assert!(!b.ended());
 }
 
 // ---------------------------------------------------------------------
@@ -624,15 +533,11 @@ fn uas_refreshes_with_reinvite_when_peer_has_no_update() {
 #[test]
 fn blind_transfer_with_notify_progress() {
     let mut h = net(1, 0.0);
-    let epoch = h.now();
-    let mut a = Node::new("alice", 5060, epoch, 1);
-    let mut b = Node::new("bob", 5062, epoch, 2);
-    let mut c = Node::new("carol", 5064, epoch, 3);
-    c.on_event(|ua, now, ev| {
-        if let Event::IncomingCall(ic) = ev {
-            ua.ringing(now, ic.call).unwrap();
-            ua.answer(now, ic.call, Some(sdp("carol"))).unwrap();
-        }
+    let (mut a, mut b) = alice_and_bob(&h);
+    let mut c = Node::new("carol", 5064, h.now(), 3);
+    c.on_incoming_call(|ua, now, ic| {
+        ua.ringing(now, ic.call).unwrap();
+        ua.answer(now, ic.call, Some(sdp("carol"))).unwrap();
     });
     // Bob: answers alice, and on REFER places the new call and reports
     // its progress back.
@@ -671,9 +576,7 @@ fn blind_transfer_with_notify_progress() {
             ua.hang_up(now, *call).unwrap();
         }
     });
-    let call =
-        a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("a")))
-            .unwrap();
+    let call = a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("a"));
     h.run_for(
         &mut [&mut a as &mut dyn Endpoint, &mut b, &mut c],
         Duration::from_secs(1),
@@ -720,26 +623,15 @@ fn blind_transfer_with_notify_progress() {
             && notifies[2].contains("Subscription-State: terminated")
     );
     // Alice hung up on bob; bob and carol talk.
-    assert!(
-        b.find(|e| matches!(
-            e,
-            Event::Ended {
-                reason: EndReason::RemoteBye,
-                ..
-            }
-        ))
-        .is_some()
-    );
-    assert!(c.find(|e| matches!(e, Event::Confirmed { .. })).is_some());
-    assert!(c.find(|e| matches!(e, Event::Ended { .. })).is_none());
+    assert!(b.ended_by(EndReason::RemoteBye));
+    assert!(c.has(|e| matches!(e, Event::Confirmed { .. })));
+    assert!(!c.ended());
 }
 
 #[test]
 fn refer_rejected() {
     let mut h = net(1, 0.0);
-    let epoch = h.now();
-    let mut a = Node::new("alice", 5060, epoch, 1);
-    let mut b = Node::new("bob", 5062, epoch, 2);
+    let (mut a, mut b) = alice_and_bob(&h);
     b.on_event(|ua, now, ev| match ev {
         Event::IncomingCall(ic) => ua.answer(now, ic.call, Some(sdp("bob"))).unwrap(),
         Event::TransferRequested { call, .. } => {
@@ -747,49 +639,33 @@ fn refer_rejected() {
         }
         _ => {}
     });
-    let call =
-        a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("a")))
-            .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut b],
-        Duration::from_secs(1),
-    );
+    let call = a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("a"));
+    run_pair(&mut h, &mut a, &mut b, Duration::from_secs(1));
     a.ua.transfer(h.now(), call, uri("sip:carol@127.0.0.1:5064"))
         .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut b],
-        Duration::from_secs(2),
-    );
+    run_pair(&mut h, &mut a, &mut b, Duration::from_secs(2));
     assert!(a.find(|e| matches!(e, Event::TransferProgress { status, done: true, .. } if status.as_u16() == 603)).is_some());
 }
 
 #[test]
 fn answer_waits_for_prack_of_reliable_1xx_with_sdp() {
     let mut h = net(1, 0.0);
-    let epoch = h.now();
-    let mut a = Node::new("alice", 5060, epoch, 1);
-    let mut b = Node::new("bob", 5062, epoch, 2);
-    b.on_event(|ua, now, ev| {
-        if let Event::IncomingCall(ic) = ev {
-            ua.send_provisional(
-                now,
-                ic.call,
-                StatusCode::SESSION_PROGRESS,
-                Some(sdp("early")),
-                true,
-            )
-            .unwrap();
-            // Answered at once: the 200 must wait for the PRACK (RFC 3262 §3).
-            ua.answer(now, ic.call, Some(sdp("bob"))).unwrap();
-            assert!(ua.answer(now, ic.call, Some(sdp("bob"))).is_err());
-        }
-    });
-    a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5062"), Some(sdp("alice")))
+    let (mut a, mut b) = alice_and_bob(&h);
+    b.on_incoming_call(|ua, now, ic| {
+        ua.send_provisional(
+            now,
+            ic.call,
+            StatusCode::SESSION_PROGRESS,
+            Some(sdp("early")),
+            true,
+        )
         .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut b],
-        Duration::from_secs(5),
-    );
+        // Answered at once: the 200 must wait for the PRACK (RFC 3262 §3).
+        ua.answer(now, ic.call, Some(sdp("bob"))).unwrap();
+        assert!(ua.answer(now, ic.call, Some(sdp("bob"))).is_err());
+    });
+    a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("alice"));
+    run_pair(&mut h, &mut a, &mut b, Duration::from_secs(5));
     let prack_in = b
         .received
         .iter()
@@ -806,6 +682,6 @@ fn answer_waits_for_prack_of_reliable_1xx_with_sdp() {
         .collect();
     assert_eq!(ok_out.len(), 1);
     assert!(ok_out[0] >= prack_in);
-    assert!(a.find(|e| matches!(e, Event::Answered { .. })).is_some());
-    assert!(b.find(|e| matches!(e, Event::Confirmed { .. })).is_some());
+    assert!(a.has(|e| matches!(e, Event::Answered { .. })));
+    assert!(b.has(|e| matches!(e, Event::Confirmed { .. })));
 }

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use common::*;
-use voipkit_netsim::{Endpoint, Harness, LinkConfig, NetSim};
+use voipkit_netsim::{Harness, LinkConfig, NetSim};
 use voipkit_sip::auth::{DigestAlgorithm, DigestInput, Qop, Secret, digest_response};
 use voipkit_sip::message::Message;
 use voipkit_sip::{
@@ -200,10 +200,7 @@ fn register_through_md5_challenge_and_refresh() {
     let mut r = registrar(epoch, st.clone());
     let mut a = alice(epoch, PASSWORD);
     a.ua.register(h.now(), reg_cfg()).unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut r],
-        Duration::from_secs(130),
-    );
+    run_pair(&mut h, &mut a, &mut r, Duration::from_secs(130));
     let regs = registered(&a);
     // Registered at 40 ms (two round trips), refreshed at 54 s and 108 s
     // (min(90 %, expires - 5 s) of the 60 s granted).
@@ -271,15 +268,9 @@ fn sha256_preferred_and_stale_nonce_is_not_a_failure() {
     let mut r = registrar(epoch, st.clone());
     let mut a = alice(epoch, PASSWORD);
     a.ua.register(h.now(), reg_cfg()).unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut r],
-        Duration::from_secs(1),
-    );
+    run_pair(&mut h, &mut a, &mut r, Duration::from_secs(1));
     st.borrow_mut().stale_next = true;
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut r],
-        Duration::from_secs(60),
-    );
+    run_pair(&mut h, &mut a, &mut r, Duration::from_secs(60));
     assert_eq!(registered(&a).len(), 2);
     assert_eq!(
         a.count(|e| matches!(
@@ -316,10 +307,7 @@ fn wrong_password_backs_off_for_minutes() {
     let mut r = registrar(epoch, st.clone());
     let mut a = alice(epoch, "wrong");
     a.ua.register(h.now(), reg_cfg()).unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut r],
-        Duration::from_secs(20 * 60),
-    );
+    run_pair(&mut h, &mut a, &mut r, Duration::from_secs(20 * 60));
     let fails: Vec<(Duration, RegistrationFailure, Duration)> = a
         .events
         .iter()
@@ -356,10 +344,7 @@ fn interval_too_brief_retries_with_min_expires() {
     let mut r = registrar(epoch, st.clone());
     let mut a = alice(epoch, PASSWORD);
     a.ua.register(h.now(), reg_cfg()).unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut r],
-        Duration::from_secs(5),
-    );
+    run_pair(&mut h, &mut a, &mut r, Duration::from_secs(5));
     assert_eq!(registered(&a).last().map(|r| r.1), Some(1800));
     let st = st.borrow();
     let last = st.log.last().unwrap();
@@ -385,15 +370,9 @@ fn push_params_instance_and_unregister() {
     cfg.instance_id = Some("urn:uuid:00000000-0000-1000-8000-000A95A0E128".into());
     cfg.reg_id = Some(1);
     let reg = a.ua.register(h.now(), cfg).unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut r],
-        Duration::from_secs(5),
-    );
+    run_pair(&mut h, &mut a, &mut r, Duration::from_secs(5));
     a.ua.unregister(h.now(), reg).unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut r],
-        Duration::from_secs(5),
-    );
+    run_pair(&mut h, &mut a, &mut r, Duration::from_secs(5));
     assert!(
         a.find(|e| matches!(
             e,
@@ -441,10 +420,7 @@ fn rport_learned_address_goes_into_contact() {
     let mut r = registrar(epoch, st.clone());
     let mut a = alice(epoch, PASSWORD);
     a.ua.register(h.now(), reg_cfg()).unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut r],
-        Duration::from_secs(5),
-    );
+    run_pair(&mut h, &mut a, &mut r, Duration::from_secs(5));
     assert_eq!(
         a.ua.learned_address(Transport::Udp),
         Some("127.0.0.5:40000".parse().unwrap())
@@ -505,19 +481,11 @@ fn proxy_auth_for_invite_and_bye_with_cached_credentials() {
         )]
     });
     let mut a = alice(epoch, PASSWORD);
-    let call =
-        a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5080"), Some(sdp("a")))
-            .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut proxy],
-        Duration::from_secs(2),
-    );
-    assert!(a.find(|e| matches!(e, Event::Answered { .. })).is_some());
+    let call = a.call(h.now(), "sip:bob@127.0.0.1:5080", Some("a"));
+    run_pair(&mut h, &mut a, &mut proxy, Duration::from_secs(2));
+    assert!(a.has(|e| matches!(e, Event::Answered { .. })));
     a.ua.hang_up(h.now(), call).unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut proxy],
-        Duration::from_secs(2),
-    );
+    run_pair(&mut h, &mut a, &mut proxy, Duration::from_secs(2));
     let log = log.borrow();
     let lines: Vec<String> = log
         .iter()

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use common::*;
-use voipkit_netsim::{Endpoint, Harness, LinkConfig, NetSim};
+use voipkit_netsim::{Harness, LinkConfig, NetSim};
 use voipkit_sip::message::Message;
 use voipkit_sip::{EndReason, Event, StatusCode, TimerConfig, Transport, UaConfig};
 
@@ -23,23 +23,14 @@ fn secs(v: &[Duration]) -> Vec<f64> {
         .collect()
 }
 
-fn tcp_node(name: &'static str, port: u16, epoch: std::time::Instant) -> Node {
-    let cfg = UaConfig::new(name, vec![(Transport::Tcp, addr(port))]);
-    Node::with_config(name, cfg, epoch, 9)
-}
-
 #[test]
 fn timer_a_doubles_and_b_fires_at_64_t1() {
     let mut h = harness();
     let epoch = h.now();
     let mut a = Node::new("alice", 5060, epoch, 1);
     let mut p = Peer::new(5070, epoch, |_, _, _| vec![]);
-    a.ua.start_call(h.now(), uri("sip:x@127.0.0.1:5070"), Some(sdp("a")))
-        .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut p],
-        Duration::from_secs(100),
-    );
+    a.call(h.now(), "sip:x@127.0.0.1:5070", Some("a"));
+    run_pair(&mut h, &mut a, &mut p, Duration::from_secs(100));
     assert_eq!(
         secs(&p.times("INVITE")),
         vec![0.0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5]
@@ -72,10 +63,7 @@ fn timers_follow_configured_t1() {
     let mut p = Peer::new(5070, epoch, |_, _, _| vec![]);
     a.ua.send_options(h.now(), uri("sip:x@127.0.0.1:5070"))
         .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut p],
-        Duration::from_secs(100),
-    );
+    run_pair(&mut h, &mut a, &mut p, Duration::from_secs(100));
     // E: 100, 200, 400 (T2), 400, ...; F at 64*T1 = 6.4 s.
     let t = secs(&p.times("OPTIONS"));
     assert_eq!(&t[..5], &[0.0, 0.1, 0.3, 0.7, 1.1]);
@@ -94,10 +82,7 @@ fn timer_e_caps_at_t2_and_f_fires_at_64_t1() {
     let mut p = Peer::new(5070, epoch, |_, _, _| vec![]);
     a.ua.send_options(h.now(), uri("sip:x@127.0.0.1:5070"))
         .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut p],
-        Duration::from_secs(100),
-    );
+    run_pair(&mut h, &mut a, &mut p, Duration::from_secs(100));
     assert_eq!(
         secs(&p.times("OPTIONS")),
         vec![0.0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5]
@@ -127,10 +112,7 @@ fn timer_e_in_proceeding_is_t2() {
     });
     a.ua.send_options(h.now(), uri("sip:x@127.0.0.1:5070"))
         .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut p],
-        Duration::from_secs(100),
-    );
+    run_pair(&mut h, &mut a, &mut p, Duration::from_secs(100));
     assert_eq!(
         secs(&p.times("OPTIONS")),
         vec![0.0, 0.5, 4.5, 8.5, 12.5, 16.5, 20.5, 24.5, 28.5]
@@ -169,20 +151,13 @@ fn timer_d_is_32s_on_udp_and_ack_repeats() {
     let epoch = h.now();
     let mut a = Node::new("alice", 5060, epoch, 1);
     let mut p = rejecting_peer(epoch, 486, true);
-    a.ua.start_call(h.now(), uri("sip:x@127.0.0.1:5070"), Some(sdp("a")))
-        .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(31_900),
-    );
+    a.call(h.now(), "sip:x@127.0.0.1:5070", Some("a"));
+    run_pair(&mut h, &mut a, &mut p, Duration::from_millis(31_900));
     // Both copies of the 486 were ACKed; the call ended once.
     assert_eq!(p.times("ACK").len(), 2);
     assert_eq!(a.count(|e| matches!(e, Event::Ended { .. })), 1);
     assert_eq!(a.ua.transaction_counts().0, 1, "still in Completed");
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(200),
-    );
+    run_pair(&mut h, &mut a, &mut p, Duration::from_millis(200));
     assert_eq!(a.ua.transaction_counts().0, 0, "timer D fired at 32 s");
 }
 
@@ -190,18 +165,10 @@ fn timer_d_is_32s_on_udp_and_ack_repeats() {
 fn timer_d_is_zero_on_tcp() {
     let mut h = harness();
     let epoch = h.now();
-    let mut a = tcp_node("alice", 5060, epoch);
+    let mut a = Node::tcp("alice", 5060, epoch, 9);
     let mut p = rejecting_peer(epoch, 486, false);
-    a.ua.start_call(
-        h.now(),
-        uri("sip:x@127.0.0.1:5070;transport=tcp"),
-        Some(sdp("a")),
-    )
-    .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(10),
-    );
+    a.call(h.now(), "sip:x@127.0.0.1:5070;transport=tcp", Some("a"));
+    run_pair(&mut h, &mut a, &mut p, Duration::from_millis(10));
     assert_eq!(p.times("INVITE").len(), 1, "no retransmission on TCP");
     assert_eq!(p.times("ACK").len(), 1);
     assert_eq!(a.ua.transaction_counts().0, 0);
@@ -234,25 +201,17 @@ fn timer_g_doubles_to_t2_and_h_fires_at_64_t1() {
     let mut h = harness();
     let epoch = h.now();
     let mut b = Node::new("bob", 5062, epoch, 2);
-    b.on_event(|ua, now, ev| {
-        if let Event::IncomingCall(ic) = ev {
-            ua.reject(now, ic.call, StatusCode::BUSY_HERE).unwrap();
-        }
+    b.on_incoming_call(|ua, now, ic| {
+        ua.reject(now, ic.call, StatusCode::BUSY_HERE).unwrap();
     });
     let mut p = calling_peer(epoch, false, 5062);
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(31_900),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_millis(31_900));
     assert_eq!(
         secs(&b.sent_times("SIP/2.0 486")),
         vec![0.0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5]
     );
     assert_eq!(b.ua.transaction_counts().1, 1);
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(200),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_millis(200));
     assert_eq!(b.ua.transaction_counts().1, 0, "timer H fired at 32 s");
     assert_eq!(b.ua.stats().transactions.ack_timeouts, 1);
 }
@@ -262,22 +221,14 @@ fn timer_i_is_t4_after_ack() {
     let mut h = harness();
     let epoch = h.now();
     let mut b = Node::new("bob", 5062, epoch, 2);
-    b.on_event(|ua, now, ev| {
-        if let Event::IncomingCall(ic) = ev {
-            ua.reject(now, ic.call, StatusCode::BUSY_HERE).unwrap();
-        }
+    b.on_incoming_call(|ua, now, ic| {
+        ua.reject(now, ic.call, StatusCode::BUSY_HERE).unwrap();
     });
     let mut p = calling_peer(epoch, true, 5062);
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(4_900),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_millis(4_900));
     assert_eq!(b.sent_count("SIP/2.0 486"), 1, "ACK stopped timer G");
     assert_eq!(b.ua.transaction_counts().1, 1, "Confirmed until timer I");
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(200),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_millis(200));
     assert_eq!(b.ua.transaction_counts().1, 0, "timer I fired at T4");
 }
 
@@ -296,10 +247,7 @@ fn timer_j_is_64_t1_on_udp_and_absorbs_retransmissions() {
     let epoch = h.now();
     let mut b = Node::new("bob", 5062, epoch, 2);
     let mut p = options_peer(epoch, 5062, "UDP");
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_secs(1),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_secs(1));
     // The retransmitted OPTIONS gets the same 200 again.
     let again = p.received.first().map(|_| ()).and(Some(()));
     assert!(again.is_some());
@@ -307,17 +255,11 @@ fn timer_j_is_64_t1_on_udp_and_absorbs_retransmissions() {
     assert_eq!(opt, 1);
     let raw = "OPTIONS sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKopt1;rport\r\nFrom: <sip:p@127.0.0.1>;tag=pp\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: opt1@p\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
     p.send(b.addr, raw.as_bytes().to_vec());
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(30_800),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_millis(30_800));
     assert_eq!(b.sent_count("SIP/2.0 200"), 2);
     assert_eq!(b.ua.stats().transactions.absorbed_requests, 1);
     assert_eq!(b.ua.transaction_counts().1, 1);
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(300),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_millis(300));
     assert_eq!(b.ua.transaction_counts().1, 0, "timer J fired at 32 s");
 }
 
@@ -325,12 +267,9 @@ fn timer_j_is_64_t1_on_udp_and_absorbs_retransmissions() {
 fn timer_j_is_zero_on_tcp() {
     let mut h = harness();
     let epoch = h.now();
-    let mut b = tcp_node("bob", 5062, epoch);
+    let mut b = Node::tcp("bob", 5062, epoch, 9);
     let mut p = options_peer(epoch, 5062, "TCP");
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(1),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_millis(1));
     assert_eq!(b.sent_count("SIP/2.0 200"), 1);
     assert_eq!(b.ua.transaction_counts().1, 0);
 }
@@ -348,15 +287,9 @@ fn timer_k_is_t4_on_udp() {
     });
     a.ua.send_options(h.now(), uri("sip:x@127.0.0.1:5070"))
         .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(4_900),
-    );
+    run_pair(&mut h, &mut a, &mut p, Duration::from_millis(4_900));
     assert_eq!(a.ua.transaction_counts().0, 1);
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(200),
-    );
+    run_pair(&mut h, &mut a, &mut p, Duration::from_millis(200));
     assert_eq!(a.ua.transaction_counts().0, 0, "timer K fired at T4");
 }
 
@@ -365,44 +298,22 @@ fn timer_l_keeps_accepted_invite_server_for_64_t1() {
     let mut h = harness();
     let epoch = h.now();
     let mut b = Node::new("bob", 5062, epoch, 2);
-    b.on_event(|ua, now, ev| {
-        if let Event::IncomingCall(ic) = ev {
-            ua.answer(now, ic.call, Some(sdp("b"))).unwrap();
-        }
-    });
+    b.answer_calls("b");
     let mut p = calling_peer(epoch, false, 5062);
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(100),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_millis(100));
     // A retransmitted INVITE is absorbed by the Accepted transaction: no
     // second incoming call.
     let invite = "INVITE sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKpeer1;rport\r\nFrom: <sip:p@127.0.0.1>;tag=pp\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: call1@p\r\nCSeq: 1 INVITE\r\nContact: <sip:p@127.0.0.1:5070>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
     p.send(b.addr, invite.as_bytes().to_vec());
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(31_800),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_millis(31_800));
     assert_eq!(b.count(|e| matches!(e, Event::IncomingCall(_))), 1);
     assert!(b.ua.transaction_counts().1 >= 1);
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(200),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_millis(200));
     assert_eq!(b.ua.transaction_counts().1, 0, "timer L fired at 32 s");
     // The 2xx was retransmitted by the core (no ACK came) and the call
     // ended with BYE after 64*T1.
     assert!(b.sent_count("SIP/2.0 200") >= 7);
-    assert!(
-        b.find(|e| matches!(
-            e,
-            Event::Ended {
-                reason: EndReason::AckTimeout,
-                ..
-            }
-        ))
-        .is_some()
-    );
+    assert!(b.ended_by(EndReason::AckTimeout));
     assert_eq!(b.sent_count("BYE"), 1);
 }
 
@@ -412,12 +323,8 @@ fn timer_m_keeps_accepted_invite_client_for_64_t1_and_acks_each_2xx() {
     let epoch = h.now();
     let mut a = Node::new("alice", 5060, epoch, 1);
     let mut p = rejecting_peer(epoch, 200, true);
-    a.ua.start_call(h.now(), uri("sip:x@127.0.0.1:5070"), Some(sdp("a")))
-        .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(31_900),
-    );
+    a.call(h.now(), "sip:x@127.0.0.1:5070", Some("a"));
+    run_pair(&mut h, &mut a, &mut p, Duration::from_millis(31_900));
     assert_eq!(
         p.times("ACK").len(),
         2,
@@ -425,9 +332,6 @@ fn timer_m_keeps_accepted_invite_client_for_64_t1_and_acks_each_2xx() {
     );
     assert_eq!(a.count(|e| matches!(e, Event::Answered { .. })), 1);
     assert_eq!(a.ua.transaction_counts().0, 1, "Accepted until timer M");
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(200),
-    );
+    run_pair(&mut h, &mut a, &mut p, Duration::from_millis(200));
     assert_eq!(a.ua.transaction_counts().0, 0, "timer M fired at 32 s");
 }

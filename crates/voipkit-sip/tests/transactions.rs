@@ -37,10 +37,7 @@ fn unmatched_and_misrouted_responses_are_dropped_and_counted() {
         a.addr,
         resp("SIP/2.0/UDP 127.0.0.1:9999;branch=z9hG4bKnotours").into_bytes(),
     );
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut p],
-        Duration::from_secs(1),
-    );
+    run_pair(&mut h, &mut a, &mut p, Duration::from_secs(1));
     let st = a.ua.stats();
     assert_eq!(st.transactions.unmatched_responses, 1);
     assert_eq!(st.misrouted_responses, 1);
@@ -57,16 +54,10 @@ fn rfc2543_requests_match_by_fallback() {
     // No magic cookie, no branch at all.
     let invite = "INVITE sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070\r\nFrom: <sip:p@127.0.0.1>;tag=old\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: 2543@p\r\nCSeq: 4 INVITE\r\nContact: <sip:p@127.0.0.1:5070>\r\nContent-Length: 0\r\n\r\n";
     p.send(b.addr, invite.as_bytes().to_vec());
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(100),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_millis(100));
     // The retransmission is absorbed: one call, the 100 re-sent.
     p.send(b.addr, invite.as_bytes().to_vec());
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(100),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_millis(100));
     assert_eq!(b.count(|e| matches!(e, Event::IncomingCall(_))), 1);
     assert_eq!(b.ua.stats().transactions.absorbed_requests, 1);
     assert_eq!(b.sent_count("SIP/2.0 100"), 2);
@@ -76,10 +67,7 @@ fn rfc2543_requests_match_by_fallback() {
         .replace("4 INVITE", "4 CANCEL")
         .replace("Contact: <sip:p@127.0.0.1:5070>\r\n", "");
     p.send(b.addr, cancel.into_bytes());
-    h.run_for(
-        &mut [&mut b as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(100),
-    );
+    run_pair(&mut h, &mut b, &mut p, Duration::from_millis(100));
     let got: Vec<String> = p
         .received
         .iter()
@@ -118,8 +106,7 @@ fn transport_error_ends_the_call() {
     let mut h = harness();
     let epoch = h.now();
     let mut a = Node::new("alice", 5060, epoch, 1);
-    a.ua.start_call(h.now(), uri("sip:bob@127.0.0.1:5099"), Some(sdp("a")))
-        .unwrap();
+    a.call(h.now(), "sip:bob@127.0.0.1:5099", Some("a"));
     h.run_for(
         &mut [&mut a as &mut dyn Endpoint],
         Duration::from_millis(10),
@@ -127,16 +114,7 @@ fn transport_error_ends_the_call() {
     // The driver learned (ICMP port unreachable) that nothing listens there.
     a.ua.handle_transport_error(h.now(), Transport::Udp, addr(5099));
     a.drain(h.now());
-    assert!(
-        a.find(|e| matches!(
-            e,
-            Event::Ended {
-                reason: EndReason::TransportError,
-                ..
-            }
-        ))
-        .is_some()
-    );
+    assert!(a.ended_by(EndReason::TransportError));
     assert_eq!(a.ua.transaction_counts().0, 0);
 }
 
@@ -149,12 +127,8 @@ fn outbound_proxy_and_preloaded_route() {
     cfg.route_set = vec![uri("sip:127.0.0.1:5090")];
     let mut a = Node::with_config("alice", cfg, epoch, 1);
     let mut proxy = Peer::new(5090, epoch, |_, _, _| vec![]);
-    a.ua.start_call(h.now(), uri("sip:bob@192.0.2.1:5062"), Some(sdp("a")))
-        .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut proxy],
-        Duration::from_millis(100),
-    );
+    a.call(h.now(), "sip:bob@192.0.2.1:5062", Some("a"));
+    run_pair(&mut h, &mut a, &mut proxy, Duration::from_millis(100));
     let (_, m) = &proxy.received[0];
     let Message::Request(r) = m else { panic!() };
     assert_eq!(r.uri().to_string(), "sip:bob@192.0.2.1:5062");
@@ -201,27 +175,10 @@ fn in_dialog_481_ends_the_call() {
             _ => vec![],
         }
     });
-    let call =
-        a.ua.start_call(h.now(), uri("sip:p@127.0.0.1:5070"), Some(sdp("a")))
-            .unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(100),
-    );
+    let call = a.call(h.now(), "sip:p@127.0.0.1:5070", Some("a"));
+    run_pair(&mut h, &mut a, &mut p, Duration::from_millis(100));
     a.ua.send_dtmf_info(h.now(), call, '1', 100).unwrap();
-    h.run_for(
-        &mut [&mut a as &mut dyn Endpoint, &mut p],
-        Duration::from_millis(100),
-    );
-    assert!(
-        a.find(|e| matches!(
-            e,
-            Event::Ended {
-                reason: EndReason::Timeout,
-                ..
-            }
-        ))
-        .is_some()
-    );
+    run_pair(&mut h, &mut a, &mut p, Duration::from_millis(100));
+    assert!(a.ended_by(EndReason::Timeout));
     assert_eq!(a.sent_count("BYE"), 1);
 }

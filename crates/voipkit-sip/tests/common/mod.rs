@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use voipkit_netsim::{Datagram, Endpoint, Outgoing};
+use voipkit_netsim::{Datagram, Endpoint, Harness, Outgoing};
 use voipkit_sip::message::Message;
-use voipkit_sip::{Event, Transport, UaConfig, UserAgent};
+use voipkit_sip::{CallHandle, EndReason, Event, IncomingCall, Transport, UaConfig, UserAgent};
 
 pub fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
@@ -54,6 +54,12 @@ impl Node {
         Self::with_config(name, cfg, epoch, seed)
     }
 
+    /// A node listening on TCP only.
+    pub fn tcp(name: &'static str, port: u16, epoch: Instant, seed: u64) -> Self {
+        let cfg = UaConfig::new(name, vec![(Transport::Tcp, addr(port))]);
+        Self::with_config(name, cfg, epoch, seed)
+    }
+
     pub fn with_config(name: &'static str, cfg: UaConfig, epoch: Instant, seed: u64) -> Self {
         let (transport, addr) = cfg.local_addrs[0];
         Self {
@@ -72,6 +78,46 @@ impl Node {
 
     pub fn on_event(&mut self, f: impl FnMut(&mut UserAgent, Instant, &Event) + 'static) {
         self.react = Some(Box::new(f));
+    }
+
+    /// Reacts to incoming calls only (the app's part of the callee).
+    pub fn on_incoming_call(
+        &mut self,
+        mut f: impl FnMut(&mut UserAgent, Instant, &IncomingCall) + 'static,
+    ) {
+        self.on_event(move |ua, now, ev| {
+            if let Event::IncomingCall(ic) = ev {
+                f(ua, now, ic);
+            }
+        });
+    }
+
+    /// Answers every incoming call at once with `sdp(tag)`.
+    pub fn answer_calls(&mut self, tag: &'static str) {
+        self.on_incoming_call(move |ua, now, ic| ua.answer(now, ic.call, Some(sdp(tag))).unwrap());
+    }
+
+    /// Sends 180 Ringing to every incoming call.
+    pub fn ring_calls(&mut self) {
+        self.on_incoming_call(|ua, now, ic| ua.ringing(now, ic.call).unwrap());
+    }
+
+    /// Calls `target` (a SIP URI), offering `sdp(tag)` when a tag is given.
+    pub fn call(&mut self, now: Instant, target: &str, offer: Option<&str>) -> CallHandle {
+        self.ua
+            .start_call(now, uri(target), offer.map(sdp))
+            .unwrap()
+    }
+
+    /// The first incoming call this node saw.
+    pub fn incoming_call(&self) -> CallHandle {
+        self.events
+            .iter()
+            .find_map(|(_, e)| match e {
+                Event::IncomingCall(ic) => Some(ic.call),
+                _ => None,
+            })
+            .unwrap()
     }
 
     pub fn drain(&mut self, now: Instant) {
@@ -99,6 +145,21 @@ impl Node {
         self.events.iter().find(|(_, e)| f(e))
     }
 
+    /// Whether an event matches `f`.
+    pub fn has(&self, f: impl Fn(&Event) -> bool) -> bool {
+        self.find(f).is_some()
+    }
+
+    /// Whether a call of this node ended for exactly `reason`.
+    pub fn ended_by(&self, reason: EndReason) -> bool {
+        self.has(|e| matches!(e, Event::Ended { reason: r, .. } if *r == reason))
+    }
+
+    /// Whether any call of this node ended.
+    pub fn ended(&self) -> bool {
+        self.has(|e| matches!(e, Event::Ended { .. }))
+    }
+
     /// Start lines this node sent that begin with `prefix`, with times.
     pub fn sent_times(&self, prefix: &str) -> Vec<Duration> {
         self.sent
@@ -110,6 +171,30 @@ impl Node {
 
     pub fn sent_count(&self, prefix: &str) -> usize {
         self.sent_times(prefix).len()
+    }
+
+    /// The text of the messages this node sent whose start line begins
+    /// with `prefix`.
+    pub fn sent_texts(&self, prefix: &str) -> Vec<String> {
+        self.sent
+            .iter()
+            .filter(|(_, l, _)| l.starts_with(prefix))
+            .map(|(_, _, x)| String::from_utf8_lossy(x).to_string())
+            .collect()
+    }
+
+    /// Times at which messages whose start line begins with `prefix`
+    /// arrived.
+    pub fn received_times(&self, prefix: &str) -> Vec<Duration> {
+        self.received
+            .iter()
+            .filter(|(_, l)| l.starts_with(prefix))
+            .map(|(t, _)| *t)
+            .collect()
+    }
+
+    pub fn received_count(&self, prefix: &str) -> usize {
+        self.received_times(prefix).len()
     }
 }
 
@@ -234,6 +319,26 @@ impl Endpoint for Peer {
     fn owns(&self, a: SocketAddr) -> bool {
         a == self.addr
     }
+}
+
+/// Alice on 127.0.0.1:5060 (seed 1) and Bob on 127.0.0.1:5062 (seed 2),
+/// both on UDP, with `h`'s clock as epoch.
+pub fn alice_and_bob(h: &Harness) -> (Node, Node) {
+    let epoch = h.now();
+    (
+        Node::new("alice", 5060, epoch, 1),
+        Node::new("bob", 5062, epoch, 2),
+    )
+}
+
+/// Runs `h` for `limit` with the two endpoints `a` and `b`.
+pub fn run_pair(h: &mut Harness, a: &mut dyn Endpoint, b: &mut dyn Endpoint, limit: Duration) {
+    h.run_for(&mut [a, b], limit);
+}
+
+/// Milliseconds as a Duration.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
 }
 
 /// Secs as a Duration from f64.
