@@ -160,13 +160,8 @@ pub struct PipelineConfig {
 impl PipelineConfig {
     /// Drift controller settings that never correct (max correction 0).
     pub const NO_DRIFT: DriftConfig = DriftConfig {
-        bandwidth: 0.2,
-        smoothing: 0.8,
-        acquisition_bandwidth: 1.0,
-        acquisition_smoothing: 0.1,
-        acquisition_time: 12.0,
-        reacquire_threshold: 0.010,
         max_correction: 0.0,
+        ..DriftConfig::DEFAULT
     };
 }
 

@@ -58,19 +58,24 @@ pub struct DriftConfig {
 
 impl Default for DriftConfig {
     fn default() -> Self {
-        DriftConfig {
-            bandwidth: 0.2,
-            smoothing: 0.8,
-            acquisition_bandwidth: 1.0,
-            acquisition_smoothing: 0.1,
-            acquisition_time: 12.0,
-            reacquire_threshold: 0.010,
-            max_correction: 0.02,
-        }
+        Self::DEFAULT
     }
 }
 
 impl DriftConfig {
+    /// The default settings (what [`Default`] gives), usable in `const`
+    /// items: `DriftConfig { max_correction: 0.0, ..DriftConfig::DEFAULT }`
+    /// is a controller that never corrects.
+    pub const DEFAULT: DriftConfig = DriftConfig {
+        bandwidth: 0.2,
+        smoothing: 0.8,
+        acquisition_bandwidth: 1.0,
+        acquisition_smoothing: 0.1,
+        acquisition_time: 12.0,
+        reacquire_threshold: 0.010,
+        max_correction: 0.02,
+    };
+
     /// Checks the values are finite and in a sensible range.
     pub fn validate(&self) -> Result<(), AudioError> {
         let in_range = |v: f64, lo: f64, hi: f64| v.is_finite() && v >= lo && v <= hi;
