@@ -375,40 +375,72 @@ fn from_mono<T: DeviceSample>(src: &[f32], channels: usize, dst: &mut [T]) {
     }
 }
 
+/// What both directions of a stream are built from: the geometry, the
+/// ring's two ends, the shared state and the callback's state that does
+/// not depend on the direction (its resampler runs from `from_rate` to
+/// `to_rate`). All allocation happens here.
+struct ChannelParts {
+    geometry: Geometry,
+    prod: HeapProd<i16>,
+    cons: HeapCons<i16>,
+    shared: Arc<Shared>,
+    target: TargetTracker,
+    resampler: FractionalResampler,
+    drift: DriftController,
+    /// The callback's local chunk of engine samples.
+    chunk: Box<[i16]>,
+    /// Delay of the callback's resampling kernel.
+    kernel_delay: Duration,
+}
+
+impl ChannelParts {
+    fn new(
+        config: &StreamConfig,
+        device: &DeviceFormat,
+        from_rate: u32,
+        to_rate: u32,
+    ) -> Result<Self, AudioError> {
+        let (geometry, capacity) = Geometry::new(config, device)?;
+        let (prod, cons) = HeapRb::<i16>::new(capacity).split();
+        let shared = Arc::new(Shared::default());
+        let target = TargetTracker::new(&geometry, &shared);
+        let resampler = FractionalResampler::for_rates(geometry.work_channels, from_rate, to_rate);
+        Ok(ChannelParts {
+            prod,
+            cons,
+            shared,
+            kernel_delay: resampler.delay(from_rate),
+            resampler,
+            drift: DriftController::new(config.latency.drift, target.seconds(&geometry)),
+            target,
+            chunk: vec![0; CHUNK_FRAMES * geometry.engine_channels].into_boxed_slice(),
+            geometry,
+        })
+    }
+}
+
 /// Creates a playout stream: the media-thread half and the real-time half.
 /// All allocation happens here.
 pub fn playout_channel(
     config: &StreamConfig,
     device: &DeviceFormat,
 ) -> Result<(PlayoutStream, PlayoutCallback), AudioError> {
-    let (geometry, capacity) = Geometry::new(config, device)?;
-    let (prod, cons) = HeapRb::<i16>::new(capacity).split();
-    let shared = Arc::new(Shared::default());
-    let target = TargetTracker::new(&geometry, &shared);
-    let resampler = FractionalResampler::for_rates(
-        geometry.work_channels,
-        config.sample_rate,
-        device.sample_rate,
-    );
+    let p = ChannelParts::new(config, device, config.sample_rate, device.sample_rate)?;
+    let g = p.geometry;
     let stream = PlayoutStream {
-        half: MediaHalf::new(
-            prod,
-            &shared,
-            &geometry,
-            resampler.delay(config.sample_rate),
-        ),
+        half: MediaHalf::new(p.prod, &p.shared, &g, p.kernel_delay),
     };
     let callback = PlayoutCallback {
-        cons,
-        shared,
-        geometry,
-        nominal_step: geometry.engine_rate / geometry.device_rate,
-        chunk: vec![0; CHUNK_FRAMES * geometry.engine_channels].into_boxed_slice(),
+        cons: p.cons,
+        shared: p.shared,
+        geometry: g,
+        nominal_step: g.engine_rate / g.device_rate,
+        chunk: p.chunk,
         chunk_pos: 0,
         chunk_len: 0,
-        resampler,
-        drift: DriftController::new(config.latency.drift, target.seconds(&geometry)),
-        target,
+        resampler: p.resampler,
+        drift: p.drift,
+        target: p.target,
         running: false,
     };
     Ok((stream, callback))
@@ -420,34 +452,22 @@ pub fn capture_channel(
     config: &StreamConfig,
     device: &DeviceFormat,
 ) -> Result<(CaptureStream, CaptureCallback), AudioError> {
-    let (geometry, capacity) = Geometry::new(config, device)?;
-    let (prod, cons) = HeapRb::<i16>::new(capacity).split();
-    let shared = Arc::new(Shared::default());
-    let target = TargetTracker::new(&geometry, &shared);
-    let resampler = FractionalResampler::for_rates(
-        geometry.work_channels,
-        device.sample_rate,
-        config.sample_rate,
-    );
+    let p = ChannelParts::new(config, device, device.sample_rate, config.sample_rate)?;
+    let g = p.geometry;
     let stream = CaptureStream {
-        half: MediaHalf::new(
-            cons,
-            &shared,
-            &geometry,
-            resampler.delay(device.sample_rate),
-        ),
+        half: MediaHalf::new(p.cons, &p.shared, &g, p.kernel_delay),
         primed: false,
     };
     let callback = CaptureCallback {
-        prod,
-        shared,
-        geometry,
-        nominal_step: geometry.device_rate / geometry.engine_rate,
-        chunk: vec![0; CHUNK_FRAMES * geometry.engine_channels].into_boxed_slice(),
+        prod: p.prod,
+        shared: p.shared,
+        geometry: g,
+        nominal_step: g.device_rate / g.engine_rate,
+        chunk: p.chunk,
         chunk_len: 0,
-        resampler,
-        drift: DriftController::new(config.latency.drift, target.seconds(&geometry)),
-        target,
+        resampler: p.resampler,
+        drift: p.drift,
+        target: p.target,
         controlling: false,
     };
     Ok((stream, callback))
@@ -500,6 +520,26 @@ impl<R: Observer> MediaHalf<R> {
     fn target_samples(&self) -> usize {
         self.shared.target_frames.load(Ordering::Relaxed) * self.engine_channels
     }
+
+    /// Engine audio in the ring now.
+    fn buffered(&self) -> Duration {
+        self.duration(self.ring.occupied_len())
+    }
+
+    /// The ring's target as time.
+    fn target_latency(&self) -> Duration {
+        self.duration(self.target_samples())
+    }
+
+    /// The target plus the delay of the callback's resampling kernel.
+    fn latency(&self) -> Duration {
+        self.target_latency() + self.kernel_delay
+    }
+
+    /// Resets the `max_fill` watermark.
+    fn reset_max_fill(&self) {
+        self.shared.max_fill_us.store(0, Ordering::Relaxed);
+    }
 }
 
 /// Media-thread half of a playout stream: push decoded engine frames.
@@ -537,14 +577,14 @@ impl PlayoutStream {
 
     /// Engine audio queued in the ring now.
     pub fn buffered(&self) -> Duration {
-        self.half.duration(self.half.ring.occupied_len())
+        self.half.buffered()
     }
 
     /// The ring's target: the audio it holds right after each render
     /// callback, which the drift controller holds on average and which
     /// playout starts at (see [`LatencyConfig::target`](crate::LatencyConfig::target)).
     pub fn target_latency(&self) -> Duration {
-        self.half.duration(self.half.target_samples())
+        self.half.target_latency()
     }
 
     /// What the stream adds to the delay of a sample going through it:
@@ -555,7 +595,7 @@ impl PlayoutStream {
     /// buffer, and where its callbacks fall between the media thread's
     /// pushes, come on top (see the crate documentation).
     pub fn latency(&self) -> Duration {
-        self.target_latency() + self.half.kernel_delay
+        self.half.latency()
     }
 
     /// True while the ring holds less than the target plus one frame: a
@@ -572,7 +612,7 @@ impl PlayoutStream {
 
     /// Resets the `max_fill` watermark.
     pub fn reset_max_fill(&self) {
-        self.half.shared.max_fill_us.store(0, Ordering::Relaxed);
+        self.half.reset_max_fill();
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -680,7 +720,7 @@ impl CaptureStream {
 
     /// Captured engine audio waiting in the ring now.
     pub fn buffered(&self) -> Duration {
-        self.half.duration(self.half.ring.occupied_len())
+        self.half.buffered()
     }
 
     /// The ring's target: the audio it holds right after each
@@ -688,7 +728,7 @@ impl CaptureStream {
     /// which the drift controller holds on average and which capture
     /// starts at (see [`LatencyConfig::target`](crate::LatencyConfig::target)).
     pub fn target_latency(&self) -> Duration {
-        self.half.duration(self.half.target_samples())
+        self.half.target_latency()
     }
 
     /// What the stream adds to the delay of a sample going through it:
@@ -698,7 +738,7 @@ impl CaptureStream {
     /// from the first frame `pop_frame` hands out. The device's own buffer
     /// comes on top.
     pub fn latency(&self) -> Duration {
-        self.target_latency() + self.half.kernel_delay
+        self.half.latency()
     }
 
     /// True when `pop_frame` would return a frame now.
@@ -718,7 +758,7 @@ impl CaptureStream {
 
     /// Resets the `max_fill` watermark.
     pub fn reset_max_fill(&self) {
-        self.half.shared.max_fill_us.store(0, Ordering::Relaxed);
+        self.half.reset_max_fill();
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
