@@ -4,13 +4,13 @@
 mod common;
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use voipkit_netsim::{Datagram, Endpoint, Harness, LinkConfig, NetSim, Outgoing};
+use voipkit_netsim::{Endpoint, Harness, LinkConfig, NetSim};
 use voipkit_sip::message::Message;
 use voipkit_sip::{
     CallHandle, EndReason, Event, HeaderName, Method, SessionTimerConfig, SipMessage, StatusCode,
@@ -30,42 +30,28 @@ fn net(seed: u64, loss: f64) -> Harness {
 /// A minimal stateless forking proxy at 127.0.0.1:5090: initial INVITEs
 /// go to every target (with Record-Route), requests with a Route to us go
 /// to their Request-URI, responses go back along the Via.
-struct ForkingProxy {
-    addr: SocketAddr,
-    targets: Vec<SocketAddr>,
-    out: VecDeque<Outgoing>,
-}
-
-fn hostport(u: &Uri) -> SocketAddr {
-    let s = u.as_sip().unwrap();
-    SocketAddr::new(s.host.ip().unwrap(), s.port.unwrap_or(5060))
-}
-
-impl Endpoint for ForkingProxy {
-    fn handle_input(&mut self, _now: Instant, d: Datagram) {
-        match Message::parse(d.payload).unwrap() {
-            Message::Request(mut req) => {
-                let branch = req.top_via().unwrap().branch().unwrap().to_string();
-                let routed = req
-                    .name_addrs(&HeaderName::Route)
-                    .unwrap()
-                    .first()
-                    .is_some_and(|r| hostport(&r.uri) == self.addr);
-                if routed {
-                    req.headers.remove_first_item(&HeaderName::Route);
-                    req.headers.push_front(
-                        HeaderName::Via,
-                        format!("SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bKrt{branch}"),
-                    );
-                    let to = hostport(req.uri());
-                    self.out.push_back(Outgoing {
-                        from: self.addr,
-                        to,
-                        payload: req.to_bytes(),
-                    });
-                    return;
-                }
-                for (i, t) in self.targets.clone().into_iter().enumerate() {
+fn forking_proxy(epoch: Instant, targets: Vec<SocketAddr>) -> Peer {
+    let me = addr(5090);
+    Peer::new(5090, epoch, move |_, _, m| match m.clone() {
+        Message::Request(mut req) => {
+            let branch = req.top_via().unwrap().branch().unwrap().to_string();
+            let routed = req
+                .name_addrs(&HeaderName::Route)
+                .unwrap()
+                .first()
+                .is_some_and(|r| hostport(&r.uri) == me);
+            if routed {
+                req.headers.remove_first_item(&HeaderName::Route);
+                req.headers.push_front(
+                    HeaderName::Via,
+                    format!("SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bKrt{branch}"),
+                );
+                return vec![(hostport(req.uri()), req.to_bytes())];
+            }
+            targets
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
                     let mut r = req.clone();
                     r.set_uri(format!("sip:bob@{t}").parse::<voipkit_sip::Uri>().unwrap());
                     r.headers
@@ -74,38 +60,25 @@ impl Endpoint for ForkingProxy {
                         HeaderName::Via,
                         format!("SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bKf{i}{branch}"),
                     );
-                    self.out.push_back(Outgoing {
-                        from: self.addr,
-                        to: t,
-                        payload: r.to_bytes(),
-                    });
-                }
-            }
-            Message::Response(mut resp) => {
-                resp.headers.remove_first_item(&HeaderName::Via);
-                let via = resp.top_via().unwrap();
-                let to = SocketAddr::new(
-                    via.received().unwrap_or(via.host.ip().unwrap()),
-                    via.rport().flatten().unwrap_or(via.port.unwrap_or(5060)),
-                );
-                self.out.push_back(Outgoing {
-                    from: self.addr,
-                    to,
-                    payload: resp.to_bytes(),
-                });
-            }
+                    (*t, r.to_bytes())
+                })
+                .collect()
         }
-    }
-    fn handle_timeout(&mut self, _now: Instant) {}
-    fn poll_transmit(&mut self, _now: Instant) -> Option<Outgoing> {
-        self.out.pop_front()
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-    fn owns(&self, a: SocketAddr) -> bool {
-        a == self.addr
-    }
+        Message::Response(mut resp) => {
+            resp.headers.remove_first_item(&HeaderName::Via);
+            let via = resp.top_via().unwrap();
+            let to = SocketAddr::new(
+                via.received().unwrap_or(via.host.ip().unwrap()),
+                via.rport().flatten().unwrap_or(via.port.unwrap_or(5060)),
+            );
+            vec![(to, resp.to_bytes())]
+        }
+    })
+}
+
+fn hostport(u: &Uri) -> SocketAddr {
+    let s = u.as_sip().unwrap();
+    SocketAddr::new(s.host.ip().unwrap(), s.port.unwrap_or(5060))
 }
 
 #[test]
@@ -118,11 +91,7 @@ fn forking_two_180s_two_200s_first_wins_second_is_acked_and_byed() {
     for b in [&mut b1, &mut b2] {
         b.ring_calls();
     }
-    let mut proxy = ForkingProxy {
-        addr: addr(5090),
-        targets: vec![addr(5062), addr(5064)],
-        out: VecDeque::new(),
-    };
+    let mut proxy = forking_proxy(epoch, vec![addr(5062), addr(5064)]);
     let call = a.call(h.now(), "sip:bob@127.0.0.1:5090", Some("alice"));
     macro_rules! run {
         ($d:expr) => {
@@ -190,18 +159,26 @@ fn answering(n: &mut Node) {
     });
 }
 
+/// Alice (seed `seed`) and Bob (`seed + 1`), both `answering`, a second
+/// into a call from Alice on a network seeded `net_seed`; with Alice's and
+/// Bob's handles of the call.
+fn answering_pair(net_seed: u64, seed: u64) -> (Harness, Node, Node, CallHandle, CallHandle) {
+    let mut h = net(net_seed, 0.0);
+    let epoch = h.now();
+    let mut a = Node::new("alice", 5060, epoch, seed);
+    let mut b = Node::new("bob", 5062, epoch, seed + 1);
+    answering(&mut a);
+    answering(&mut b);
+    let call = a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("a"));
+    run_pair(&mut h, &mut a, &mut b, Duration::from_secs(1));
+    let bcall = b.incoming_call();
+    (h, a, b, call, bcall)
+}
+
 #[test]
 fn reinvite_glare_491_and_rfc_retry_timing() {
     for seed in 1..6 {
-        let mut h = net(seed, 0.0);
-        let epoch = h.now();
-        let mut a = Node::new("alice", 5060, epoch, seed * 10);
-        let mut b = Node::new("bob", 5062, epoch, seed * 10 + 1);
-        answering(&mut a);
-        answering(&mut b);
-        let call = a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("a"));
-        run_pair(&mut h, &mut a, &mut b, Duration::from_secs(1));
-        let bcall = b.incoming_call();
+        let (mut h, mut a, mut b, call, bcall) = answering_pair(seed, seed * 10);
         // Both offer at the same instant.
         a.ua.reinvite(h.now(), call, sdp("a-hold")).unwrap();
         b.ua.reinvite(h.now(), bcall, sdp("b-hold")).unwrap();
@@ -236,15 +213,7 @@ fn reinvite_glare_491_and_rfc_retry_timing() {
 
 #[test]
 fn update_glare_and_update_offer() {
-    let mut h = net(3, 0.0);
-    let epoch = h.now();
-    let mut a = Node::new("alice", 5060, epoch, 5);
-    let mut b = Node::new("bob", 5062, epoch, 6);
-    answering(&mut a);
-    answering(&mut b);
-    let call = a.call(h.now(), "sip:bob@127.0.0.1:5062", Some("a"));
-    run_pair(&mut h, &mut a, &mut b, Duration::from_secs(1));
-    let bcall = b.incoming_call();
+    let (mut h, mut a, mut b, call, bcall) = answering_pair(3, 5);
     a.ua.update(h.now(), call, sdp("a2")).unwrap();
     b.ua.update(h.now(), bcall, sdp("b2")).unwrap();
     run_pair(&mut h, &mut a, &mut b, Duration::from_secs(30));

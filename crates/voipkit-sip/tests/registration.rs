@@ -189,16 +189,28 @@ fn net() -> Harness {
     ))
 }
 
+/// The network, a registrar in state `st` and Alice with `password`.
+fn with_registrar(
+    st: RegistrarState,
+    password: &str,
+) -> (Harness, Rc<RefCell<RegistrarState>>, Peer, Node) {
+    let h = net();
+    let epoch = h.now();
+    let st = Rc::new(RefCell::new(st));
+    let r = registrar(epoch, st.clone());
+    let a = alice(epoch, password);
+    (h, st, r, a)
+}
+
 #[test]
 fn register_through_md5_challenge_and_refresh() {
-    let mut h = net();
-    let epoch = h.now();
-    let st = Rc::new(RefCell::new(RegistrarState {
-        grant: 60,
-        ..Default::default()
-    }));
-    let mut r = registrar(epoch, st.clone());
-    let mut a = alice(epoch, PASSWORD);
+    let (mut h, st, mut r, mut a) = with_registrar(
+        RegistrarState {
+            grant: 60,
+            ..Default::default()
+        },
+        PASSWORD,
+    );
     a.ua.register(h.now(), reg_cfg()).unwrap();
     run_pair(&mut h, &mut a, &mut r, Duration::from_secs(130));
     let regs = registered(&a);
@@ -258,15 +270,14 @@ fn register_through_md5_challenge_and_refresh() {
 
 #[test]
 fn sha256_preferred_and_stale_nonce_is_not_a_failure() {
-    let mut h = net();
-    let epoch = h.now();
-    let st = Rc::new(RefCell::new(RegistrarState {
-        grant: 60,
-        sha256: true,
-        ..Default::default()
-    }));
-    let mut r = registrar(epoch, st.clone());
-    let mut a = alice(epoch, PASSWORD);
+    let (mut h, st, mut r, mut a) = with_registrar(
+        RegistrarState {
+            grant: 60,
+            sha256: true,
+            ..Default::default()
+        },
+        PASSWORD,
+    );
     a.ua.register(h.now(), reg_cfg()).unwrap();
     run_pair(&mut h, &mut a, &mut r, Duration::from_secs(1));
     st.borrow_mut().stale_next = true;
@@ -298,14 +309,13 @@ fn sha256_preferred_and_stale_nonce_is_not_a_failure() {
 
 #[test]
 fn wrong_password_backs_off_for_minutes() {
-    let mut h = net();
-    let epoch = h.now();
-    let st = Rc::new(RefCell::new(RegistrarState {
-        grant: 60,
-        ..Default::default()
-    }));
-    let mut r = registrar(epoch, st.clone());
-    let mut a = alice(epoch, "wrong");
+    let (mut h, st, mut r, mut a) = with_registrar(
+        RegistrarState {
+            grant: 60,
+            ..Default::default()
+        },
+        "wrong",
+    );
     a.ua.register(h.now(), reg_cfg()).unwrap();
     run_pair(&mut h, &mut a, &mut r, Duration::from_secs(20 * 60));
     let fails: Vec<(Duration, RegistrationFailure, Duration)> = a
@@ -334,15 +344,14 @@ fn wrong_password_backs_off_for_minutes() {
 
 #[test]
 fn interval_too_brief_retries_with_min_expires() {
-    let mut h = net();
-    let epoch = h.now();
-    let st = Rc::new(RefCell::new(RegistrarState {
-        grant: 3600,
-        min_expires: Some(1800),
-        ..Default::default()
-    }));
-    let mut r = registrar(epoch, st.clone());
-    let mut a = alice(epoch, PASSWORD);
+    let (mut h, st, mut r, mut a) = with_registrar(
+        RegistrarState {
+            grant: 3600,
+            min_expires: Some(1800),
+            ..Default::default()
+        },
+        PASSWORD,
+    );
     a.ua.register(h.now(), reg_cfg()).unwrap();
     run_pair(&mut h, &mut a, &mut r, Duration::from_secs(5));
     assert_eq!(registered(&a).last().map(|r| r.1), Some(1800));
@@ -353,14 +362,13 @@ fn interval_too_brief_retries_with_min_expires() {
 
 #[test]
 fn push_params_instance_and_unregister() {
-    let mut h = net();
-    let epoch = h.now();
-    let st = Rc::new(RefCell::new(RegistrarState {
-        grant: 600,
-        ..Default::default()
-    }));
-    let mut r = registrar(epoch, st.clone());
-    let mut a = alice(epoch, PASSWORD);
+    let (mut h, st, mut r, mut a) = with_registrar(
+        RegistrarState {
+            grant: 600,
+            ..Default::default()
+        },
+        PASSWORD,
+    );
     let mut cfg = reg_cfg();
     cfg.push = Some(PushParams {
         provider: "apns".into(),
@@ -409,16 +417,15 @@ fn push_params_instance_and_unregister() {
 
 #[test]
 fn rport_learned_address_goes_into_contact() {
-    let mut h = net();
-    let epoch = h.now();
     // The registrar sees us at another address (a NAT): text only.
-    let st = Rc::new(RefCell::new(RegistrarState {
-        grant: 600,
-        received: Some(("127.0.0.5".into(), 40000)),
-        ..Default::default()
-    }));
-    let mut r = registrar(epoch, st.clone());
-    let mut a = alice(epoch, PASSWORD);
+    let (mut h, st, mut r, mut a) = with_registrar(
+        RegistrarState {
+            grant: 600,
+            received: Some(("127.0.0.5".into(), 40000)),
+            ..Default::default()
+        },
+        PASSWORD,
+    );
     a.ua.register(h.now(), reg_cfg()).unwrap();
     run_pair(&mut h, &mut a, &mut r, Duration::from_secs(5));
     assert_eq!(
