@@ -160,19 +160,24 @@ impl<B: SoftBackend> SoftDevice<B> {
         }
     }
 
+    /// The backend, when a stream of `direction` may be opened on it: the
+    /// device is not lost, is stopped, and has no such stream yet.
+    fn backend_to_open(&mut self, direction: Direction) -> Result<&mut B, AudioError> {
+        if self.lost {
+            return Err(self.lost_error(direction));
+        }
+        let backend = self.backend_mut()?;
+        if backend.has(direction) {
+            return Err(AudioError::AlreadyOpen { direction });
+        }
+        Ok(backend)
+    }
+
     pub(crate) fn open_input(
         &mut self,
         config: &StreamConfig,
     ) -> Result<CaptureStream, AudioError> {
-        if self.lost {
-            return Err(self.lost_error(Direction::Input));
-        }
-        let backend = self.backend_mut()?;
-        if backend.has(Direction::Input) {
-            return Err(AudioError::AlreadyOpen {
-                direction: Direction::Input,
-            });
-        }
+        let backend = self.backend_to_open(Direction::Input)?;
         let format = backend.device_format(Direction::Input, config)?;
         let (stream, callback) = capture_channel(config, &format)?;
         backend.attach_capture(callback, format);
@@ -185,15 +190,7 @@ impl<B: SoftBackend> SoftDevice<B> {
         &mut self,
         config: &StreamConfig,
     ) -> Result<PlayoutStream, AudioError> {
-        if self.lost {
-            return Err(self.lost_error(Direction::Output));
-        }
-        let backend = self.backend_mut()?;
-        if backend.has(Direction::Output) {
-            return Err(AudioError::AlreadyOpen {
-                direction: Direction::Output,
-            });
-        }
+        let backend = self.backend_to_open(Direction::Output)?;
         let format = backend.device_format(Direction::Output, config)?;
         let (stream, callback) = playout_channel(config, &format)?;
         backend.attach_playout(callback, format)?;
