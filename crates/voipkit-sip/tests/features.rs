@@ -235,6 +235,18 @@ fn update_glare_and_update_offer() {
 // ---------------------------------------------------------------------
 // 100rel / PRACK
 
+/// Sends a reliable 183 with `sdp("early")`.
+fn send_reliable_183(ua: &mut voipkit_sip::UserAgent, now: Instant, call: CallHandle) {
+    ua.send_provisional(
+        now,
+        call,
+        StatusCode::SESSION_PROGRESS,
+        Some(sdp("early")),
+        true,
+    )
+    .unwrap();
+}
+
 #[test]
 fn reliable_183_prack_then_answer() {
     for (seed, loss) in [(1u64, 0.0), (2, 0.3), (3, 0.3), (4, 0.3), (5, 0.3)] {
@@ -243,14 +255,7 @@ fn reliable_183_prack_then_answer() {
         let mut a = Node::new("alice", 5060, epoch, seed);
         let mut b = Node::new("bob", 5062, epoch, seed + 100);
         b.on_incoming_call(|ua, now, ic| {
-            ua.send_provisional(
-                now,
-                ic.call,
-                StatusCode::SESSION_PROGRESS,
-                Some(sdp("early")),
-                true,
-            )
-            .unwrap();
+            send_reliable_183(ua, now, ic.call);
             // A second reliable one waits for the first PRACK.
             ua.send_provisional(now, ic.call, StatusCode::RINGING, None, true)
                 .unwrap();
@@ -621,14 +626,7 @@ fn answer_waits_for_prack_of_reliable_1xx_with_sdp() {
     let mut h = net(1, 0.0);
     let (mut a, mut b) = alice_and_bob(&h);
     b.on_incoming_call(|ua, now, ic| {
-        ua.send_provisional(
-            now,
-            ic.call,
-            StatusCode::SESSION_PROGRESS,
-            Some(sdp("early")),
-            true,
-        )
-        .unwrap();
+        send_reliable_183(ua, now, ic.call);
         // Answered at once: the 200 must wait for the PRACK (RFC 3262 §3).
         ua.answer(now, ic.call, Some(sdp("bob"))).unwrap();
         assert!(ua.answer(now, ic.call, Some(sdp("bob"))).is_err());

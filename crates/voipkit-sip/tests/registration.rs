@@ -13,7 +13,6 @@ use std::time::Duration;
 use common::*;
 use voipkit_netsim::{Harness, LinkConfig, NetSim};
 use voipkit_sip::auth::{DigestAlgorithm, DigestInput, Qop, Secret, digest_response};
-use voipkit_sip::message::Message;
 use voipkit_sip::{
     Credentials, Event, HeaderName, PushParams, RegistrationConfig, RegistrationFailure,
     RegistrationState, Request, SipMessage, Transport, UaConfig,
@@ -77,10 +76,7 @@ struct RegistrarState {
 }
 
 fn registrar(epoch: std::time::Instant, st: Rc<RefCell<RegistrarState>>) -> Peer {
-    Peer::new(5080, epoch, move |_, from, m| {
-        let Message::Request(req) = m else {
-            return vec![];
-        };
+    Peer::on_requests(5080, epoch, move |from, req| {
         let mut st = st.borrow_mut();
         st.log.push(req.clone());
         let mut req = req.clone();
@@ -456,10 +452,7 @@ fn proxy_auth_for_invite_and_bye_with_cached_credentials() {
     let epoch = h.now();
     let log: Rc<RefCell<Vec<Request>>> = Rc::default();
     let l2 = log.clone();
-    let mut proxy = Peer::new(5080, epoch, move |_, from, m| {
-        let Message::Request(req) = m else {
-            return vec![];
-        };
+    let mut proxy = Peer::on_requests(5080, epoch, move |from, req| {
         l2.borrow_mut().push(req.clone());
         if req.method == voipkit_sip::Method::Ack {
             return vec![];

@@ -99,10 +99,7 @@ fn timer_e_in_proceeding_is_t2() {
     let epoch = h.now();
     let mut a = Node::new("alice", 5060, epoch, 1);
     let mut first = true;
-    let mut p = Peer::new(5070, epoch, move |_, from, m| {
-        let Message::Request(r) = m else {
-            return vec![];
-        };
+    let mut p = Peer::on_requests(5070, epoch, move |from, r| {
         if first {
             first = false;
             vec![(from, respond(r, 100, None, ""))]
@@ -123,10 +120,7 @@ fn timer_e_in_proceeding_is_t2() {
 /// a second later, as if its first copy had crossed our ACK).
 fn rejecting_peer(epoch: std::time::Instant, code: u16, repeat: bool) -> Peer {
     let pending: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
-    Peer::new(5070, epoch, move |_, from, m| {
-        let Message::Request(r) = m else {
-            return vec![];
-        };
+    Peer::on_requests(5070, epoch, move |from, r| {
         if r.method != voipkit_sip::Method::Invite {
             return vec![];
         }
@@ -279,10 +273,7 @@ fn timer_k_is_t4_on_udp() {
     let mut h = harness();
     let epoch = h.now();
     let mut a = Node::new("alice", 5060, epoch, 1);
-    let mut p = Peer::new(5070, epoch, |_, from, m| {
-        let Message::Request(r) = m else {
-            return vec![];
-        };
+    let mut p = Peer::on_requests(5070, epoch, |from, r| {
         vec![(from, respond(r, 200, Some("x"), ""))]
     });
     a.ua.send_options(h.now(), uri("sip:x@127.0.0.1:5070"))

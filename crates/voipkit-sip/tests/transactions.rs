@@ -156,24 +156,19 @@ fn in_dialog_481_ends_the_call() {
     let mut h = harness();
     let epoch = h.now();
     let mut a = Node::new("alice", 5060, epoch, 1);
-    let mut p = Peer::new(5070, epoch, |_, from, m| {
-        let Message::Request(r) = m else {
-            return vec![];
-        };
-        match r.method {
-            voipkit_sip::Method::Invite => vec![(
-                from,
-                respond(
-                    r,
-                    200,
-                    Some("px"),
-                    "Contact: <sip:p@127.0.0.1:5070>\r\nContent-Type: application/sdp\r\n",
-                ),
-            )],
-            voipkit_sip::Method::Info => vec![(from, respond(r, 481, None, ""))],
-            voipkit_sip::Method::Bye => vec![(from, respond(r, 200, None, ""))],
-            _ => vec![],
-        }
+    let mut p = Peer::on_requests(5070, epoch, |from, r| match r.method {
+        voipkit_sip::Method::Invite => vec![(
+            from,
+            respond(
+                r,
+                200,
+                Some("px"),
+                "Contact: <sip:p@127.0.0.1:5070>\r\nContent-Type: application/sdp\r\n",
+            ),
+        )],
+        voipkit_sip::Method::Info => vec![(from, respond(r, 481, None, ""))],
+        voipkit_sip::Method::Bye => vec![(from, respond(r, 200, None, ""))],
+        _ => vec![],
     });
     let call = a.call(h.now(), "sip:p@127.0.0.1:5070", Some("a"));
     run_pair(&mut h, &mut a, &mut p, Duration::from_millis(100));

@@ -276,6 +276,20 @@ impl Peer {
         }
     }
 
+    /// A peer that hands only requests (with their source) to `script`
+    /// and ignores responses.
+    pub fn on_requests(
+        port: u16,
+        epoch: Instant,
+        mut script: impl FnMut(SocketAddr, &voipkit_sip::Request) -> Vec<(SocketAddr, Vec<u8>)>
+        + 'static,
+    ) -> Self {
+        Self::new(port, epoch, move |_, from, m| match m {
+            Message::Request(r) => script(from, r),
+            Message::Response(_) => vec![],
+        })
+    }
+
     pub fn send(&mut self, to: SocketAddr, payload: Vec<u8>) {
         self.out.push_back(Outgoing {
             from: self.addr,
