@@ -5,14 +5,36 @@
 //! (the stream's ptime) carrying the growing duration, then the final
 //! packet with the E bit three times (§2.5.1.4) at the same update
 //! interval, all on the event's start timestamp, each with its own
-//! sequence number. Durations are capped at 65535 timestamp units (no
-//! long-event segmentation: 8.2 s at 8 kHz, 1.36 s at 48 kHz).
+//! sequence number. Durations are capped at 65535 units of the event's
+//! clock (no long-event segmentation: 8.2 s at 8 kHz, 1.36 s at 48 kHz).
 //!
 //! Receiver: events are keyed by (SSRC, timestamp); each is reported once,
 //! with its duration, when its first E packet arrives, when a newer event
 //! starts (its end packets were lost), or after [`DtmfReceiver::TIMEOUT`]
 //! without any packet; a lost start is harmless (any packet opens the
 //! event, an E packet alone reports it).
+//!
+//! # Two clocks: timestamps on the audio clock, durations in the event's
+//!
+//! The telephone-event's clock rate declared in SDP
+//! (`a=rtpmap:101 telephone-event/8000`) may differ from the audio's:
+//! Asterisk, Polycom/Yealink phones, older PJSIP and baresip pair
+//! `opus/48000/2` with `telephone-event/8000` only, and voipkit-sdp accepts
+//! that rather than losing RTP DTMF (its `TelephoneEvent` has both
+//! `clock_rate` and `audio_clock_rate`). Then:
+//! - **Timestamps** stay on the audio RTP clock. RFC 4733 §2.1: events
+//!   MUST use the same timestamp base as the audio stream. A tone starts at
+//!   the timestamp the next audio frame would carry, and the audio after it
+//!   resumes the tone's length later in audio units (48 kHz with Opus).
+//! - **The duration field** is in units of the event's declared rate (800
+//!   for 100 ms at `/8000`, even with Opus). The receiver has nothing but
+//!   the rtpmap to convert it with. Writing it on the audio clock instead
+//!   is what baresip did (baresip/baresip#2062: `/8000` declared, 48 kHz
+//!   sent), and FreeSWITCH then played the tones six times too long
+//!   (signalwire/freeswitch#1724).
+//! - **On receive**, [`DtmfReceiver`] converts durations with the declared
+//!   rate; timestamps only key the de-duplication, so a peer on either
+//!   convention is de-duplicated the same way.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -75,7 +97,8 @@ pub struct TelephoneEvent {
     pub end: bool,
     /// Volume, 0..=63 (-dBm0).
     pub volume: u8,
-    /// Duration in timestamp units.
+    /// Duration in units of the telephone-event's declared clock rate
+    /// (module doc).
     pub duration: u16,
 }
 
@@ -145,7 +168,8 @@ impl DtmfReceiver {
     pub const TIMEOUT: Duration = Duration::from_millis(500);
     const MAX_REPORTS: usize = 32;
 
-    /// A receiver for telephone-events at `clock_rate` Hz.
+    /// A receiver for telephone-events declared at `clock_rate` Hz in SDP
+    /// (the rtpmap's rate, which gives the duration's units; module doc).
     pub fn new(clock_rate: u32) -> Self {
         Self {
             clock_rate: clock_rate.max(1),
@@ -274,10 +298,14 @@ struct Tone {
     next_at: Instant,
 }
 
-/// The RFC 4733 sender schedule.
+/// The RFC 4733 sender schedule: timestamps on the audio clock, durations
+/// at the event's declared rate (module doc).
 #[derive(Debug, Clone)]
 pub(crate) struct DtmfSender {
-    clock_rate: u32,
+    /// The audio stream's RTP clock (timestamps).
+    audio_clock_rate: u32,
+    /// The telephone-event's declared clock (duration field).
+    event_clock_rate: u32,
     interval: Duration,
     queue: VecDeque<(DtmfDigit, Duration, u8)>,
     active: Option<Tone>,
@@ -289,9 +317,10 @@ const INTER_DIGIT_GAP: Duration = Duration::from_millis(50);
 const MAX_QUEUED: usize = 64;
 
 impl DtmfSender {
-    pub fn new(clock_rate: u32, interval: Duration) -> Self {
+    pub fn new(audio_clock_rate: u32, event_clock_rate: u32, interval: Duration) -> Self {
         Self {
-            clock_rate: clock_rate.max(1),
+            audio_clock_rate: audio_clock_rate.max(1),
+            event_clock_rate: event_clock_rate.max(1),
             interval: interval.max(Duration::from_millis(5)),
             queue: VecDeque::new(),
             active: None,
@@ -329,13 +358,23 @@ impl DtmfSender {
         }
     }
 
-    fn samples(&self, d: Duration) -> u64 {
-        (d.as_secs_f64() * f64::from(self.clock_rate)).round() as u64
+    /// `d` in units of the event's declared clock.
+    fn event_units(&self, d: Duration) -> u64 {
+        (d.as_secs_f64() * f64::from(self.event_clock_rate)).round() as u64
+    }
+
+    /// A duration in event units, in audio clock units.
+    fn to_audio_units(&self, event_units: u16) -> u32 {
+        let audio = (u64::from(event_units) * u64::from(self.audio_clock_rate)
+            + u64::from(self.event_clock_rate) / 2)
+            / u64::from(self.event_clock_rate);
+        u32::try_from(audio).unwrap_or(u32::MAX)
     }
 
     /// The next packet due at `now`. `media_ts` is the timestamp the next
     /// audio frame would carry (a new tone starts there). Returns the packet
-    /// and, when the digit's last packet went out, its digit and duration.
+    /// and, when the digit's last packet went out, its digit and the audio
+    /// timestamp where the tone ends.
     pub fn poll(
         &mut self,
         now: Instant,
@@ -346,7 +385,7 @@ impl DtmfSender {
                 return None;
             }
             let (digit, duration, volume) = self.queue.pop_front()?;
-            let total = self.samples(duration).clamp(1, u64::from(u16::MAX)) as u16;
+            let total = self.event_units(duration).clamp(1, u64::from(u16::MAX)) as u16;
             self.active = Some(Tone {
                 digit,
                 volume,
@@ -357,7 +396,7 @@ impl DtmfSender {
                 next_at: now,
             });
         }
-        let step = self.samples(self.interval).max(1);
+        let step = self.event_units(self.interval).max(1);
         let tone = self.active.as_mut()?;
         if now < tone.next_at {
             return None;
@@ -386,7 +425,11 @@ impl DtmfSender {
         if end {
             tone.ends_sent += 1;
             if tone.ends_sent >= 3 {
-                finished = Some((tone.digit, start_ts.wrapping_add(u32::from(tone.total))));
+                let total = tone.total;
+                finished = Some((
+                    tone.digit,
+                    start_ts.wrapping_add(self.to_audio_units(total)),
+                ));
                 self.active = None;
                 self.not_before = Some(now + INTER_DIGIT_GAP);
             }
@@ -429,7 +472,7 @@ mod tests {
     #[test]
     fn sender_schedule() {
         let t0 = Instant::now();
-        let mut s = DtmfSender::new(8000, Duration::from_millis(20));
+        let mut s = DtmfSender::new(8000, 8000, Duration::from_millis(20));
         assert!(s.enqueue(
             t0,
             DtmfDigit::from_char('5').unwrap(),
@@ -457,6 +500,34 @@ mod tests {
         assert_eq!(pkts.iter().filter(|(_, p)| p.event.end).count(), 3);
         assert_eq!(pkts[6].0, Duration::from_millis(120));
         assert_eq!(finished.unwrap().1, 4800);
+    }
+
+    #[test]
+    fn sender_durations_at_event_rate_timestamps_at_audio_rate() {
+        // Opus (48 kHz) with telephone-event/8000.
+        let t0 = Instant::now();
+        let mut s = DtmfSender::new(48_000, 8000, Duration::from_millis(20));
+        assert!(s.enqueue(
+            t0,
+            DtmfDigit::from_char('7').unwrap(),
+            Duration::from_millis(100),
+            10
+        ));
+        let mut pkts = Vec::new();
+        let mut finished = None;
+        let mut now = t0;
+        for _ in 0..20 {
+            while let Some((p, f)) = s.poll(now, 96_000) {
+                pkts.push(p);
+                finished = finished.or(f);
+            }
+            now += Duration::from_millis(20);
+        }
+        let durs: Vec<_> = pkts.iter().map(|p| p.event.duration).collect();
+        assert_eq!(durs, vec![160, 320, 480, 640, 800, 800, 800]);
+        assert!(pkts.iter().all(|p| p.timestamp == 96_000));
+        // The tone ends 100 ms later on the audio clock: 4800 at 48 kHz.
+        assert_eq!(finished.unwrap().1, 96_000 + 4800);
     }
 
     fn pkt(ev: u8, end: bool, dur: u16) -> [u8; 4] {

@@ -170,8 +170,14 @@ pub struct MediaSessionConfig {
     pub clock_rate: u32,
     /// Packetisation time (also the DTMF update interval).
     pub ptime: Duration,
-    /// RFC 4733 telephone-event payload type (same clock rate as audio).
+    /// RFC 4733 telephone-event payload type.
     pub telephone_event_payload_type: Option<u8>,
+    /// The telephone-event clock rate declared in SDP
+    /// (`a=rtpmap:<pt> telephone-event/<rate>`, `TelephoneEvent::clock_rate`
+    /// in voipkit-sdp): the unit of the event duration field, sent and
+    /// received. `None` means `clock_rate`. Event timestamps are on the
+    /// audio clock whatever this says (see [`crate::dtmf`]).
+    pub telephone_event_clock_rate: Option<u32>,
     /// SDES-SRTP keys; `None` for plain RTP.
     pub srtp: Option<SrtpConfig>,
     /// RTCP CNAME; a random one is made when `None`.
@@ -213,6 +219,7 @@ impl MediaSessionConfig {
             clock_rate,
             ptime: Duration::from_millis(20),
             telephone_event_payload_type: None,
+            telephone_event_clock_rate: None,
             srtp: None,
             cname: None,
             session_bandwidth: 80_000,
@@ -329,7 +336,7 @@ impl MediaSession {
         mut rng: ChaCha20Rng,
         now: Instant,
     ) -> Result<Self, MediaError> {
-        if config.clock_rate == 0 {
+        if config.clock_rate == 0 || config.telephone_event_clock_rate == Some(0) {
             return Err(MediaError::InvalidConfig("clock rate is zero"));
         }
         if config.payload_type > 127 || config.telephone_event_payload_type.is_some_and(|p| p > 127)
@@ -352,6 +359,9 @@ impl MediaSession {
         // a wrap in the first half of the sequence space.
         let seq = rng.random::<u16>() & 0x7fff;
         let ts = rng.next_u32();
+        let event_clock_rate = config
+            .telephone_event_clock_rate
+            .unwrap_or(config.clock_rate);
         let cname = match &config.cname {
             Some(c) => c.clone(),
             None => format!("{:016x}@voipkit", rng.next_u64()),
@@ -372,8 +382,8 @@ impl MediaSession {
             })
         };
         let mut s = Self {
-            dtmf_tx: DtmfSender::new(config.clock_rate, config.ptime),
-            dtmf_rx: DtmfReceiver::new(config.clock_rate),
+            dtmf_tx: DtmfSender::new(config.clock_rate, event_clock_rate, config.ptime),
+            dtmf_rx: DtmfReceiver::new(event_clock_rate),
             cname,
             rng,
             epoch: now,

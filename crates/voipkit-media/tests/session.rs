@@ -53,6 +53,8 @@ struct Pair {
     /// Source address B sees for A's packets.
     a_source: SocketAddr,
     a_to_b: Vec<Transmit>,
+    /// Samples per 20 ms frame on the audio clock (160 G.711, 960 Opus).
+    frame_samples: u32,
 }
 
 impl Pair {
@@ -88,6 +90,7 @@ impl Pair {
             filter: Box::new(|_, _| true),
             a_source: addr(A),
             a_to_b: vec![],
+            frame_samples: 160,
         }
     }
 
@@ -162,8 +165,12 @@ impl Pair {
             }
             self.now = next.max(self.now);
             if audio && self.now >= next_frame && self.now < until {
-                self.a.send_audio(self.now, &[1; 160], 160).unwrap();
-                self.b.send_audio(self.now, &[2; 160], 160).unwrap();
+                self.a
+                    .send_audio(self.now, &[1; 160], self.frame_samples)
+                    .unwrap();
+                self.b
+                    .send_audio(self.now, &[2; 160], self.frame_samples)
+                    .unwrap();
                 next_frame += Duration::from_millis(20);
             }
             if self.a.poll_timeout().is_some_and(|t| t <= self.now) {
@@ -273,6 +280,112 @@ fn dtmf_end_to_end_with_audio_held_back() {
         .unwrap();
     assert!(resumed[1].marker);
     assert_eq!(p.a.stats().outbound.dtmf_digits, 2);
+    assert_eq!(p.b.stats().drops.total(), 0);
+}
+
+/// Opus (48 kHz) negotiated with telephone-event/8000 (Asterisk, desk
+/// phones, baresip): durations in 8 kHz units, timestamps on the 48 kHz
+/// audio clock.
+#[test]
+fn dtmf_opus_with_telephone_event_8000() {
+    let opus = |remote: &str| {
+        let mut c = MediaSessionConfig::new(addr(remote), 111, 48_000);
+        c.telephone_event_payload_type = Some(101);
+        c.telephone_event_clock_rate = Some(8000);
+        c
+    };
+    let mut p = Pair::with(opus(B), opus(A), Instant::now());
+    p.frame_samples = 960;
+    p.run(Duration::from_millis(200), true);
+    let sent_before = p.a_to_b.len();
+    let now = p.now;
+    for (c, ms) in [('5', 100), ('#', 60)] {
+        p.a.send_dtmf(
+            now,
+            DtmfDigit::from_char(c).unwrap(),
+            Duration::from_millis(ms),
+            10,
+        )
+        .unwrap();
+    }
+    p.run(Duration::from_millis(800), true);
+
+    // The receiver reports the digits with their durations (within one
+    // 20 ms packet of the truth; here exact, from the end packets).
+    let digits: Vec<_> = p
+        .b_events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::DtmfReceived(r) => Some((r.digit.to_char(), r.duration)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(digits.len(), 2, "{digits:?}");
+    for ((c, d), (want_c, want_ms)) in digits.iter().zip([('5', 100), ('#', 60)]) {
+        assert_eq!(*c, want_c);
+        let truth = Duration::from_millis(want_ms);
+        assert!(d.abs_diff(truth) <= Duration::from_millis(20), "{d:?}");
+        assert_eq!(*d, truth);
+    }
+
+    // On the wire (plain RTP): (timestamp, event, end, duration) per
+    // event packet, and the audio timestamps.
+    let rtp: Vec<(u8, u32, &[u8])> = p.a_to_b[sent_before..]
+        .iter()
+        .filter(|t| t.kind == TransmitKind::Rtp)
+        .map(|t| {
+            let c = &t.contents;
+            let ts = u32::from_be_bytes([c[4], c[5], c[6], c[7]]);
+            (c[1] & 0x7f, ts, &c[12..])
+        })
+        .collect();
+    let events: Vec<(u32, u8, bool, u16)> = rtp
+        .iter()
+        .filter(|(pt, _, _)| *pt == 101)
+        .map(|(_, ts, pl)| {
+            (
+                *ts,
+                pl[0],
+                pl[1] & 0x80 != 0,
+                u16::from_be_bytes([pl[2], pl[3]]),
+            )
+        })
+        .collect();
+    let durations =
+        |ev: u8| -> Vec<u16> { events.iter().filter(|e| e.1 == ev).map(|e| e.3).collect() };
+    // Durations in telephone-event/8000 units: 20 ms steps of 160.
+    assert_eq!(durations(5), vec![160, 320, 480, 640, 800, 800, 800]);
+    assert_eq!(durations(11), vec![160, 320, 480, 480, 480]);
+    let ts_of = |ev: u8| events.iter().find(|e| e.1 == ev).unwrap().0;
+    let (t5, thash) = (ts_of(5), ts_of(11));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.0 == if e.1 == 5 { t5 } else { thash })
+    );
+    // Timestamps on the audio clock: the audio frames' 960-sample grid,
+    // and the second digit starts after the first (100 ms = 4800 at
+    // 48 kHz) and the 50 ms gap (2400).
+    let audio_ts: Vec<u32> = rtp
+        .iter()
+        .filter(|(pt, _, _)| *pt == 111)
+        .map(|(_, ts, _)| *ts)
+        .collect();
+    let base = audio_ts[0];
+    assert!(
+        audio_ts
+            .iter()
+            .chain([&t5, &thash])
+            .all(|ts| (ts.wrapping_sub(base) as i32).rem_euclid(960) == 0)
+    );
+    assert!(thash.wrapping_sub(t5) >= 4800 + 2400, "{t5} {thash}");
+    // The audio after the first digit resumes at least its length later
+    // on the audio clock.
+    let resumed = audio_ts
+        .iter()
+        .find(|ts| ts.wrapping_sub(t5) as i32 > 0)
+        .unwrap();
+    assert!(resumed.wrapping_sub(t5) >= 4800);
     assert_eq!(p.b.stats().drops.total(), 0);
 }
 
