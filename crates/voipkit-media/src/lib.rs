@@ -9,6 +9,12 @@
 //!   rtcp-mux, the RFC 3550 §6.3 randomised interval with reconsideration),
 //!   RFC 4733 DTMF both ways, STUN Binding (RFC 8489) to learn the public
 //!   address and RFC 6263 keep-alives.
+//! - [`dtmf`]: RFC 4733 events, also when the telephone-event's declared
+//!   rate differs from the audio's (Opus with `telephone-event/8000`, as
+//!   Asterisk and desk phones negotiate): timestamps on the audio clock,
+//!   durations in the declared rate
+//!   ([`MediaSessionConfig::telephone_event_clock_rate`]); see the module
+//!   doc for why.
 //! - [`srtp`]: SRTP/SRTCP over `webrtc-srtp`, with our own replay windows
 //!   and the length/E-flag/SSRC-state guards that crate lacks (see the
 //!   module doc for why).

@@ -283,18 +283,57 @@ fn dtmf_end_to_end_with_audio_held_back() {
     assert_eq!(p.b.stats().drops.total(), 0);
 }
 
+/// The media configuration the call layer makes of a negotiated stream
+/// (the fields these tests need).
+fn config_from(n: &voipkit_sdp::NegotiatedAudio) -> MediaSessionConfig {
+    let mut c =
+        MediaSessionConfig::new(n.remote_rtp, n.codec.send_payload_type, n.codec.clock_rate);
+    c.rtcp_mux = n.rtcp_mux;
+    c.ptime = Duration::from_millis(n.ptime.into());
+    if let Some(te) = n.telephone_event {
+        c.telephone_event_payload_type = Some(te.send_payload_type);
+        c.telephone_event_clock_rate = Some(te.clock_rate);
+    }
+    c.srtp = n.srtp.as_ref().map(|k| SrtpConfig {
+        local: k.local.clone(),
+        remote: k.remote.clone(),
+    });
+    c
+}
+
 /// Opus (48 kHz) negotiated with telephone-event/8000 (Asterisk, desk
-/// phones, baresip): durations in 8 kHz units, timestamps on the 48 kHz
-/// audio clock.
+/// phones, baresip), through voipkit-sdp: durations in 8 kHz units,
+/// timestamps on the 48 kHz audio clock.
 #[test]
 fn dtmf_opus_with_telephone_event_8000() {
-    let opus = |remote: &str| {
-        let mut c = MediaSessionConfig::new(addr(remote), 111, 48_000);
-        c.telephone_event_payload_type = Some(101);
-        c.telephone_event_clock_rate = Some(8000);
-        c
+    use voipkit_sdp::{MediaConfig, SdpSession, SessionDescription, SrtpPolicy};
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    // Plain RTP, so the test can read the packets on the wire.
+    let config = MediaConfig {
+        srtp: SrtpPolicy::Disabled,
+        ..MediaConfig::default()
     };
-    let mut p = Pair::with(opus(B), opus(A), Instant::now());
+    let mut alice = SdpSession::new(config.clone(), addr(A), &mut rng);
+    let mut bob = SdpSession::new(config, addr(B), &mut rng);
+    // Alice's offer as Asterisk writes it: Opus, PCMU, PCMA and
+    // telephone-event/8000 only (our te/48000 at 110 removed).
+    let mut offer = alice.create_offer(&mut rng).unwrap();
+    let m = &mut offer.media[0];
+    m.formats.retain(|f| f != "110");
+    m.attributes
+        .retain(|a| !a.value.as_deref().is_some_and(|v| v.starts_with("110 ")));
+    let offer: SessionDescription = offer.to_string().parse().unwrap();
+    let answer = bob.answer_offer(&offer, &mut rng).unwrap();
+    let b_audio = answer.audio.unwrap();
+    let answer: SessionDescription = answer.sdp.to_string().parse().unwrap();
+    let a_audio = alice.accept_answer(&answer).unwrap().unwrap();
+    for n in [&a_audio, &b_audio] {
+        assert_eq!(n.codec.name(), "opus");
+        let te = n.telephone_event.unwrap();
+        assert_eq!((te.send_payload_type, te.recv_payload_type), (101, 101));
+        assert_eq!((te.clock_rate, te.audio_clock_rate), (8000, 48_000));
+    }
+    let mut p = Pair::with(config_from(&a_audio), config_from(&b_audio), Instant::now());
     p.frame_samples = 960;
     p.run(Duration::from_millis(200), true);
     let sent_before = p.a_to_b.len();
