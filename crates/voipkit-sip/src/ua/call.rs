@@ -206,23 +206,42 @@ pub(crate) struct Dialog {
     pub(crate) ack: Option<(u32, Transport, SocketAddr, Vec<u8>)>,
 }
 
+/// A response the UA core retransmits itself (a 2xx until its ACK, a
+/// reliable 1xx until its PRACK): where it goes, its bytes, and the
+/// interval to its next copy.
 #[derive(Debug, Clone)]
-pub(crate) struct Pending2xx {
-    cseq: u32,
+pub(crate) struct Resend {
     transport: Transport,
     destination: SocketAddr,
     bytes: Vec<u8>,
     interval: Duration,
 }
 
+impl Resend {
+    /// Doubles the interval (up to `cap`) and returns the next copy with
+    /// the delay until the one after it.
+    fn again(&mut self, cap: Duration) -> (Transmit, Duration) {
+        self.interval = (self.interval * 2).min(cap);
+        let copy = Transmit {
+            transport: self.transport,
+            destination: self.destination,
+            contents: self.bytes.clone(),
+        };
+        (copy, self.interval)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Pending2xx {
+    cseq: u32,
+    resend: Resend,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Rel1xx {
     rseq: u32,
     has_sdp: bool,
-    transport: Transport,
-    destination: SocketAddr,
-    bytes: Vec<u8>,
-    interval: Duration,
+    resend: Resend,
 }
 
 #[derive(Debug, Clone)]
@@ -1309,24 +1328,41 @@ impl UserAgent {
         let rseq = call.next_rseq;
         call.next_rseq += 1;
         resp.headers.push(HeaderName::RSeq, rseq.to_string());
-        let Some((t, dest)) = self.tx.server_route(tx) else {
-            return;
-        };
-        let bytes = resp.to_bytes();
         let has_sdp = !resp.body.is_empty();
+        let timers = (CallTimer::Rel1xx, CallTimer::Rel1xxTimeout);
+        if let Some(resend) = self.respond_and_resend(now, call, tx, resp, timers) {
+            call.rel1xx = Some(Rel1xx {
+                rseq,
+                has_sdp,
+                resend,
+            });
+        }
+    }
+
+    /// Sends `resp` on the server transaction `tx` and arms the call's
+    /// `retransmit` timer at T1 and its `give_up` timer at 64*T1; returns
+    /// what to retransmit (none when the transaction has no route).
+    fn respond_and_resend(
+        &mut self,
+        now: Instant,
+        call: &mut Call,
+        tx: TxId,
+        resp: Response,
+        (retransmit, give_up): (CallTimer, CallTimer),
+    ) -> Option<Resend> {
+        let (transport, destination) = self.tx.server_route(tx)?;
+        let bytes = resp.to_bytes();
         self.tx.respond(now, tx, resp);
         let t1 = self.tx.config().t1;
-        call.rel1xx = Some(Rel1xx {
-            rseq,
-            has_sdp,
-            transport: t,
-            destination: dest,
+        self.arm_call(call, retransmit, now + t1);
+        let limit = self.tx.config().t1x64();
+        self.arm_call(call, give_up, now + limit);
+        Some(Resend {
+            transport,
+            destination,
             bytes,
             interval: t1,
-        });
-        self.arm_call(call, CallTimer::Rel1xx, now + t1);
-        let limit = self.tx.config().t1x64();
-        self.arm_call(call, CallTimer::Rel1xxTimeout, now + limit);
+        })
     }
 
     fn session_headers_for_answer(&self, call: &Call, resp: &mut Response) {
@@ -1419,23 +1455,11 @@ impl UserAgent {
     /// Sends a 2xx to an INVITE and retransmits it until the ACK comes
     /// (RFC 3261 §13.3.1.4: T1 doubling up to T2, for 64*T1).
     fn send_2xx(&mut self, now: Instant, call: &mut Call, tx: TxId, resp: Response) {
-        let Some((t, dest)) = self.tx.server_route(tx) else {
-            return;
-        };
         let cseq = resp.cseq().map(|c| c.seq).unwrap_or(0);
-        let bytes = resp.to_bytes();
-        self.tx.respond(now, tx, resp);
-        let t1 = self.tx.config().t1;
-        call.pending_2xx = Some(Pending2xx {
-            cseq,
-            transport: t,
-            destination: dest,
-            bytes,
-            interval: t1,
-        });
-        self.arm_call(call, CallTimer::Retransmit2xx, now + t1);
-        let limit = self.tx.config().t1x64();
-        self.arm_call(call, CallTimer::AckWait, now + limit);
+        let timers = (CallTimer::Retransmit2xx, CallTimer::AckWait);
+        if let Some(resend) = self.respond_and_resend(now, call, tx, resp, timers) {
+            call.pending_2xx = Some(Pending2xx { cseq, resend });
+        }
     }
 
     /// Rejects an incoming call with a final status (486, 603, ...).
@@ -2281,13 +2305,8 @@ impl UserAgent {
         match t {
             CallTimer::Retransmit2xx => {
                 if let Some(p) = call.pending_2xx.as_mut() {
-                    p.interval = (p.interval * 2).min(cfg.t2);
-                    let next = p.interval;
-                    self.tx.out.push_back(Transmit {
-                        transport: p.transport,
-                        destination: p.destination,
-                        contents: p.bytes.clone(),
-                    });
+                    let (copy, next) = p.resend.again(cfg.t2);
+                    self.tx.out.push_back(copy);
                     self.arm_call(call, CallTimer::Retransmit2xx, now + next);
                 }
             }
@@ -2301,13 +2320,9 @@ impl UserAgent {
             }
             CallTimer::Rel1xx => {
                 if let Some(r) = call.rel1xx.as_mut() {
-                    r.interval *= 2;
-                    let next = r.interval;
-                    self.tx.out.push_back(Transmit {
-                        transport: r.transport,
-                        destination: r.destination,
-                        contents: r.bytes.clone(),
-                    });
+                    // No cap: reliable 1xx copies double all the way (RFC 3262 §3).
+                    let (copy, next) = r.resend.again(Duration::MAX);
+                    self.tx.out.push_back(copy);
                     self.arm_call(call, CallTimer::Rel1xx, now + next);
                 }
             }
