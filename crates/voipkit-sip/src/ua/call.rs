@@ -169,6 +169,13 @@ pub(crate) enum Purpose {
     Notify,
 }
 
+/// Removes the REFER waiting for the application's answer.
+fn take_refer(call: &mut Call) -> Result<TxId, Error> {
+    call.refer_in
+        .take()
+        .ok_or(Error::InvalidState("no transfer request"))
+}
+
 /// Deadlines of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CallTimer {
@@ -1722,11 +1729,26 @@ impl UserAgent {
         if status.as_u16() < 300 {
             return Err(Error::BadStatus(status.as_u16()));
         }
-        self.with_call(call, |ua, call| {
+        self.respond_pending(now, call, status, |call| {
             let (tx, _) = call
                 .pending_in
                 .take()
                 .ok_or(Error::InvalidState("no offer to answer"))?;
+            Ok(tx)
+        })
+    }
+
+    /// Answers with `status` the server transaction that `take` removes
+    /// from the call (a pending offer, a REFER).
+    fn respond_pending(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        status: StatusCode,
+        take: impl FnOnce(&mut Call) -> Result<TxId, Error>,
+    ) -> Result<(), Error> {
+        self.with_call(call, |ua, call| {
+            let tx = take(call)?;
             if let Some(req) = ua.tx.server_request(tx).cloned() {
                 let resp = ua.uas_response(call, &req, status, Transport::Udp);
                 ua.tx.respond(now, tx, resp);
@@ -1850,18 +1872,7 @@ impl UserAgent {
     /// Accepts a REFER ([`Event::TransferRequested`]): 202 Accepted and a
     /// first NOTIFY (`SIP/2.0 100 Trying`).
     pub fn accept_transfer(&mut self, now: Instant, call: CallHandle) -> Result<(), Error> {
-        self.with_call(call, |ua, call| {
-            let tx = call
-                .refer_in
-                .take()
-                .ok_or(Error::InvalidState("no transfer request"))?;
-            if let Some(req) = ua.tx.server_request(tx).cloned() {
-                let resp = ua.uas_response(call, &req, StatusCode::ACCEPTED, Transport::Udp);
-                ua.tx.respond(now, tx, resp);
-            }
-            Ok::<(), Error>(())
-        })
-        .ok_or(Error::NoSuchCall)??;
+        self.respond_pending(now, call, StatusCode::ACCEPTED, take_refer)?;
         self.notify_transfer(now, call, StatusCode::TRYING)
     }
 
@@ -1875,18 +1886,7 @@ impl UserAgent {
         if status.as_u16() < 300 {
             return Err(Error::BadStatus(status.as_u16()));
         }
-        self.with_call(call, |ua, call| {
-            let tx = call
-                .refer_in
-                .take()
-                .ok_or(Error::InvalidState("no transfer request"))?;
-            if let Some(req) = ua.tx.server_request(tx).cloned() {
-                let resp = ua.uas_response(call, &req, status, Transport::Udp);
-                ua.tx.respond(now, tx, resp);
-            }
-            Ok(())
-        })
-        .ok_or(Error::NoSuchCall)?
+        self.respond_pending(now, call, status, take_refer)
     }
 
     /// Reports the progress of the call placed for a transfer to the
