@@ -609,29 +609,24 @@ fn single_name_addr(
     })
 }
 
-impl SipMessage for Request {
-    fn headers(&self) -> &Headers {
-        &self.headers
-    }
-    fn headers_mut(&mut self) -> &mut Headers {
-        &mut self.headers
-    }
-    fn body(&self) -> &Bytes {
-        &self.body
-    }
+/// `SipMessage` for a type with `headers` and `body` fields.
+macro_rules! impl_sip_message {
+    ($($t:ty),*) => {$(
+        impl SipMessage for $t {
+            fn headers(&self) -> &Headers {
+                &self.headers
+            }
+            fn headers_mut(&mut self) -> &mut Headers {
+                &mut self.headers
+            }
+            fn body(&self) -> &Bytes {
+                &self.body
+            }
+        }
+    )*};
 }
 
-impl SipMessage for Response {
-    fn headers(&self) -> &Headers {
-        &self.headers
-    }
-    fn headers_mut(&mut self) -> &mut Headers {
-        &mut self.headers
-    }
-    fn body(&self) -> &Bytes {
-        &self.body
-    }
-}
+impl_sip_message!(Request, Response);
 
 impl SipMessage for Message {
     fn headers(&self) -> &Headers {
