@@ -509,7 +509,7 @@ impl UserAgent {
         source: SocketAddr,
         transport: Transport,
     ) {
-        stamp_via(&mut req, source);
+        route_and_stamp(&mut req, source);
         match self.tx.on_request(now, &req, source, transport) {
             Inbound::Absorbed | Inbound::Merged => {}
             Inbound::Overloaded => {
@@ -773,15 +773,11 @@ impl UserAgent {
         self.resolve(req.uri())
     }
 
-    /// Stamps Via (fresh branch, rport), credentials and common headers,
-    /// and starts a client transaction.
-    pub(crate) fn send_request(
-        &mut self,
-        now: Instant,
-        mut req: Request,
-        owner: TxOwner,
-    ) -> Result<TxId, Error> {
-        let (t, dest) = self.route_for(&req)?;
+    /// Routes `req` and stamps it for sending there: a fresh Via (new
+    /// branch, rport) replacing any, Max-Forwards 70 unless set. Returns
+    /// the transport and destination.
+    fn route_and_stamp(&mut self, req: &mut Request) -> Result<(Transport, SocketAddr), Error> {
+        let (t, dest) = self.route_for(req)?;
         let local = self.local_addr(t)?;
         let branch = self.new_branch();
         req.headers.remove(&HeaderName::Via);
@@ -790,6 +786,18 @@ impl UserAgent {
         if !req.headers.contains(&HeaderName::MaxForwards) {
             req.headers.push(HeaderName::MaxForwards, "70");
         }
+        Ok((t, dest))
+    }
+
+    /// Stamps Via (fresh branch, rport), credentials and common headers,
+    /// and starts a client transaction.
+    pub(crate) fn send_request(
+        &mut self,
+        now: Instant,
+        mut req: Request,
+        owner: TxOwner,
+    ) -> Result<TxId, Error> {
+        let (t, dest) = self.route_and_stamp(&mut req)?;
         if let Some(ua) = &self.cfg.user_agent
             && !req.headers.contains(&HeaderName::UserAgent)
         {
@@ -806,15 +814,7 @@ impl UserAgent {
         &mut self,
         mut req: Request,
     ) -> Result<(Transport, SocketAddr, Vec<u8>), Error> {
-        let (t, dest) = self.route_for(&req)?;
-        let local = self.local_addr(t)?;
-        let branch = self.new_branch();
-        req.headers.remove(&HeaderName::Via);
-        req.headers
-            .push_front(HeaderName::Via, via_value(t, local, &branch));
-        if !req.headers.contains(&HeaderName::MaxForwards) {
-            req.headers.push(HeaderName::MaxForwards, "70");
-        }
+        let (t, dest) = self.route_and_stamp(&mut req)?;
         let bytes = req.to_bytes();
         self.tx.out.push_back(Transmit {
             transport: t,
@@ -977,7 +977,7 @@ pub(crate) fn via_value(t: Transport, local: SocketAddr, branch: &str) -> String
 
 /// RFC 3261 §18.2.1 and RFC 3581 §4: note where the request really came
 /// from in its top Via (`received`, and `rport` when asked for).
-fn stamp_via(req: &mut Request, source: SocketAddr) {
+fn route_and_stamp(req: &mut Request, source: SocketAddr) {
     let Ok(mut via) = req.top_via() else {
         return;
     };
