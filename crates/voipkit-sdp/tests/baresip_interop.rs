@@ -111,7 +111,32 @@ impl Drop for Baresip {
     }
 }
 
-fn run_sipp(args: &[&str], within: Duration) {
+/// SIPp's arguments for one call of `scenario` from 127.0.0.1:`port`,
+/// logging the messages to `log`.
+fn sipp_args(scenario: &Path, port: u16, log: &Path) -> Vec<String> {
+    let (scenario, log) = (scenario.to_str().unwrap(), log.to_str().unwrap());
+    let port = port.to_string();
+    [
+        "-sf",
+        scenario,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-m",
+        "1",
+        "-timeout",
+        "10s",
+        "-nostdin",
+        "-trace_msg",
+        "-message_file",
+        log,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+fn run_sipp(args: &[String], within: Duration) {
     let mut child = Command::new("sipp")
         .args(args)
         .stdin(Stdio::null())
@@ -235,31 +260,16 @@ fn baresip_answers_our_offers_and_accepts_our_answer() {
         let scenario = dir.join(format!("uac-{user}.xml"));
         std::fs::write(&scenario, uac_scenario(user, bs_port, &offer)).unwrap();
         let log = dir.join(format!("uac-{user}.log"));
-        let sipp_port = free_port().to_string();
-        run_sipp(
-            &[
-                "-sf",
-                scenario.to_str().unwrap(),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &sipp_port,
-                "-m",
-                "1",
-                "-timeout",
-                "10s",
-                "-nostdin",
-                "-trace_msg",
-                "-message_file",
-                log.to_str().unwrap(),
-                &format!("127.0.0.1:{bs_port}"),
-            ],
-            Duration::from_secs(12),
-        );
+        let mut args = sipp_args(&scenario, free_port(), &log);
+        args.push(format!("127.0.0.1:{bs_port}"));
+        run_sipp(&args, Duration::from_secs(12));
         let answer = body_of(&log, "CSeq: 1 INVITE\nServer: baresip");
         assert_eq!(answer.media[0].protocol, proto);
         let audio = ours.accept_answer(&answer).unwrap().unwrap();
         assert_eq!(audio.codec.codec, AudioCodec::Opus, "{user}");
+        // baresip 1.0 pairs Opus with telephone-event/8000 only: taken.
+        let te = audio.telephone_event.unwrap();
+        assert_eq!((te.clock_rate, te.audio_clock_rate), (8000, 48_000));
         assert_eq!(audio.srtp.unwrap().suite, CryptoSuite::AesCm128HmacSha1_80);
         assert!(
             !audio.rtcp_mux,
@@ -285,30 +295,8 @@ fn baresip_answers_our_offers_and_accepts_our_answer() {
     let scenario = dir.join("uas.xml");
     std::fs::write(&scenario, uas_scenario(&answer)).unwrap();
     let log = dir.join("uas.log");
-    let uas_port_s = uas_port.to_string();
-    let sipp_args: Vec<String> = [
-        "-sf",
-        scenario.to_str().unwrap(),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &uas_port_s,
-        "-m",
-        "1",
-        "-timeout",
-        "10s",
-        "-nostdin",
-        "-trace_msg",
-        "-message_file",
-        log.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let uas = std::thread::spawn(move || {
-        let args: Vec<&str> = sipp_args.iter().map(String::as_str).collect();
-        run_sipp(&args, Duration::from_secs(12));
-    });
+    let args = sipp_args(&scenario, uas_port, &log);
+    let uas = std::thread::spawn(move || run_sipp(&args, Duration::from_secs(12)));
     std::thread::sleep(Duration::from_millis(300));
     let dial = format!("/dial sip:bob@127.0.0.1:{uas_port}");
     let mut bs = Baresip::start(&dir, free_port(), &["-e", &dial]);
@@ -366,11 +354,7 @@ fn captured_baresip_sdp() {
         let audio = ours.accept_answer(&sdp(name)).unwrap().unwrap();
         assert_eq!(audio.codec.codec, AudioCodec::Opus);
         assert_eq!(
-            audio
-                .recv_codecs
-                .iter()
-                .map(|c| c.codec)
-                .collect::<Vec<_>>(),
+            recv_codecs(&audio),
             vec![AudioCodec::Opus, AudioCodec::Pcmu, AudioCodec::Pcma]
         );
         // baresip 1.0 answers Opus with telephone-event/8000 only: we

@@ -303,50 +303,25 @@ fn typed_attributes() {
     // parameters make a line unusable.
     let line = |s: &str| s.parse::<CryptoAttribute>().unwrap();
     let key = "RCCCPP3m8cJrMPkOx90B5Ih1NKIPCw0Ew27YDnHg";
-    assert!(
-        line(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{key}|2^20"))
-            .usable_key()
-            .is_some()
-    );
-    assert!(
-        line(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{key} WSH=64"))
-            .usable_key()
-            .is_some()
-    );
-    assert!(
-        line(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{key}|2^20|1:4"))
-            .usable_key()
-            .is_none()
-    );
-    assert!(
-        line(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{key}|1:4"))
-            .usable_key()
-            .is_none()
-    );
-    assert!(
-        line(&format!(
-            "1 AES_CM_128_HMAC_SHA1_80 inline:{key};inline:{key}"
-        ))
-        .usable_key()
-        .is_none()
-    );
-    assert!(
-        line(&format!(
-            "1 AES_CM_128_HMAC_SHA1_80 inline:{key} UNENCRYPTED_SRTCP"
-        ))
-        .usable_key()
-        .is_none()
-    );
-    assert!(
-        line(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{key} KDR=1"))
-            .usable_key()
-            .is_none()
-    );
-    assert!(
-        line("1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=")
-            .usable_key()
-            .is_none()
-    );
+    for (rest, usable) in [
+        (format!("inline:{key}|2^20"), true),
+        (format!("inline:{key} WSH=64"), true),
+        (format!("inline:{key}|2^20|1:4"), false),
+        (format!("inline:{key}|1:4"), false),
+        (format!("inline:{key};inline:{key}"), false),
+        (format!("inline:{key} UNENCRYPTED_SRTCP"), false),
+        (format!("inline:{key} KDR=1"), false),
+        // A key of the wrong length.
+        ("inline:c2hvcnQ=".to_owned(), false),
+    ] {
+        assert_eq!(
+            line(&format!("1 AES_CM_128_HMAC_SHA1_80 {rest}"))
+                .usable_key()
+                .is_some(),
+            usable,
+            "{rest}"
+        );
+    }
     assert!(
         "x AES_CM_128_HMAC_SHA1_80 inline:x"
             .parse::<CryptoAttribute>()

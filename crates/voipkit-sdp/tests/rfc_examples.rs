@@ -106,11 +106,7 @@ fn rfc4317_2_2_answer_to_our_offer_validated() {
     let audio = alice.accept_answer(&answer).unwrap().unwrap();
     assert_eq!(audio.codec.codec, AudioCodec::Pcmu);
     assert_eq!(
-        audio
-            .recv_codecs
-            .iter()
-            .map(|c| c.codec)
-            .collect::<Vec<_>>(),
+        recv_codecs(&audio),
         vec![AudioCodec::Pcmu, AudioCodec::Pcma]
     );
     assert_eq!(audio.remote_rtp, addr("192.0.2.2:49172"));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use voipkit_sdp::{MediaConfig, SdpSession, SessionDescription};
+use voipkit_sdp::{AudioCodec, MediaConfig, NegotiatedAudio, SdpSession, SessionDescription};
 
 pub fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
@@ -65,4 +65,9 @@ pub fn flags(m: &voipkit_sdp::MediaDescription) -> Vec<String> {
         .filter(|a| a.value.is_none())
         .map(|a| a.name.clone())
         .collect()
+}
+
+/// The codecs the peer may send us, in order.
+pub fn recv_codecs(audio: &NegotiatedAudio) -> Vec<AudioCodec> {
+    audio.recv_codecs.iter().map(|c| c.codec).collect()
 }
