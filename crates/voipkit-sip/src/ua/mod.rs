@@ -776,7 +776,10 @@ impl UserAgent {
     /// Routes `req` and stamps it for sending there: a fresh Via (new
     /// branch, rport) replacing any, Max-Forwards 70 unless set. Returns
     /// the transport and destination.
-    fn route_and_stamp(&mut self, req: &mut Request) -> Result<(Transport, SocketAddr), Error> {
+    fn route_with_fresh_via(
+        &mut self,
+        req: &mut Request,
+    ) -> Result<(Transport, SocketAddr), Error> {
         let (t, dest) = self.route_for(req)?;
         let local = self.local_addr(t)?;
         let branch = self.new_branch();
@@ -797,7 +800,7 @@ impl UserAgent {
         mut req: Request,
         owner: TxOwner,
     ) -> Result<TxId, Error> {
-        let (t, dest) = self.route_and_stamp(&mut req)?;
+        let (t, dest) = self.route_with_fresh_via(&mut req)?;
         if let Some(ua) = &self.cfg.user_agent
             && !req.headers.contains(&HeaderName::UserAgent)
         {
@@ -814,7 +817,7 @@ impl UserAgent {
         &mut self,
         mut req: Request,
     ) -> Result<(Transport, SocketAddr, Vec<u8>), Error> {
-        let (t, dest) = self.route_and_stamp(&mut req)?;
+        let (t, dest) = self.route_with_fresh_via(&mut req)?;
         let bytes = req.to_bytes();
         self.tx.out.push_back(Transmit {
             transport: t,
