@@ -15,7 +15,7 @@ use rand::RngCore;
 use rand_chacha::ChaCha20Rng;
 use sha2::{Digest as _, Sha256};
 
-use crate::message::{HeaderName, Request, Response};
+use crate::message::{HeaderName, Request, Response, quote};
 
 /// A digest algorithm (RFC 7616 §3.2, RFC 8760).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -376,19 +376,6 @@ pub fn digest_response(i: &DigestInput<'_>) -> String {
         )),
         None => h(&format!("{ha1}:{}:{ha2}", i.nonce)),
     }
-}
-
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
 }
 
 #[derive(Clone)]

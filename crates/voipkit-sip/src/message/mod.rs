@@ -63,7 +63,7 @@ pub use validate::{
     validate_request, validate_response,
 };
 
-pub(crate) use text::trim_lws;
+pub(crate) use text::{quote, trim_lws};
 
 /// Why bytes are not a SIP message, or a header not what it should be.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
