@@ -844,6 +844,30 @@ impl MediaSession {
         r
     }
 
+    /// Unprotect `contents` into `scratch` with `op` (SRTP or SRTCP) and
+    /// the current keys, or, when those fail authentication, the previous
+    /// keys during their [`REKEY_GRACE`]. `Ok(false)`: no SRTP, `contents`
+    /// is the plain packet.
+    fn unprotect(
+        &mut self,
+        now: Instant,
+        contents: &[u8],
+        scratch: &mut Vec<u8>,
+        op: fn(&mut SrtpReceiver, &[u8], &mut Vec<u8>) -> Result<(), DropReason>,
+    ) -> Result<bool, DropReason> {
+        let Some(rx) = self.srtp_rx.as_mut() else {
+            return Ok(false);
+        };
+        match op(rx, contents, scratch) {
+            Err(DropReason::AuthenticationFailed) => match self.srtp_rx_previous.as_mut() {
+                Some((old, until)) if now < *until => op(old, contents, scratch)?,
+                _ => return Err(DropReason::AuthenticationFailed),
+            },
+            r => r?,
+        }
+        Ok(true)
+    }
+
     fn handle_rtp_inner(
         &mut self,
         now: Instant,
@@ -851,21 +875,8 @@ impl MediaSession {
         contents: &[u8],
         scratch: &mut Vec<u8>,
     ) -> Result<(), DropReason> {
-        let authenticated = self.srtp_rx.is_some();
-        let plain: &[u8] = match self.srtp_rx.as_mut() {
-            None => contents,
-            Some(rx) => match rx.unprotect_rtp(contents, scratch) {
-                Ok(()) => scratch,
-                Err(DropReason::AuthenticationFailed) => match self.srtp_rx_previous.as_mut() {
-                    Some((old, until)) if now < *until => {
-                        old.unprotect_rtp(contents, scratch)?;
-                        scratch
-                    }
-                    _ => return Err(DropReason::AuthenticationFailed),
-                },
-                Err(e) => return Err(e),
-            },
-        };
+        let authenticated = self.unprotect(now, contents, scratch, SrtpReceiver::unprotect_rtp)?;
+        let plain: &[u8] = if authenticated { scratch } else { contents };
         let pkt = RtpPacket::parse(plain).map_err(|e| match e {
             MediaError::Dropped(r) => r,
             _ => DropReason::MalformedRtp,
@@ -1223,20 +1234,8 @@ impl MediaSession {
         socket: MediaSocket,
         scratch: &mut Vec<u8>,
     ) -> Result<(), DropReason> {
-        let plain: &[u8] = match self.srtp_rx.as_mut() {
-            None => contents,
-            Some(rx) => match rx.unprotect_rtcp(contents, scratch) {
-                Ok(()) => scratch,
-                Err(DropReason::AuthenticationFailed) => match self.srtp_rx_previous.as_mut() {
-                    Some((old, until)) if now < *until => {
-                        old.unprotect_rtcp(contents, scratch)?;
-                        scratch
-                    }
-                    _ => return Err(DropReason::AuthenticationFailed),
-                },
-                Err(e) => return Err(e),
-            },
-        };
+        let secure = self.unprotect(now, contents, scratch, SrtpReceiver::unprotect_rtcp)?;
+        let plain: &[u8] = if secure { scratch } else { contents };
         let compound = RtcpCompound::parse(plain).map_err(|e| match e {
             MediaError::Dropped(r) => r,
             _ => DropReason::MalformedRtcp,

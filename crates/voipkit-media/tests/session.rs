@@ -8,9 +8,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use voipkit_media::stun;
 use voipkit_media::{
-    CryptoSuite, DropReason, DtmfDigit, KeepAlive, KeepAliveKind, MediaEvent, MediaSession,
-    MediaSessionConfig, MediaSocket, ReceivedRtp, SrtpConfig, SrtpKeyingMaterial, Transmit,
-    TransmitKind,
+    CryptoSuite, DropReason, DtmfDigit, DtmfReport, KeepAlive, KeepAliveKind, MediaEvent,
+    MediaSession, MediaSessionConfig, MediaSocket, ReceivedRtp, SrtpConfig, SrtpKeyingMaterial,
+    Transmit, TransmitKind,
 };
 
 fn addr(s: &str) -> SocketAddr {
@@ -144,6 +144,31 @@ impl Pair {
         }
     }
 
+    /// A queues each `(digit, milliseconds)` now, at volume 10.
+    fn send_digits(&mut self, digits: &[(char, u64)]) {
+        for &(c, ms) in digits {
+            self.a
+                .send_dtmf(
+                    self.now,
+                    DtmfDigit::from_char(c).unwrap(),
+                    Duration::from_millis(ms),
+                    10,
+                )
+                .unwrap();
+        }
+    }
+
+    /// The digits B reported, in order.
+    fn b_digits(&self) -> Vec<DtmfReport> {
+        self.b_events
+            .iter()
+            .filter_map(|e| match e {
+                MediaEvent::DtmfReceived(r) => Some(*r),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Advance to `until`, firing timers; A and B send a 20 ms frame every
     /// 20 ms when `audio`.
     fn run(&mut self, d: Duration, audio: bool) {
@@ -231,29 +256,12 @@ fn dtmf_end_to_end_with_audio_held_back() {
     let mut p = Pair::new(true);
     p.run(Duration::from_millis(200), true);
     let before = p.b_rx.len();
-    let now = p.now;
-    p.a.send_dtmf(
-        now,
-        DtmfDigit::from_char('5').unwrap(),
-        Duration::from_millis(100),
-        10,
-    )
-    .unwrap();
-    p.a.send_dtmf(
-        now,
-        DtmfDigit::from_char('#').unwrap(),
-        Duration::from_millis(60),
-        10,
-    )
-    .unwrap();
+    p.send_digits(&[('5', 100), ('#', 60)]);
     p.run(Duration::from_millis(800), true);
     let digits: Vec<_> = p
-        .b_events
+        .b_digits()
         .iter()
-        .filter_map(|e| match e {
-            MediaEvent::DtmfReceived(r) => Some((r.digit.to_char(), r.duration, r.volume)),
-            _ => None,
-        })
+        .map(|r| (r.digit.to_char(), r.duration, r.volume))
         .collect();
     assert_eq!(
         digits,
@@ -337,27 +345,15 @@ fn dtmf_opus_with_telephone_event_8000() {
     p.frame_samples = 960;
     p.run(Duration::from_millis(200), true);
     let sent_before = p.a_to_b.len();
-    let now = p.now;
-    for (c, ms) in [('5', 100), ('#', 60)] {
-        p.a.send_dtmf(
-            now,
-            DtmfDigit::from_char(c).unwrap(),
-            Duration::from_millis(ms),
-            10,
-        )
-        .unwrap();
-    }
+    p.send_digits(&[('5', 100), ('#', 60)]);
     p.run(Duration::from_millis(800), true);
 
     // The receiver reports the digits with their durations (within one
     // 20 ms packet of the truth; here exact, from the end packets).
     let digits: Vec<_> = p
-        .b_events
+        .b_digits()
         .iter()
-        .filter_map(|e| match e {
-            MediaEvent::DtmfReceived(r) => Some((r.digit.to_char(), r.duration)),
-            _ => None,
-        })
+        .map(|r| (r.digit.to_char(), r.duration))
         .collect();
     assert_eq!(digits.len(), 2, "{digits:?}");
     for ((c, d), (want_c, want_ms)) in digits.iter().zip([('5', 100), ('#', 60)]) {
@@ -444,29 +440,12 @@ fn dtmf_survives_lost_start_and_lost_end_packets() {
         let digit = t.contents[12];
         !(n == 1 || (digit == 2 && end))
     });
-    let now = p.now;
-    p.a.send_dtmf(
-        now,
-        DtmfDigit::from_char('1').unwrap(),
-        Duration::from_millis(100),
-        10,
-    )
-    .unwrap();
-    p.a.send_dtmf(
-        now,
-        DtmfDigit::from_char('2').unwrap(),
-        Duration::from_millis(100),
-        10,
-    )
-    .unwrap();
+    p.send_digits(&[('1', 100), ('2', 100)]);
     p.run(Duration::from_secs(2), false);
     let digits: Vec<_> = p
-        .b_events
+        .b_digits()
         .iter()
-        .filter_map(|e| match e {
-            MediaEvent::DtmfReceived(r) => Some((r.digit.to_char(), r.duration)),
-            _ => None,
-        })
+        .map(|r| (r.digit.to_char(), r.duration))
         .collect();
     // '2' lost its end packets: reported on timeout with the last update's
     // duration (80 ms: updates carry 20..80 ms).

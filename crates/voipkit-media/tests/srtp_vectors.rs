@@ -51,22 +51,35 @@ fn key(suite: CryptoSuite, raw: &[u8]) -> SrtpKeyingMaterial {
     SrtpKeyingMaterial::from_parts(suite, k, s).unwrap()
 }
 
-#[test]
-fn libsrtp_aes_cm_128_hmac_sha1_80_vectors() {
-    let k = key(CryptoSuite::AesCm128HmacSha1_80, &TEST_KEY);
+/// Protecting libsrtp's RTP and RTCP plaintexts with `raw` gives exactly
+/// `srtp` and `srtcp`, and a fresh receiver turns those back into the
+/// plaintexts. Returns that receiver.
+fn check_vectors(suite: CryptoSuite, raw: &[u8], srtp: &[u8], srtcp: &[u8]) -> SrtpReceiver {
+    let k = key(suite, raw);
     let mut tx = SrtpSender::new(&k).unwrap();
     let mut out = Vec::new();
     tx.protect_rtp(&RTP_PLAINTEXT, &mut out).unwrap();
-    assert_eq!(out, SRTP_CIPHERTEXT_80);
+    assert_eq!(out, srtp, "{suite:?} SRTP");
     tx.protect_rtcp(&RTCP_PLAINTEXT, &mut out).unwrap();
-    assert_eq!(out, SRTCP_CIPHERTEXT_80);
-
+    assert_eq!(out, srtcp, "{suite:?} SRTCP");
     let mut rx = SrtpReceiver::new(&k).unwrap();
-    rx.unprotect_rtp(&SRTP_CIPHERTEXT_80, &mut out).unwrap();
+    rx.unprotect_rtp(srtp, &mut out).unwrap();
     assert_eq!(out, RTP_PLAINTEXT);
-    rx.unprotect_rtcp(&SRTCP_CIPHERTEXT_80, &mut out).unwrap();
+    rx.unprotect_rtcp(srtcp, &mut out).unwrap();
     assert_eq!(out, RTCP_PLAINTEXT);
+    rx
+}
+
+#[test]
+fn libsrtp_aes_cm_128_hmac_sha1_80_vectors() {
+    let mut rx = check_vectors(
+        CryptoSuite::AesCm128HmacSha1_80,
+        &TEST_KEY,
+        &SRTP_CIPHERTEXT_80,
+        &SRTCP_CIPHERTEXT_80,
+    );
     // Both are replays now.
+    let mut out = Vec::new();
     assert_eq!(
         rx.unprotect_rtp(&SRTP_CIPHERTEXT_80, &mut out),
         Err(DropReason::Replayed)
@@ -81,35 +94,22 @@ fn libsrtp_aes_cm_128_hmac_sha1_80_vectors() {
 fn libsrtp_aes_cm_128_hmac_sha1_32_vector() {
     // Same keystream; the RTP tag is the first 4 bytes of the 80-bit one.
     // SRTCP keeps the 80-bit tag (RFC 4568 §6.2.1), as libsrtp does.
-    let k = key(CryptoSuite::AesCm128HmacSha1_32, &TEST_KEY);
-    let mut tx = SrtpSender::new(&k).unwrap();
-    let mut out = Vec::new();
-    tx.protect_rtp(&RTP_PLAINTEXT, &mut out).unwrap();
-    assert_eq!(out, SRTP_CIPHERTEXT_80[..32]);
-    tx.protect_rtcp(&RTCP_PLAINTEXT, &mut out).unwrap();
-    assert_eq!(out, SRTCP_CIPHERTEXT_80);
-    let mut rx = SrtpReceiver::new(&k).unwrap();
-    rx.unprotect_rtp(&SRTP_CIPHERTEXT_80[..32], &mut out)
-        .unwrap();
-    assert_eq!(out, RTP_PLAINTEXT);
-    rx.unprotect_rtcp(&SRTCP_CIPHERTEXT_80, &mut out).unwrap();
-    assert_eq!(out, RTCP_PLAINTEXT);
+    check_vectors(
+        CryptoSuite::AesCm128HmacSha1_32,
+        &TEST_KEY,
+        &SRTP_CIPHERTEXT_80[..32],
+        &SRTCP_CIPHERTEXT_80,
+    );
 }
 
 #[test]
 fn libsrtp_aead_aes_128_gcm_vectors() {
-    let k = key(CryptoSuite::AeadAes128Gcm, &TEST_KEY_GCM);
-    let mut tx = SrtpSender::new(&k).unwrap();
-    let mut out = Vec::new();
-    tx.protect_rtp(&RTP_PLAINTEXT, &mut out).unwrap();
-    assert_eq!(out, SRTP_CIPHERTEXT_GCM);
-    tx.protect_rtcp(&RTCP_PLAINTEXT, &mut out).unwrap();
-    assert_eq!(out, SRTCP_CIPHERTEXT_GCM);
-    let mut rx = SrtpReceiver::new(&k).unwrap();
-    rx.unprotect_rtp(&SRTP_CIPHERTEXT_GCM, &mut out).unwrap();
-    assert_eq!(out, RTP_PLAINTEXT);
-    rx.unprotect_rtcp(&SRTCP_CIPHERTEXT_GCM, &mut out).unwrap();
-    assert_eq!(out, RTCP_PLAINTEXT);
+    check_vectors(
+        CryptoSuite::AeadAes128Gcm,
+        &TEST_KEY_GCM,
+        &SRTP_CIPHERTEXT_GCM,
+        &SRTCP_CIPHERTEXT_GCM,
+    );
 }
 
 fn rtp(seq: u16, ssrc: u32, payload: &[u8]) -> Vec<u8> {
