@@ -237,6 +237,9 @@ impl MediaSessionConfig {
     }
 }
 
+/// [`SrtpReceiver::unprotect_rtp`] or [`SrtpReceiver::unprotect_rtcp`].
+type UnprotectFn = fn(&mut SrtpReceiver, &[u8], &mut Vec<u8>) -> Result<(), DropReason>;
+
 const MAX_SOURCES: usize = 4;
 const MAX_QUEUED_RTP: usize = 256;
 const MAX_QUEUED_EVENTS: usize = 256;
@@ -853,7 +856,7 @@ impl MediaSession {
         now: Instant,
         contents: &[u8],
         scratch: &mut Vec<u8>,
-        op: fn(&mut SrtpReceiver, &[u8], &mut Vec<u8>) -> Result<(), DropReason>,
+        op: UnprotectFn,
     ) -> Result<bool, DropReason> {
         let Some(rx) = self.srtp_rx.as_mut() else {
             return Ok(false);
