@@ -29,8 +29,9 @@
 //! Sockets, clocks, threads (the driver's), codecs and the jitter buffer
 //! (`voipkit-codec` takes [`ReceivedRtp`] from [`MediaSession::poll_rtp`]),
 //! SDP and the offer/answer that fills [`MediaSessionConfig`]
-//! (`voipkit-sdp`, whose [`CryptoSuite`] and [`SrtpKeyingMaterial`] key our
-//! SRTP), and SIP.
+//! (`voipkit-sdp`: [`MediaSessionConfig::from_negotiated`] takes its
+//! `NegotiatedAudio`; its [`CryptoSuite`] and [`SrtpKeyingMaterial`] key
+//! our SRTP), and SIP.
 //!
 //! # Driving a session
 //! ```no_run

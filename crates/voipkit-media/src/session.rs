@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::{Rng, RngCore};
 use rand_chacha::ChaCha20Rng;
-use voipkit_sdp::SrtpKeyingMaterial;
+use voipkit_sdp::{AudioCodec, NegotiatedAudio, SrtpKeyingMaterial};
 
 use crate::demux::{PacketClass, classify};
 use crate::dtmf::{DtmfDigit, DtmfReceiver, DtmfReport, DtmfSender};
@@ -170,8 +170,13 @@ pub struct MediaSessionConfig {
     pub clock_rate: u32,
     /// Packetisation time (also the DTMF update interval).
     pub ptime: Duration,
-    /// RFC 4733 telephone-event payload type.
+    /// RFC 4733 telephone-event payload type we send with (and receive
+    /// with, unless `telephone_event_recv_payload_type` says otherwise).
     pub telephone_event_payload_type: Option<u8>,
+    /// The payload type the peer's telephone-events arrive with, when it
+    /// differs from `telephone_event_payload_type` (an answer may renumber,
+    /// RFC 3264 §6.1); `None` means the same.
+    pub telephone_event_recv_payload_type: Option<u8>,
     /// The telephone-event clock rate declared in SDP
     /// (`a=rtpmap:<pt> telephone-event/<rate>`, `TelephoneEvent::clock_rate`
     /// in voipkit-sdp): the unit of the event duration field, sent and
@@ -219,6 +224,7 @@ impl MediaSessionConfig {
             clock_rate,
             ptime: Duration::from_millis(20),
             telephone_event_payload_type: None,
+            telephone_event_recv_payload_type: None,
             telephone_event_clock_rate: None,
             srtp: None,
             cname: None,
@@ -234,6 +240,47 @@ impl MediaSessionConfig {
             codec: CodecImpairment::G711_PLC,
             playout_delay: Duration::from_millis(40),
         }
+    }
+
+    /// The configuration for a stream voipkit-sdp negotiated: addresses
+    /// and rtcp-mux; the codec's payload type to send with, every payload
+    /// type the peer may send us accepted; clock rate; ptime; the
+    /// telephone-event's numbers and its declared clock rate (which may
+    /// differ from the audio's, see [`crate::dtmf`]); SRTP keys; the codec's
+    /// E-model values. The rest as in [`MediaSessionConfig::new`].
+    pub fn from_negotiated(n: &NegotiatedAudio) -> Self {
+        let mut c = Self::new(n.remote_rtp, n.codec.send_payload_type, n.codec.clock_rate);
+        c.rtcp_mux = n.rtcp_mux;
+        c.remote_rtcp = (!n.rtcp_mux).then_some(n.remote_rtcp);
+        for r in &n.recv_codecs {
+            if r.recv_payload_type != c.payload_type
+                && !c.accepted_payload_types.contains(&r.recv_payload_type)
+            {
+                c.accepted_payload_types.push(r.recv_payload_type);
+            }
+        }
+        c.ptime = Duration::from_millis(u64::from(n.ptime.max(1)));
+        if let Some(te) = n.telephone_event {
+            c.telephone_event_payload_type = Some(te.send_payload_type);
+            c.telephone_event_recv_payload_type =
+                (te.recv_payload_type != te.send_payload_type).then_some(te.recv_payload_type);
+            c.telephone_event_clock_rate = Some(te.clock_rate);
+        }
+        c.srtp = n.srtp.as_ref().map(|k| SrtpConfig {
+            local: k.local.clone(),
+            remote: k.remote.clone(),
+        });
+        c.codec = match n.codec.codec {
+            AudioCodec::Opus => CodecImpairment::OPUS,
+            _ => CodecImpairment::G711_PLC,
+        };
+        c
+    }
+
+    /// The payload type the peer's telephone-events arrive with.
+    fn telephone_event_recv_payload_type(&self) -> Option<u8> {
+        self.telephone_event_recv_payload_type
+            .or(self.telephone_event_payload_type)
     }
 }
 
@@ -342,7 +389,14 @@ impl MediaSession {
         if config.clock_rate == 0 || config.telephone_event_clock_rate == Some(0) {
             return Err(MediaError::InvalidConfig("clock rate is zero"));
         }
-        if config.payload_type > 127 || config.telephone_event_payload_type.is_some_and(|p| p > 127)
+        if [
+            Some(config.payload_type),
+            config.telephone_event_payload_type,
+            config.telephone_event_recv_payload_type,
+        ]
+        .into_iter()
+        .flatten()
+        .any(|p| p > 127)
         {
             return Err(MediaError::InvalidConfig("payload type above 127"));
         }
@@ -827,7 +881,7 @@ impl MediaSession {
 
     fn payload_type_accepted(&self, pt: u8) -> bool {
         pt == self.config.payload_type
-            || Some(pt) == self.config.telephone_event_payload_type
+            || Some(pt) == self.config.telephone_event_recv_payload_type()
             || self.config.accepted_payload_types.contains(&pt)
     }
 
@@ -892,7 +946,7 @@ impl MediaSession {
         if !self.check_source(now, from, pkt.sequence_number, authenticated, is_newest) {
             return Err(DropReason::WrongSource);
         }
-        let is_dtmf = Some(pkt.payload_type) == self.config.telephone_event_payload_type;
+        let is_dtmf = Some(pkt.payload_type) == self.config.telephone_event_recv_payload_type();
         let arrival_units = self.arrival_units(now);
         let idx = self.source_index(now, pkt.ssrc, pkt.sequence_number);
         let Some(src) = self.sources.get_mut(idx) else {

@@ -291,24 +291,6 @@ fn dtmf_end_to_end_with_audio_held_back() {
     assert_eq!(p.b.stats().drops.total(), 0);
 }
 
-/// The media configuration the call layer makes of a negotiated stream
-/// (the fields these tests need).
-fn config_from(n: &voipkit_sdp::NegotiatedAudio) -> MediaSessionConfig {
-    let mut c =
-        MediaSessionConfig::new(n.remote_rtp, n.codec.send_payload_type, n.codec.clock_rate);
-    c.rtcp_mux = n.rtcp_mux;
-    c.ptime = Duration::from_millis(n.ptime.into());
-    if let Some(te) = n.telephone_event {
-        c.telephone_event_payload_type = Some(te.send_payload_type);
-        c.telephone_event_clock_rate = Some(te.clock_rate);
-    }
-    c.srtp = n.srtp.as_ref().map(|k| SrtpConfig {
-        local: k.local.clone(),
-        remote: k.remote.clone(),
-    });
-    c
-}
-
 /// Opus (48 kHz) negotiated with telephone-event/8000 (Asterisk, desk
 /// phones, baresip), through voipkit-sdp: durations in 8 kHz units,
 /// timestamps on the 48 kHz audio clock.
@@ -341,7 +323,19 @@ fn dtmf_opus_with_telephone_event_8000() {
         assert_eq!((te.send_payload_type, te.recv_payload_type), (101, 101));
         assert_eq!((te.clock_rate, te.audio_clock_rate), (8000, 48_000));
     }
-    let mut p = Pair::with(config_from(&a_audio), config_from(&b_audio), Instant::now());
+    let (ca, cb) = (
+        MediaSessionConfig::from_negotiated(&a_audio),
+        MediaSessionConfig::from_negotiated(&b_audio),
+    );
+    assert_eq!(
+        (
+            ca.payload_type,
+            ca.clock_rate,
+            ca.telephone_event_clock_rate
+        ),
+        (111, 48_000, Some(8000))
+    );
+    let mut p = Pair::with(ca, cb, Instant::now());
     p.frame_samples = 960;
     p.run(Duration::from_millis(200), true);
     let sent_before = p.a_to_b.len();
@@ -421,6 +415,71 @@ fn dtmf_opus_with_telephone_event_8000() {
         .find(|ts| ts.wrapping_sub(t5) as i32 > 0)
         .unwrap();
     assert!(resumed.wrapping_sub(t5) >= 4800);
+    assert_eq!(p.b.stats().drops.total(), 0);
+}
+
+/// An answer that renumbered the telephone-event (RFC 3264 §6.1): each
+/// side sends with the other's number and receives on its own.
+#[test]
+fn dtmf_both_ways_with_renumbered_telephone_event() {
+    use voipkit_sdp::{MediaConfig, SdpSession, SrtpPolicy};
+    let mut rng = ChaCha20Rng::seed_from_u64(6);
+    let config = MediaConfig {
+        srtp: SrtpPolicy::Disabled,
+        ..MediaConfig::default()
+    };
+    let mut alice = SdpSession::new(config, addr(A), &mut rng);
+    alice.create_offer(&mut rng).unwrap();
+    // Bob answers Opus with telephone-event/8000 on 126 (our offer: 101).
+    let answer = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 111 0 126\r\na=rtpmap:111 opus/48000/2\r\n\
+         a=rtpmap:126 telephone-event/8000\r\na=rtcp-mux\r\n",
+        addr(B).port()
+    );
+    let a_audio = alice
+        .accept_answer(&answer.parse().unwrap())
+        .unwrap()
+        .unwrap();
+    let ca = MediaSessionConfig::from_negotiated(&a_audio);
+    assert_eq!(ca.telephone_event_payload_type, Some(126));
+    assert_eq!(ca.telephone_event_recv_payload_type, Some(101));
+    assert_eq!(ca.accepted_payload_types, vec![0]);
+    assert_eq!(ca.remote_rtp, addr(B));
+    // Bob's side, as his answer implies: sends 101, receives 126.
+    let mut cb = MediaSessionConfig::new(addr(A), 111, 48_000);
+    cb.telephone_event_payload_type = Some(101);
+    cb.telephone_event_recv_payload_type = Some(126);
+    cb.telephone_event_clock_rate = Some(8000);
+    let mut p = Pair::with(ca, cb, Instant::now());
+    p.frame_samples = 960;
+    p.run(Duration::from_millis(100), true);
+    p.send_digits(&[('9', 100)]);
+    let now = p.now;
+    p.b.send_dtmf(
+        now,
+        DtmfDigit::from_char('*').unwrap(),
+        Duration::from_millis(80),
+        10,
+    )
+    .unwrap();
+    p.run(Duration::from_millis(600), true);
+    let at_b: Vec<_> = p
+        .b_digits()
+        .iter()
+        .map(|r| (r.digit.to_char(), r.duration))
+        .collect();
+    assert_eq!(at_b, vec![('9', Duration::from_millis(100))]);
+    let at_a: Vec<_> = p
+        .a_events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::DtmfReceived(r) => Some((r.digit.to_char(), r.duration)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(at_a, vec![('*', Duration::from_millis(80))]);
+    assert_eq!(p.a.stats().drops.total(), 0);
     assert_eq!(p.b.stats().drops.total(), 0);
 }
 
