@@ -6,25 +6,22 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use voipkit_codec::testing::SpeechlikeSignal;
 use voipkit_codec::{
     Decoder, Encoder, G711Decoder, G711Encoder, G711Law, IncomingPacket, JitterBuffer,
     JitterBufferConfig, OpusDecoder, OpusEncoder, OpusEncoderConfig, Resampler,
 };
 
+/// Five harmonics of a pitch gliding 130 ± 30 Hz, with syllables.
 fn speechlike(rate: u32, n: usize) -> Vec<i16> {
-    let mut phase = 0.0f64;
-    (0..n)
-        .map(|i| {
-            let t = i as f64 / f64::from(rate);
-            let f0 = 130.0 + 30.0 * (2.0 * std::f64::consts::PI * 0.5 * t).sin();
-            phase += 2.0 * std::f64::consts::PI * f0 / f64::from(rate);
-            let mut v = 0.0;
-            for h in 1..6 {
-                v += (phase * h as f64).sin() / h as f64;
-            }
-            (v * 6000.0 * (0.3 + 0.7 * (6.0 * t).sin().abs())) as i16
-        })
-        .collect()
+    SpeechlikeSignal {
+        pitch_hz: 130.0,
+        glide_hz: 30.0,
+        glide_rate_hz: 0.5,
+        harmonics: 5,
+        amplitude: 6000.0,
+    }
+    .samples(rate, n, |t| 0.3 + 0.7 * (6.0 * t).sin().abs())
 }
 
 fn g711(c: &mut Criterion) {

@@ -62,6 +62,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use voipkit_codec::testing::SpeechlikeSignal;
 use voipkit_codec::{
     Decoder, Encoder, FrameKind, G711Decoder, G711Encoder, G711Law, IncomingPacket, JitterBuffer,
     JitterBufferConfig, OpusDecoder, OpusEncoder, OpusEncoderConfig,
@@ -109,21 +110,18 @@ fn addr(port: u16) -> std::net::SocketAddr {
 /// A speech-like test signal: a harmonic voice with a gliding pitch,
 /// syllable-rate amplitude modulation and short pauses.
 fn speechlike(rate: u32, n: usize) -> Vec<i16> {
-    let mut phase = 0.0f64;
-    (0..n)
-        .map(|i| {
-            let t = i as f64 / f64::from(rate);
-            let f0 = 120.0 + 40.0 * (2.0 * std::f64::consts::PI * 0.7 * t).sin();
-            phase += 2.0 * std::f64::consts::PI * f0 / f64::from(rate);
-            let mut v = 0.0;
-            for h in 1..10 {
-                v += (phase * h as f64).sin() / h as f64;
-            }
-            let syll = (2.0 * std::f64::consts::PI * 4.0 * t).sin().max(0.0);
-            let pause = if (t % 3.0) > 2.4 { 0.0 } else { 1.0 };
-            (v * 7000.0 * syll * pause) as i16
-        })
-        .collect()
+    SpeechlikeSignal {
+        pitch_hz: 120.0,
+        glide_hz: 40.0,
+        glide_rate_hz: 0.7,
+        harmonics: 9,
+        amplitude: 7000.0,
+    }
+    .samples(rate, n, |t| {
+        let syll = (2.0 * std::f64::consts::PI * 4.0 * t).sin().max(0.0);
+        let pause = if (t % 3.0) > 2.4 { 0.0 } else { 1.0 };
+        syll * pause
+    })
 }
 
 struct Trace {

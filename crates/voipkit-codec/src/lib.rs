@@ -57,6 +57,8 @@ mod jitter;
 mod opus;
 mod resample;
 mod stretch;
+#[doc(hidden)]
+pub mod testing;
 
 pub use g711::{G711Decoder, G711Encoder, G711Law};
 pub use jitter::{

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use voipkit_codec::testing::SpeechlikeSignal;
 use voipkit_codec::{
     Decoder, Encoder, FrameKind, G711Decoder, G711Encoder, G711Law, IncomingPacket, InsertOutcome,
     JitterBuffer, JitterBufferConfig, JitterStats, OpusDecoder, OpusEncoder, OpusEncoderConfig,
@@ -20,21 +21,18 @@ enum Codec {
 /// A speech-like signal at `rate`: harmonics of a gliding pitch, syllables
 /// and, if `pauses`, 1 s of silence every 3 s.
 fn speechlike(rate: u32, n: usize, pauses: bool) -> Vec<i16> {
-    let mut phase = 0.0f64;
-    (0..n)
-        .map(|i| {
-            let t = i as f64 / f64::from(rate);
-            let f0 = 130.0 + 30.0 * (2.0 * std::f64::consts::PI * 0.5 * t).sin();
-            phase += 2.0 * std::f64::consts::PI * f0 / f64::from(rate);
-            let mut v = 0.0;
-            for h in 1..6 {
-                v += (phase * h as f64).sin() / h as f64;
-            }
-            let syll = 0.3 + 0.7 * (2.0 * std::f64::consts::PI * 3.0 * t).sin().abs();
-            let gate = if pauses && t % 3.0 >= 2.0 { 0.0 } else { 1.0 };
-            (v * 6000.0 * syll * gate) as i16
-        })
-        .collect()
+    SpeechlikeSignal {
+        pitch_hz: 130.0,
+        glide_hz: 30.0,
+        glide_rate_hz: 0.5,
+        harmonics: 5,
+        amplitude: 6000.0,
+    }
+    .samples(rate, n, |t| {
+        let syll = 0.3 + 0.7 * (2.0 * std::f64::consts::PI * 3.0 * t).sin().abs();
+        let gate = if pauses && t % 3.0 >= 2.0 { 0.0 } else { 1.0 };
+        syll * gate
+    })
 }
 
 struct Stream {
