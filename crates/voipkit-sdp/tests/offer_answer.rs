@@ -87,29 +87,20 @@ fn default_offer_contents() {
 
 #[test]
 fn srtp_policies_shape_the_offer() {
-    let mut mandatory = session(
-        MediaConfig {
-            srtp: SrtpPolicy::Mandatory,
+    for (srtp, protocol, crypto_lines) in [
+        (SrtpPolicy::Mandatory, "RTP/SAVP", 3),
+        (SrtpPolicy::Disabled, "RTP/AVP", 0),
+    ] {
+        let config = MediaConfig {
+            srtp,
             ..MediaConfig::default()
-        },
-        "127.0.0.1:4000",
-        1,
-    );
-    let offer = mandatory.create_offer(&mut rng(1)).unwrap();
-    assert_eq!(offer.media[0].protocol, "RTP/SAVP");
-    assert_eq!(offer.media[0].crypto().len(), 3);
-
-    let mut plain = session(
-        MediaConfig {
-            srtp: SrtpPolicy::Disabled,
-            ..MediaConfig::default()
-        },
-        "127.0.0.1:4000",
-        1,
-    );
-    let offer = plain.create_offer(&mut rng(1)).unwrap();
-    assert_eq!(offer.media[0].protocol, "RTP/AVP");
-    assert!(offer.media[0].crypto().is_empty());
+        };
+        let offer = session(config, "127.0.0.1:4000", 1)
+            .create_offer(&mut rng(1))
+            .unwrap();
+        assert_eq!(offer.media[0].protocol, protocol, "{srtp:?}");
+        assert_eq!(offer.media[0].crypto().len(), crypto_lines, "{srtp:?}");
+    }
 }
 
 #[test]
