@@ -24,6 +24,19 @@ fn speechlike(rate: u32, n: usize) -> Vec<i16> {
     .samples(rate, n, |t| 0.3 + 0.7 * (6.0 * t).sin().abs())
 }
 
+/// `pcm` (48 kHz mono) as 20 ms Opus packets from a new encoder with the
+/// shipped settings.
+fn opus_packets(pcm: &[i16]) -> Vec<Vec<u8>> {
+    let mut enc = OpusEncoder::new(&OpusEncoderConfig::default()).unwrap();
+    let mut buf = [0u8; 1500];
+    pcm.chunks(960)
+        .map(|f| {
+            let n = enc.encode(f, &mut buf).unwrap();
+            buf[..n].to_vec()
+        })
+        .collect()
+}
+
 fn g711(c: &mut Criterion) {
     let pcm = speechlike(8000, 160);
     let mut enc = G711Encoder::new(G711Law::Mu, Duration::from_millis(20)).unwrap();
@@ -73,14 +86,7 @@ fn opus(c: &mut Criterion) {
         });
     }
     g.finish();
-    let mut enc = OpusEncoder::new(&cfg).unwrap();
-    let packets: Vec<Vec<u8>> = pcm
-        .chunks(960)
-        .map(|f| {
-            let n = enc.encode(f, &mut pkt).unwrap();
-            pkt[..n].to_vec()
-        })
-        .collect();
+    let packets = opus_packets(&pcm);
     let mut dec = OpusDecoder::new(1).unwrap();
     let mut out = [0i16; 960];
     let mut j = 0usize;
@@ -157,16 +163,7 @@ fn jitter_buffers(c: &mut Criterion) {
         &g711,
         160,
     );
-    let pcm = speechlike(48_000, 960 * 50);
-    let mut enc = OpusEncoder::new(&OpusEncoderConfig::default()).unwrap();
-    let mut buf = [0u8; 1500];
-    let opus: Vec<Vec<u8>> = pcm
-        .chunks(960)
-        .map(|f| {
-            let n = enc.encode(f, &mut buf).unwrap();
-            buf[..n].to_vec()
-        })
-        .collect();
+    let opus = opus_packets(&speechlike(48_000, 960 * 50));
     jitter(
         c,
         "jitter_insert_get_decode_20ms_opus",
