@@ -5,7 +5,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{Sine, purity_db};
+use common::{Sine, purity_db, write_wav};
 use voipkit_audio::{
     AudioDevice, AudioError, CaptureStatus, DeviceEvent, DeviceFormat, Direction, FrameDuration,
     LoopbackConfig, LoopbackDevice, NullDevice, Pacing, StreamConfig, WavDevice,
@@ -151,22 +151,12 @@ fn loopback_thread_stops_when_unplugged() {
 fn wav_microphone_to_wav_speaker() {
     let input_path = temp_path("mic.wav");
     let output_path = temp_path("speaker.wav");
-    {
-        let spec = hound::WavSpec {
-            channels: 2,
-            sample_rate: 16_000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(&input_path, spec).unwrap();
-        let mut sine = Sine::new(440.0, 16_000.0, 0.5);
-        for _ in 0..16_000 * 3 {
-            let v = (sine.next() * 32767.0) as i16;
-            w.write_sample(v).unwrap();
-            w.write_sample(v).unwrap();
-        }
-        w.finalize().unwrap();
-    }
+    let mut sine = Sine::new(440.0, 16_000.0, 0.5);
+    let stereo_sine = (0..16_000 * 3).flat_map(|_| {
+        let v = (sine.next() * 32767.0) as i16;
+        [v, v]
+    });
+    write_wav(&input_path, 2, 16_000, stereo_sine);
     let mut dev = WavDevice::new(Pacing::Manual)
         .with_input(&input_path, false)
         .unwrap()
@@ -246,20 +236,12 @@ fn wav_errors_are_clear() {
 #[test]
 fn wav_input_loops() {
     let path = temp_path("loop.wav");
-    {
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 8_000,
-            bits_per_sample: 32,
-            sample_format: hound::SampleFormat::Float,
-        };
-        let mut w = hound::WavWriter::create(&path, spec).unwrap();
-        for i in 0..800 {
-            w.write_sample(if i % 2 == 0 { 0.5f32 } else { -0.5 })
-                .unwrap();
-        }
-        w.finalize().unwrap();
-    }
+    write_wav(
+        &path,
+        1,
+        8_000,
+        (0..800).map(|i| if i % 2 == 0 { 0.5f32 } else { -0.5 }),
+    );
     let mut dev = WavDevice::new(Pacing::Manual)
         .with_input(&path, true)
         .unwrap();
@@ -288,19 +270,7 @@ fn wav_input_loops() {
 #[test]
 fn device_threads_run_in_real_time() {
     let path = temp_path("short.wav");
-    {
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 8_000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(&path, spec).unwrap();
-        for _ in 0..800 {
-            w.write_sample(1000i16).unwrap();
-        }
-        w.finalize().unwrap();
-    }
+    write_wav(&path, 1, 8_000, std::iter::repeat_n(1000i16, 800));
     let mut devices: Vec<Box<dyn AudioDevice>> = vec![
         Box::new(
             WavDevice::new(Pacing::RealTime)

@@ -12,11 +12,14 @@
 //! feeding) and overruns (it bursts, or stops reading), the count must be
 //! exactly zero.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use common::write_wav;
 use voipkit_audio::{
     AudioDevice, CaptureStatus, DeviceFormat, DeviceSample, FrameDuration, LoopbackConfig,
     LoopbackDevice, Pacing, RealtimeSection, StreamConfig, capture_channel, playout_channel,
@@ -274,19 +277,7 @@ fn wav_device_thread_never_allocates_in_its_realtime_section() {
         "voipkit-audio-noalloc-{}-spk.wav",
         std::process::id()
     ));
-    {
-        let spec = hound::WavSpec {
-            channels: 2,
-            sample_rate: 44_100,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(&mic, spec).unwrap();
-        for i in 0..44_100 {
-            w.write_sample((i % 2000) as i16).unwrap();
-        }
-        w.finalize().unwrap();
-    }
+    write_wav(&mic, 2, 44_100, (0..44_100).map(|i| (i % 2000) as i16));
     let mut dev = voipkit_audio::WavDevice::new(Pacing::RealTime)
         .with_input(&mic, true)
         .unwrap()

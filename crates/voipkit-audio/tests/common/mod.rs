@@ -1,7 +1,46 @@
-//! Shared test helpers: a sine source and a rough spectral-purity meter.
+//! Shared test helpers: a sine source, a rough spectral-purity meter and
+//! a WAV file writer.
 #![allow(dead_code)]
 
 use std::f64::consts::PI;
+use std::path::Path;
+
+/// A sample type the WAV writer takes: 16-bit PCM (`i16`) or 32-bit
+/// float (`f32`).
+pub trait WavSample: hound::Sample {
+    const BITS: u16;
+    const FORMAT: hound::SampleFormat;
+}
+
+impl WavSample for i16 {
+    const BITS: u16 = 16;
+    const FORMAT: hound::SampleFormat = hound::SampleFormat::Int;
+}
+
+impl WavSample for f32 {
+    const BITS: u16 = 32;
+    const FORMAT: hound::SampleFormat = hound::SampleFormat::Float;
+}
+
+/// Writes `samples` (interleaved) to a new WAV file at `path`.
+pub fn write_wav<S: WavSample>(
+    path: &Path,
+    channels: u16,
+    sample_rate: u32,
+    samples: impl IntoIterator<Item = S>,
+) {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate,
+        bits_per_sample: S::BITS,
+        sample_format: S::FORMAT,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for s in samples {
+        w.write_sample(s).unwrap();
+    }
+    w.finalize().unwrap();
+}
 
 /// A phase-continuous sine generator (a rotating phasor: two multiplies
 /// per sample instead of a `sin` call, renormalised every 1024 samples).
