@@ -109,14 +109,7 @@ impl StreamConfig {
                 ),
             });
         }
-        if self.channels == 0 || usize::from(self.channels) > MAX_CHANNELS {
-            return Err(AudioError::UnsupportedConfig {
-                reason: format!(
-                    "engine channel count {} (must be 1..={MAX_CHANNELS})",
-                    self.channels
-                ),
-            });
-        }
+        check_channels("engine", self.channels)?;
         self.latency.drift.validate()?;
         if self
             .latency
@@ -213,14 +206,7 @@ impl DeviceFormat {
                 ),
             });
         }
-        if self.channels == 0 || usize::from(self.channels) > MAX_CHANNELS {
-            return Err(AudioError::UnsupportedConfig {
-                reason: format!(
-                    "device channel count {} (must be 1..={MAX_CHANNELS})",
-                    self.channels
-                ),
-            });
-        }
+        check_channels("device", self.channels)?;
         if self
             .buffer_frames
             .is_some_and(|b| b == 0 || b > self.sample_rate)
@@ -241,6 +227,17 @@ impl DeviceFormat {
             None => Duration::from_millis(10),
         }
     }
+}
+
+/// The engine's and the device's channel counts must be
+/// 1..=[`MAX_CHANNELS`]; `what` names which one is checked.
+fn check_channels(what: &str, channels: u16) -> Result<(), AudioError> {
+    if channels == 0 || usize::from(channels) > MAX_CHANNELS {
+        return Err(AudioError::UnsupportedConfig {
+            reason: format!("{what} channel count {channels} (must be 1..={MAX_CHANNELS})"),
+        });
+    }
+    Ok(())
 }
 
 /// `x.round()` (half away from zero) as an integer, for `|x| <= 2^31`
