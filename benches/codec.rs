@@ -14,14 +14,7 @@ use voipkit_codec::{
 
 /// Five harmonics of a pitch gliding 130 ± 30 Hz, with syllables.
 fn speechlike(rate: u32, n: usize) -> Vec<i16> {
-    SpeechlikeSignal {
-        pitch_hz: 130.0,
-        glide_hz: 30.0,
-        glide_rate_hz: 0.5,
-        harmonics: 5,
-        amplitude: 6000.0,
-    }
-    .samples(rate, n, |t| 0.3 + 0.7 * (6.0 * t).sin().abs())
+    SpeechlikeSignal::VOICE_130HZ.samples(rate, n, |t| 0.3 + 0.7 * (6.0 * t).sin().abs())
 }
 
 /// `pcm` (48 kHz mono) as 20 ms Opus packets from a new encoder with the

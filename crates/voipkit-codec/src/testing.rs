@@ -21,6 +21,17 @@ pub struct SpeechlikeSignal {
 }
 
 impl SpeechlikeSignal {
+    /// Five harmonics of a pitch gliding 130 ± 30 Hz (one glide up and
+    /// down every 2 s): the voice of the codec bench and of the jitter
+    /// buffer tests, each with its own envelope.
+    pub const VOICE_130HZ: SpeechlikeSignal = SpeechlikeSignal {
+        pitch_hz: 130.0,
+        glide_hz: 30.0,
+        glide_rate_hz: 0.5,
+        harmonics: 5,
+        amplitude: 6000.0,
+    };
+
     /// `n` samples at `rate` Hz; `envelope(t)` scales the sample at `t`
     /// seconds (values past `i16`'s range saturate).
     pub fn samples(&self, rate: u32, n: usize, envelope: impl Fn(f64) -> f64) -> Vec<i16> {

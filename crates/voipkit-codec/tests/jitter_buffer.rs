@@ -21,14 +21,7 @@ enum Codec {
 /// A speech-like signal at `rate`: harmonics of a gliding pitch, syllables
 /// and, if `pauses`, 1 s of silence every 3 s.
 fn speechlike(rate: u32, n: usize, pauses: bool) -> Vec<i16> {
-    SpeechlikeSignal {
-        pitch_hz: 130.0,
-        glide_hz: 30.0,
-        glide_rate_hz: 0.5,
-        harmonics: 5,
-        amplitude: 6000.0,
-    }
-    .samples(rate, n, |t| {
+    SpeechlikeSignal::VOICE_130HZ.samples(rate, n, |t| {
         let syll = 0.3 + 0.7 * (2.0 * std::f64::consts::PI * 3.0 * t).sin().abs();
         let gate = if pauses && t % 3.0 >= 2.0 { 0.0 } else { 1.0 };
         syll * gate
