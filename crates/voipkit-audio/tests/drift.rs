@@ -34,7 +34,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Sine, purity_db};
+use common::{Sine, Tick, purity_db, two_clocks};
 use voipkit_audio::AudioDevice;
 use voipkit_audio::{
     CaptureStatus, DeviceFormat, FrameDuration, LoopbackConfig, LoopbackDevice, Pacing,
@@ -202,28 +202,20 @@ fn run_playout(drift: f64) -> Report {
     let mut sine = Sine::new(1000.0, 48_000.0, 0.5);
     let mut frame = vec![0i16; stream.samples_per_frame()];
     let mut out = vec![0.0f32; 480 * 2];
-    let media_period = 0.02;
     let device_period = 480.0 / (48_000.0 * (1.0 + drift));
-    let (mut media_n, mut device_n) = (0u64, 0u64);
     let mut fills = FillTracker::new();
     let mut analyzer = Analyzer::new();
-    loop {
-        let t_media = media_n as f64 * media_period;
-        let t_device = device_n as f64 * device_period;
-        if t_media.min(t_device) >= SIM_SECONDS {
-            break;
-        }
-        if t_media <= t_device {
+    two_clocks(0.02, device_period, SIM_SECONDS, false, |tick| match tick {
+        Tick::Media(_) => {
             sine.fill_i16(&mut frame, 1);
             stream.push_frame(&frame).unwrap();
-            media_n += 1;
-        } else {
-            callback.render(&mut out);
-            fills.record(t_device, stream.stats());
-            analyzer.feed(t_device, out.chunks_exact(2).map(|f| f64::from(f[0])));
-            device_n += 1;
         }
-    }
+        Tick::Device(t) => {
+            callback.render(&mut out);
+            fills.record(t, stream.stats());
+            analyzer.feed(t, out.chunks_exact(2).map(|f| f64::from(f[0])));
+        }
+    });
     fills.report(stream.target_latency(), stream.stats(), 0, analyzer.worst())
 }
 
@@ -235,29 +227,21 @@ fn run_capture(drift: f64) -> Report {
     let mut sine = Sine::new(1000.0, 48_000.0, 0.5);
     let mut frame = vec![0i16; stream.samples_per_frame()];
     let mut input = vec![0.0f32; 480 * 2];
-    let media_period = 0.02;
     let device_period = 480.0 / (48_000.0 * (1.0 + drift));
-    let (mut media_n, mut device_n) = (0u64, 0u64);
     let mut fills = FillTracker::new();
     let mut analyzer = Analyzer::new();
     let mut starvation = Starvation::default();
-    loop {
-        let t_media = media_n as f64 * media_period;
-        let t_device = device_n as f64 * device_period;
-        if t_media.min(t_device) >= SIM_SECONDS {
-            break;
-        }
-        if t_device <= t_media {
+    two_clocks(0.02, device_period, SIM_SECONDS, true, |tick| match tick {
+        Tick::Device(t) => {
             sine.fill_f32(&mut input, 2);
             callback.capture(&input);
-            fills.record(t_device, stream.stats());
-            device_n += 1;
-        } else {
-            starvation.note(stream.pop_frame(&mut frame).unwrap());
-            analyzer.feed(t_media, frame.iter().map(|&s| f64::from(s) / 32768.0));
-            media_n += 1;
+            fills.record(t, stream.stats());
         }
-    }
+        Tick::Media(t) => {
+            starvation.note(stream.pop_frame(&mut frame).unwrap());
+            analyzer.feed(t, frame.iter().map(|&s| f64::from(s) / 32768.0));
+        }
+    });
     fills.report(
         stream.target_latency(),
         stream.stats(),

@@ -14,8 +14,11 @@
 //! callbacks, on a drifting clock) the fill the controller holds averages
 //! the target from the first second on.
 
+mod common;
+
 use std::time::Duration;
 
+use common::{Tick, two_clocks};
 use voipkit_audio::{
     CaptureStatus, DeviceFormat, FrameDuration, StreamConfig, capture_channel, playout_channel,
 };
@@ -134,25 +137,18 @@ fn average_fill_is_the_target_from_the_first_second() {
     let target = playout.target_latency().as_secs_f64() * 1e3;
     assert!((target - 20.0).abs() < 1e-9, "{target}");
     let device_period = 480.0 / (48_000.0 * 1.001);
-    let (mut media_n, mut device_n) = (0u64, 0u64);
     let frame = vec![1000i16; 960];
     let mut got = vec![0i16; 960];
     let mut out = vec![0i16; 480];
     // (sum, count) of the fills measured in [0.2, 1.2) s and [40, 60) s.
     let mut windows = [[(0.0f64, 0u32); 2]; 2];
-    loop {
-        let t_media = media_n as f64 * 0.02;
-        let t_device = device_n as f64 * device_period;
-        if t_media.min(t_device) >= 60.0 {
-            break;
-        }
-        if t_device <= t_media {
+    two_clocks(0.02, device_period, 60.0, true, |tick| match tick {
+        Tick::Device(t) => {
             render.render(&mut out);
             capture_cb.capture(&out);
-            device_n += 1;
-            let w = if (0.2..1.2).contains(&t_device) {
+            let w = if (0.2..1.2).contains(&t) {
                 Some(0)
-            } else if t_device >= 40.0 {
+            } else if t >= 40.0 {
                 Some(1)
             } else {
                 None
@@ -166,12 +162,12 @@ fn average_fill_is_the_target_from_the_first_second() {
                     windows[k][w].1 += 1;
                 }
             }
-        } else {
+        }
+        Tick::Media(_) => {
             playout.push_frame(&frame).unwrap();
             let _ = capture.pop_frame(&mut got).unwrap();
-            media_n += 1;
         }
-    }
+    });
     for (k, name) in ["playout", "capture"].iter().enumerate() {
         let avg = |(s, n): (f64, u32)| s / f64::from(n);
         let (first, last) = (avg(windows[k][0]), avg(windows[k][1]));

@@ -5,6 +5,48 @@
 use std::f64::consts::PI;
 use std::path::Path;
 
+/// One event of [`two_clocks`], at its time in seconds.
+pub enum Tick {
+    /// The media thread's frame.
+    Media(f64),
+    /// A device callback.
+    Device(f64),
+}
+
+/// Two clocks merged on virtual time (no sleeps): the media thread's
+/// frames every `media_period` seconds and the device's callbacks every
+/// `device_period`, event `n` of each at `n` periods, handed to `on` in
+/// time order until both clocks reach `until`. At equal times the device
+/// goes first if `device_first`.
+pub fn two_clocks(
+    media_period: f64,
+    device_period: f64,
+    until: f64,
+    device_first: bool,
+    mut on: impl FnMut(Tick),
+) {
+    let (mut media_n, mut device_n) = (0u64, 0u64);
+    loop {
+        let t_media = media_n as f64 * media_period;
+        let t_device = device_n as f64 * device_period;
+        if t_media.min(t_device) >= until {
+            break;
+        }
+        let device_next = if device_first {
+            t_device <= t_media
+        } else {
+            t_device < t_media
+        };
+        if device_next {
+            on(Tick::Device(t_device));
+            device_n += 1;
+        } else {
+            on(Tick::Media(t_media));
+            media_n += 1;
+        }
+    }
+}
+
 /// A sample type the WAV writer takes: 16-bit PCM (`i16`) or 32-bit
 /// float (`f32`).
 pub trait WavSample: hound::Sample {
