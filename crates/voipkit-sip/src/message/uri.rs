@@ -573,31 +573,9 @@ static URI_CLASS: [u8; 256] = {
     let mut i = 0;
     while i < 256 {
         let b = i as u8;
-        let plain = matches!(
-            b,
-            b'a'..=b'z'
-                | b'A'..=b'Z'
-                | b'0'..=b'9'
-                | b'@'
-                | b':'
-                | b';'
-                | b'?'
-                | b'-'
-                | b'_'
-                | b'.'
-                | b'!'
-                | b'~'
-                | b'*'
-                | b'\''
-                | b'('
-                | b')'
-                | b'&'
-                | b'='
-                | b'+'
-                | b'$'
-                | b','
-                | b'/'
-        );
+        // Plain: the user characters but '%' (escapes take the slow
+        // path), plus the delimiters '@' and ':'.
+        let plain = (is_user_char(b) && b != b'%') || b == b'@' || b == b':';
         let mut k = 0;
         if plain {
             k |= PLAIN;
