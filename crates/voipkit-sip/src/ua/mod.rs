@@ -512,30 +512,20 @@ impl UserAgent {
         route_and_stamp(&mut req, source);
         match self.tx.on_request(now, &req, source, transport) {
             Inbound::Absorbed | Inbound::Merged => {}
-            Inbound::Overloaded => {
-                if req.method != Method::Ack {
-                    self.stats.rejected_requests += 1;
-                    self.stateless_reply(
-                        &req,
-                        source,
-                        transport,
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "Service Unavailable (too many transactions)",
-                    );
-                }
-            }
-            Inbound::Unusable => {
-                if req.method != Method::Ack {
-                    self.stats.rejected_requests += 1;
-                    self.stateless_reply(
-                        &req,
-                        source,
-                        transport,
-                        StatusCode::BAD_REQUEST,
-                        "Bad Request (missing or malformed Via/From/Call-ID/CSeq)",
-                    );
-                }
-            }
+            Inbound::Overloaded => self.reject_statelessly(
+                &req,
+                source,
+                transport,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable (too many transactions)",
+            ),
+            Inbound::Unusable => self.reject_statelessly(
+                &req,
+                source,
+                transport,
+                StatusCode::BAD_REQUEST,
+                "Bad Request (missing or malformed Via/From/Call-ID/CSeq)",
+            ),
             Inbound::Ack => self.on_ack(now, req),
             Inbound::New(id) => self.on_new_request(now, id, req),
         }
@@ -852,7 +842,9 @@ impl UserAgent {
         self.tx.respond(now, id, resp);
     }
 
-    fn stateless_reply(
+    /// Rejects a request no transaction takes (counted; an ACK gets no
+    /// answer, nor does a request without a Via to answer along).
+    fn reject_statelessly(
         &mut self,
         req: &Request,
         source: SocketAddr,
@@ -860,6 +852,10 @@ impl UserAgent {
         status: StatusCode,
         reason: &'static str,
     ) {
+        if req.method == Method::Ack {
+            return;
+        }
+        self.stats.rejected_requests += 1;
         if !req.headers.contains(&HeaderName::Via) {
             return;
         }
