@@ -30,7 +30,7 @@ fn setup() -> Setup {
             ua.answer(now, ic.call, Some(sdp("bob"))).unwrap();
         }
     });
-    let p = Peer::new(5070, epoch, |_, _, _| vec![]);
+    let p = Peer::silent(5070, epoch);
     Setup { h, b, p }
 }
 

@@ -217,7 +217,7 @@ fn cancel_reason_reported_answered_elsewhere() {
     let mut h = harness(5, 0.0);
     let epoch = h.now();
     let mut b = Node::new("bob", 5062, epoch, 2);
-    let mut p = Peer::new(5070, epoch, |_, _, _| vec![]);
+    let mut p = Peer::silent(5070, epoch);
     let invite = "INVITE sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKp1;rport\r\nFrom: <sip:proxy@127.0.0.1>;tag=pp\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: c1@x\r\nCSeq: 7 INVITE\r\nContact: <sip:p@127.0.0.1:5070>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
     let cancel = "CANCEL sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKp1;rport\r\nFrom: <sip:proxy@127.0.0.1>;tag=pp\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: c1@x\r\nCSeq: 7 CANCEL\r\nReason: SIP;cause=200;text=\"Call completed elsewhere\"\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
     p.send(b.addr, invite.as_bytes().to_vec());

@@ -325,7 +325,7 @@ fn unacknowledged_reliable_provisional_is_retransmitted_then_fails_with_5xx() {
             .unwrap();
     });
     // A caller that supports 100rel but never PRACKs.
-    let mut p = Peer::new(5070, epoch, |_, _, _| vec![]);
+    let mut p = Peer::silent(5070, epoch);
     let invite = "INVITE sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKr1;rport\r\nFrom: <sip:p@127.0.0.1>;tag=pp\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: rel@p\r\nCSeq: 1 INVITE\r\nSupported: 100rel\r\nContact: <sip:p@127.0.0.1:5070>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
     p.send(b.addr, invite.as_bytes().to_vec());
     run_pair(&mut h, &mut b, &mut p, Duration::from_secs(40));

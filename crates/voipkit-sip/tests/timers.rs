@@ -28,7 +28,7 @@ fn timer_a_doubles_and_b_fires_at_64_t1() {
     let mut h = harness();
     let epoch = h.now();
     let mut a = Node::new("alice", 5060, epoch, 1);
-    let mut p = Peer::new(5070, epoch, |_, _, _| vec![]);
+    let mut p = Peer::silent(5070, epoch);
     a.call(h.now(), "sip:x@127.0.0.1:5070", Some("a"));
     run_pair(&mut h, &mut a, &mut p, Duration::from_secs(100));
     assert_eq!(
@@ -60,7 +60,7 @@ fn timers_follow_configured_t1() {
         ..TimerConfig::default()
     };
     let mut a = Node::with_config("alice", cfg, epoch, 1);
-    let mut p = Peer::new(5070, epoch, |_, _, _| vec![]);
+    let mut p = Peer::silent(5070, epoch);
     a.ua.send_options(h.now(), uri("sip:x@127.0.0.1:5070"))
         .unwrap();
     run_pair(&mut h, &mut a, &mut p, Duration::from_secs(100));
@@ -79,7 +79,7 @@ fn timer_e_caps_at_t2_and_f_fires_at_64_t1() {
     let mut h = harness();
     let epoch = h.now();
     let mut a = Node::new("alice", 5060, epoch, 1);
-    let mut p = Peer::new(5070, epoch, |_, _, _| vec![]);
+    let mut p = Peer::silent(5070, epoch);
     a.ua.send_options(h.now(), uri("sip:x@127.0.0.1:5070"))
         .unwrap();
     run_pair(&mut h, &mut a, &mut p, Duration::from_secs(100));
@@ -227,7 +227,7 @@ fn timer_i_is_t4_after_ack() {
 }
 
 fn options_peer(epoch: std::time::Instant, target: u16, transport: &str) -> Peer {
-    let mut p = Peer::new(5070, epoch, |_, _, _| vec![]);
+    let mut p = Peer::silent(5070, epoch);
     let opt = format!(
         "OPTIONS sip:bob@127.0.0.1:{target} SIP/2.0\r\nVia: SIP/2.0/{transport} 127.0.0.1:5070;branch=z9hG4bKopt1;rport\r\nFrom: <sip:p@127.0.0.1>;tag=pp\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: opt1@p\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
     );

@@ -23,7 +23,7 @@ fn unmatched_and_misrouted_responses_are_dropped_and_counted() {
     let mut h = harness();
     let epoch = h.now();
     let mut a = Node::new("alice", 5060, epoch, 1);
-    let mut p = Peer::new(5070, epoch, |_, _, _| vec![]);
+    let mut p = Peer::silent(5070, epoch);
     let resp = |via: &str| {
         format!(
             "SIP/2.0 200 OK\r\nVia: {via}\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:b@127.0.0.1>;tag=2\r\nCall-ID: x@y\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
@@ -50,7 +50,7 @@ fn rfc2543_requests_match_by_fallback() {
     let mut h = harness();
     let epoch = h.now();
     let mut b = Node::new("bob", 5062, epoch, 2);
-    let mut p = Peer::new(5070, epoch, |_, _, _| vec![]);
+    let mut p = Peer::silent(5070, epoch);
     // No magic cookie, no branch at all.
     let invite = "INVITE sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070\r\nFrom: <sip:p@127.0.0.1>;tag=old\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: 2543@p\r\nCSeq: 4 INVITE\r\nContact: <sip:p@127.0.0.1:5070>\r\nContent-Length: 0\r\n\r\n";
     p.send(b.addr, invite.as_bytes().to_vec());
@@ -126,7 +126,7 @@ fn outbound_proxy_and_preloaded_route() {
     cfg.outbound_proxy = Some((Transport::Udp, addr(5090)));
     cfg.route_set = vec![uri("sip:127.0.0.1:5090")];
     let mut a = Node::with_config("alice", cfg, epoch, 1);
-    let mut proxy = Peer::new(5090, epoch, |_, _, _| vec![]);
+    let mut proxy = Peer::silent(5090, epoch);
     a.call(h.now(), "sip:bob@192.0.2.1:5062", Some("a"));
     run_pair(&mut h, &mut a, &mut proxy, Duration::from_millis(100));
     let (_, m) = &proxy.received[0];

@@ -276,6 +276,11 @@ impl Peer {
         }
     }
 
+    /// A peer that never answers (it records what it gets).
+    pub fn silent(port: u16, epoch: Instant) -> Self {
+        Self::new(port, epoch, |_, _, _| vec![])
+    }
+
     /// A peer that hands only requests (with their source) to `script`
     /// and ignores responses.
     pub fn on_requests(
