@@ -18,7 +18,8 @@ use voipkit_codec::{
     JitterBufferConfig, OpusDecoder, OpusEncoder, OpusEncoderConfig,
 };
 use voipkit_media::{
-    DtmfDigit, MediaEvent, MediaSession, MediaSessionConfig, MediaStats, SrtpConfig, Transmit,
+    DtmfDigit, DtmfReport, MediaEvent, MediaSession, MediaSessionConfig, MediaStats, SrtpConfig,
+    Transmit,
 };
 use voipkit_sdp::{AudioCodec, Direction, NegotiatedAudio, NegotiatedCodec, SessionDescription};
 
@@ -323,6 +324,27 @@ impl AudioStream {
             ((d.as_secs_f64() * f64::from(self.sample_rate)) as usize).min(self.heard.len())
         };
         &self.heard[index(from)..index(to).max(index(from))]
+    }
+
+    /// What the jitter buffer made of each frame between `from` and `to`.
+    pub fn frames_between(&self, from: Instant, to: Instant) -> &[FrameKind] {
+        let index = |t: Instant| {
+            let frames =
+                t.saturating_duration_since(self.started).as_nanos() / self.frame.as_nanos().max(1);
+            (frames as usize).min(self.kinds.len())
+        };
+        &self.kinds[index(from)..index(to).max(index(from))]
+    }
+
+    /// The digits received, each with how long it was held.
+    pub fn digit_reports(&self) -> Vec<DtmfReport> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                MediaEvent::DtmfReceived(r) => Some(*r),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Media statistics.
