@@ -20,6 +20,15 @@ const WARMUP_PACKETS: u64 = 50;
 const PLAYED_RING: usize = 64;
 /// Decoded packet starts tracked for [`JitterBuffer::last_frame_packet_starts`].
 const MARKERS: usize = 256;
+/// A packet whose relative delay exceeds the jitter allowance by this much
+/// is a delay peak's.
+const PEAK_EXCESS: Duration = Duration::from_millis(60);
+/// A delay peak is isolated when no peak started in this long before it
+/// (the first peak of a stream is isolated).
+const PEAK_QUIET: Duration = Duration::from_secs(20);
+/// An isolated peak longer than this is not a peak but a new delay level:
+/// its packets count again.
+const PEAK_MAX: Duration = Duration::from_secs(2);
 /// Above target by this much: drop audio at once instead of stretching.
 const CATCH_UP: Duration = Duration::from_millis(500);
 /// A timestamp this far behind the playout point with an in-order sequence
@@ -216,6 +225,12 @@ pub struct JitterStats {
     pub ssrc_changes: u64,
     /// Timeline resets on a timestamp jump.
     pub timestamp_jumps: u64,
+    /// Delay peaks seen: packets more than 60 ms above the jitter
+    /// allowance after a packet that was not.
+    pub delay_peaks: u64,
+    /// Of those, isolated ones (none in the 20 s before): their packets
+    /// were kept out of the delay histogram (see [`JitterBuffer`]).
+    pub isolated_delay_peaks: u64,
     /// Current delay (see [`JitterBuffer::current_delay`]).
     pub current_delay: Duration,
     /// Target delay (see [`JitterBuffer::target_delay`]).
@@ -265,6 +280,18 @@ struct DelayEstimator {
     /// Highest bucket ever used.
     top: usize,
     cached: Option<(u64, i64)>,
+    /// Arrival (sub-samples) at which the last delay peak started.
+    last_peak: Option<i64>,
+    /// The isolated peak in progress: its start (sub-samples).
+    isolated_since: Option<i64>,
+    /// Whether the last packet was a peak's.
+    in_peak: bool,
+    /// Peaks seen, and those left out of the histogram as isolated.
+    peaks: u64,
+    isolated_peaks: u64,
+    quiet_sub: i64,
+    peak_max_sub: i64,
+    peak_excess_sub: i64,
 }
 
 impl DelayEstimator {
@@ -283,6 +310,14 @@ impl DelayEstimator {
             total: 0.0,
             top: 0,
             cached: None,
+            last_peak: None,
+            isolated_since: None,
+            in_peak: false,
+            peaks: 0,
+            isolated_peaks: 0,
+            quiet_sub: PEAK_QUIET.as_millis() as i64 * rate,
+            peak_max_sub: PEAK_MAX.as_millis() as i64 * rate,
+            peak_excess_sub: PEAK_EXCESS.as_millis() as i64 * rate,
         }
     }
 
@@ -294,8 +329,19 @@ impl DelayEstimator {
         self.window.front().map(|&(_, t)| t)
     }
 
-    /// Record an arrival; returns its relative delay.
-    fn on_arrival(&mut self, arrival: i64, transit: i64) -> i64 {
+    /// Record an arrival; returns its relative delay. `q` is the quantile
+    /// the target follows (for the peak detector).
+    ///
+    /// Peak detection (after NetEq's DelayPeakDetector, simplified): a
+    /// packet more than [`PEAK_EXCESS`] above the current quantile starts a
+    /// delay peak. A peak that starts at least [`PEAK_QUIET`] after the
+    /// previous one is *isolated*: its packets (until one comes back within
+    /// the quantile, for at most [`PEAK_MAX`]) stay out of the histogram, so
+    /// that once it is over the target is what it was before and the buffer
+    /// shrinks back at once instead of holding the peak's delay for seconds.
+    /// Peaks that recur (closer than [`PEAK_QUIET`]) go into the histogram
+    /// as any packet, and the quantile then covers them while they recur.
+    fn on_arrival(&mut self, arrival: i64, transit: i64, q: f64) -> i64 {
         let horizon = arrival.saturating_sub(self.window_sub);
         while self.window.front().is_some_and(|&(a, _)| a < horizon) {
             self.window.pop_front();
@@ -309,6 +355,28 @@ impl DelayEstimator {
         self.window.push_back((arrival, transit));
         let min = self.min_transit().unwrap_or(transit);
         let r = transit.saturating_sub(min).max(0);
+        if self.count >= WARMUP_PACKETS {
+            let allow = self.quantile(q);
+            if let Some(since) = self.isolated_since {
+                if r <= allow || arrival.saturating_sub(since) > self.peak_max_sub {
+                    self.isolated_since = None;
+                } else {
+                    return r;
+                }
+            }
+            let peak = r > allow.saturating_add(self.peak_excess_sub);
+            let starts = peak && !self.in_peak;
+            self.in_peak = peak;
+            if starts {
+                self.peaks += 1;
+                let previous = self.last_peak.replace(arrival);
+                if previous.is_none_or(|p| arrival.saturating_sub(p) >= self.quiet_sub) {
+                    self.isolated_peaks += 1;
+                    self.isolated_since = Some(arrival);
+                    return r;
+                }
+            }
+        }
         let bucket = ((r / self.bucket_sub) as usize).min(self.hist.len() - 1);
         self.count += 1;
         // Exponential forgetting without touching every bucket: instead of
@@ -392,6 +460,13 @@ struct Slot {
 ///   are followed.
 /// - **Jitter allowance** `T`: a high quantile (default 99%) of `r` from a
 ///   histogram with exponential forgetting (NetEq's delay histogram).
+///   Delay peaks (a packet more than 60 ms above `T`) are watched as
+///   NetEq's DelayPeakDetector does: an *isolated* peak (no other in the
+///   20 s before it) stays out of the histogram until a packet comes back
+///   within `T` (at most 2 s), so after it the target is what it was and
+///   the buffer shrinks straight back; peaks that recur go in and are
+///   covered by `T` while they recur. Either way the peak itself stalls
+///   playout (step 3 below), so its packets are not lost.
 /// - **Current delay** `m`: at a playout tick `now`, `now` minus the instant
 ///   at which the next sample to play would have arrived on the fastest
 ///   path. A packet is late iff its `r` exceeds the `m` in force when it is
@@ -622,6 +697,8 @@ impl<D: Decoder> JitterBuffer<D> {
         s.current_delay = self.duration_of_sub(self.last_delay);
         s.target_delay = self.duration_of_sub(self.last_target);
         s.buffered_packets = self.slots.iter().filter(|s| s.used).count();
+        s.delay_peaks = self.delay.peaks;
+        s.isolated_delay_peaks = self.delay.isolated_peaks;
         s
     }
 
@@ -758,7 +835,7 @@ impl<D: Decoder> JitterBuffer<D> {
 
         // Every arrival, even a late one, informs the delay estimate.
         let transit = t.saturating_sub(ts.saturating_mul(SUB));
-        self.delay.on_arrival(t, transit);
+        self.delay.on_arrival(t, transit, self.cfg.quantile);
 
         if !self.have_timeline {
             self.have_timeline = true;
