@@ -39,6 +39,9 @@ const ALICE_HZ: f64 = 440.0;
 const BOB_HZ: f64 = 1000.0;
 
 const MEDIA_LOSS: f64 = 0.03;
+/// SIP loss: some requests and responses are retransmitted (timers A, E,
+/// the 2xx resend).
+const SIP_LOSS: f64 = 0.1;
 
 const fn addr(port: u16) -> SocketAddr {
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), port)
@@ -65,6 +68,8 @@ struct Phone {
     ended: Option<EndReason>,
     /// RTP-socket datagrams before any media session existed.
     early_media_datagrams: u64,
+    /// Start lines of the SIP messages sent.
+    sip_sent: Vec<String>,
 }
 
 impl Phone {
@@ -96,6 +101,7 @@ impl Phone {
             sip_events: Vec::new(),
             ended: None,
             early_media_datagrams: 0,
+            sip_sent: Vec::new(),
         }
     }
 
@@ -235,6 +241,10 @@ impl Endpoint for Phone {
 
     fn poll_transmit(&mut self, _now: Instant) -> Option<Outgoing> {
         if let Some(t) = self.ua.poll_transmit() {
+            let text = String::from_utf8_lossy(&t.contents);
+            let cseq = text.lines().find(|l| l.starts_with("CSeq")).unwrap_or("");
+            self.sip_sent
+                .push(format!("{} / {cseq}", text.lines().next().unwrap_or("")));
             return Some(Outgoing {
                 from: self.sip_addr,
                 to: t.destination,
@@ -271,7 +281,8 @@ fn network(seed: u64) -> NetSim {
         jitter: Duration::from_millis(10),
         fifo: true,
         ..LinkConfig::default()
-    };
+    }
+    .loss(SIP_LOSS);
     let media = LinkConfig {
         delay: Duration::from_millis(40),
         jitter: Duration::from_millis(30),
@@ -574,6 +585,19 @@ fn full_call(codecs: &[AudioCodec], expected: AudioCodec, seed: u64) -> CallFigu
         assert_eq!(p.ua.stats().transactions.timeouts, 0);
     }
     assert_eq!(h.undeliverable, 0);
+    let sip_lost = h.net.stats(ALICE_SIP, BOB_SIP).lost + h.net.stats(BOB_SIP, ALICE_SIP).lost;
+    // Resends of the same message: the transaction layer's (timers A, E,
+    // G) and the call layer's 2xx and ACK resends, which UaStats does not
+    // count.
+    let resent: usize = [&alice, &bob]
+        .iter()
+        .map(|p| {
+            let unique: std::collections::HashSet<&String> = p.sip_sent.iter().collect();
+            p.sip_sent.len() - unique.len()
+        })
+        .sum();
+    println!("SIP: {sip_lost} messages lost, {resent} resent");
+    assert!(sip_lost == 0 || resent > 0);
     println!(
         "{expected:?}: tone margins alice {tone_margin_alice_hears:.1} dB, bob {tone_margin_bob_hears:.1} dB; held {held_level:.1} dBFS vs {loud:.1}; real time {:?}",
         real.elapsed()
