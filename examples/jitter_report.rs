@@ -210,6 +210,9 @@ struct Result {
     tick_mean_ms: f64,
     accelerated_ms: f64,
     expanded_ms: f64,
+    /// Lost packets recovered from FEC / concealed by PLC.
+    fec: u64,
+    plc: u64,
 }
 
 fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
@@ -403,6 +406,10 @@ fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
         tick_mean_ms,
         accelerated_ms: st.samples_accelerated as f64 * 1000.0 / f64::from(rate),
         expanded_ms: st.samples_expanded as f64 * 1000.0 / f64::from(rate),
+        fec: st.fec_recovered - st.fec_without_redundancy,
+        plc: st
+            .packets_missing
+            .saturating_sub(st.fec_recovered - st.fec_without_redundancy),
     }
 }
 
@@ -449,7 +456,7 @@ fn main() {
             args.seconds, args.codec, args.frame_ms, args.seed
         );
         println!(
-            "{:<16} {:>8} {:>8} {:>8} {:>10} {:>9} {:>7} {:>9} {:>9} {:>9}  verdict",
+            "{:<16} {:>8} {:>8} {:>8} {:>10} {:>9} {:>7} {:>9} {:>9} {:>9} {:>5} {:>5}  verdict",
             "trace",
             "mean_ms",
             "p95_ms",
@@ -459,7 +466,9 @@ fn main() {
             "ratio",
             "accel_ms",
             "expand_ms",
-            "tick_ms"
+            "tick_ms",
+            "fec",
+            "plc"
         );
     }
     let mut all_ok = true;
@@ -491,7 +500,7 @@ fn main() {
                 all_ok &= ok;
             }
             println!(
-                "{:<16} {:>8.2} {:>8.2} {:>8.3} {:>10.3} {:>9.2} {:>7.3} {:>9.0} {:>9.0} {:>9.2}  {}",
+                "{:<16} {:>8.2} {:>8.2} {:>8.3} {:>10.3} {:>9.2} {:>7.3} {:>9.0} {:>9.0} {:>9.2} {:>5} {:>5}  {}",
                 tr.name,
                 r.mean_ms,
                 r.p95_ms,
@@ -502,6 +511,8 @@ fn main() {
                 r.accelerated_ms,
                 r.expanded_ms,
                 r.tick_mean_ms,
+                r.fec,
+                r.plc,
                 if ok { "ok" } else { "MISSED" },
             );
         }

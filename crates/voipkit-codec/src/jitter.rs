@@ -29,6 +29,16 @@ const PEAK_QUIET: Duration = Duration::from_secs(20);
 /// An isolated peak longer than this is not a peak but a new delay level:
 /// its packets count again.
 const PEAK_MAX: Duration = Duration::from_secs(2);
+/// Loss rate (missing sequence numbers at playout, over about the last
+/// [`LOSS_WINDOW_PACKETS`]) above which a stream carrying FEC waits one
+/// more packet for it (see [`JitterBufferConfig::fec_delay`]).
+const FEC_LOSS_ON: f64 = 0.02;
+/// ... and below which it stops waiting (hysteresis).
+const FEC_LOSS_OFF: f64 = 0.01;
+/// Memory of the loss rate, in packets (exponential forgetting).
+const LOSS_WINDOW_PACKETS: f64 = 250.0;
+/// A stream carries FEC while one of its last this many packets did.
+const FEC_SEEN_PACKETS: i64 = 50;
 /// Above target by this much: drop audio at once instead of stretching.
 const CATCH_UP: Duration = Duration::from_millis(500);
 /// A timestamp this far behind the playout point with an in-order sequence
@@ -92,6 +102,19 @@ pub struct JitterBufferConfig {
     pub max_payload: usize,
     /// Whether to time-stretch (accelerate / preemptive expand).
     pub time_stretch: bool,
+    /// Wait for in-band FEC when loss is frequent (adaptive target only).
+    ///
+    /// Opus carries the FEC (LBRR) of packet N in packet N+1, so a loss can
+    /// only be recovered from FEC if N+1 is in hand when N is due: one
+    /// packet time more than the jitter allowance. When this is on, the
+    /// packets carry FEC (the decoder runs at 48 kHz, Opus' RTP clock, and
+    /// the LBRR flag was set in one of the last 50 packets) and more than 2% of sequence numbers went missing at
+    /// playout over about the last 250 packets (until it falls below 1%),
+    /// the jitter allowance is raised by one packet time so that losses
+    /// are recovered from FEC instead of concealed by PLC. It costs that
+    /// much delay (20 ms with 20 ms packets) while loss lasts; the
+    /// statistics' `fec_recovered` counts what it buys.
+    pub fec_delay: bool,
 }
 
 impl Default for JitterBufferConfig {
@@ -106,6 +129,7 @@ impl Default for JitterBufferConfig {
             max_packets: 256,
             max_payload: 1500,
             time_stretch: true,
+            fec_delay: true,
         }
     }
 }
@@ -192,8 +216,12 @@ pub struct JitterStats {
     pub packets_discarded: u64,
     /// Sequence numbers missing at playout (lost in the network, or late).
     pub packets_missing: u64,
-    /// Lost packets recovered from the next packet's FEC.
+    /// Lost packets recovered from the next packet's FEC (handed to
+    /// [`Decoder::decode_fec`]).
     pub fec_recovered: u64,
+    /// Of `fec_recovered`, those whose next packet carried no redundancy
+    /// (an Opus packet without LBRR: libopus then conceals, as PLC).
+    pub fec_without_redundancy: u64,
     /// Payloads the decoder rejected (concealed instead).
     pub decode_errors: u64,
     /// Output frames.
@@ -231,6 +259,9 @@ pub struct JitterStats {
     /// Of those, isolated ones (none in the 20 s before): their packets
     /// were kept out of the delay histogram (see [`JitterBuffer`]).
     pub isolated_delay_peaks: u64,
+    /// Whether the jitter allowance includes one packet time to wait for
+    /// FEC (see [`JitterBufferConfig::fec_delay`]).
+    pub fec_waiting: bool,
     /// Current delay (see [`JitterBuffer::current_delay`]).
     pub current_delay: Duration,
     /// Target delay (see [`JitterBuffer::target_delay`]).
@@ -567,6 +598,16 @@ pub struct JitterBuffer<D: Decoder> {
     stretch_fails: u8,
     /// Packet starts played by the last frame: (RTP timestamp, offset).
     last_starts: Vec<(u32, usize)>,
+    /// Extended sequence number of the last packet seen with FEC (LBRR).
+    last_fec_seq: Option<i64>,
+    /// Recent loss rate at playout (exponential forgetting per sequence
+    /// number, see `LOSS_WINDOW_PACKETS`).
+    loss_rate: f64,
+    /// Whether the allowance includes one packet time for FEC.
+    fec_waiting: bool,
+    /// Whether packets may be Opus with in-band FEC: the decoder runs at
+    /// 48 kHz, Opus' only RTP clock rate (RFC 7587), and is not G.711's.
+    opus_fec: bool,
 }
 
 impl<D: Decoder> JitterBuffer<D> {
@@ -638,6 +679,10 @@ impl<D: Decoder> JitterBuffer<D> {
             stretch_backoff: 0,
             stretch_fails: 0,
             last_starts: Vec::with_capacity(MARKERS),
+            last_fec_seq: None,
+            loss_rate: 0.0,
+            fec_waiting: false,
+            opus_fec: rate == 48_000,
         })
     }
 
@@ -697,6 +742,7 @@ impl<D: Decoder> JitterBuffer<D> {
         s.current_delay = self.duration_of_sub(self.last_delay);
         s.target_delay = self.duration_of_sub(self.last_target);
         s.buffered_packets = self.slots.iter().filter(|s| s.used).count();
+        s.fec_waiting = self.fec_waiting;
         s.delay_peaks = self.delay.peaks;
         s.isolated_delay_peaks = self.delay.isolated_peaks;
         s
@@ -752,6 +798,7 @@ impl<D: Decoder> JitterBuffer<D> {
         self.last_was_cn = false;
         self.pending_stall = 0;
         self.played = [i64::MIN; PLAYED_RING];
+        self.last_fec_seq = None;
         if reset_decoder {
             self.decoder.reset();
             self.ssrc = None;
@@ -831,6 +878,10 @@ impl<D: Decoder> JitterBuffer<D> {
         }
         if self.high_ts.is_none_or(|(_, e)| ts > e) {
             self.high_ts = Some((packet.timestamp, ts));
+        }
+
+        if self.cfg.fec_delay && self.opus_fec && opus_has_lbrr(packet.payload) {
+            self.last_fec_seq = Some(self.last_fec_seq.map_or(seq, |s| s.max(seq)));
         }
 
         // Every arrival, even a late one, informs the delay estimate.
@@ -942,6 +993,11 @@ impl<D: Decoder> JitterBuffer<D> {
                 } else {
                     q
                 };
+                let t = if self.fec_waiting {
+                    t.saturating_add(self.packet_samples as i64 * SUB)
+                } else {
+                    t
+                };
                 (t, bucket)
             }
         };
@@ -1039,6 +1095,26 @@ impl<D: Decoder> JitterBuffer<D> {
         self.shift_markers(0, n, false);
     }
 
+    /// Account one decoded packet after `missing` lost ones in the recent
+    /// loss rate, and decide whether to wait for FEC.
+    fn update_loss_rate(&mut self, missing: i32) {
+        let keep = 1.0 - 1.0 / LOSS_WINDOW_PACKETS;
+        // `missing` losses (each a 1), then one arrival (a 0).
+        let k = keep.powi(missing);
+        self.loss_rate = (self.loss_rate * k + (1.0 - k)) * keep;
+        let carries_fec = match (self.last_fec_seq, self.high_seq) {
+            (Some(f), Some((_, h))) => h - f < FEC_SEEN_PACKETS,
+            _ => false,
+        };
+        self.fec_waiting = self.cfg.fec_delay
+            && carries_fec
+            && if self.fec_waiting {
+                self.loss_rate >= FEC_LOSS_OFF
+            } else {
+                self.loss_rate > FEC_LOSS_ON
+            };
+    }
+
     fn decode_slot(&mut self, idx: usize) {
         let Some(slot) = self.slots.get_mut(idx) else {
             return;
@@ -1077,6 +1153,7 @@ impl<D: Decoder> JitterBuffer<D> {
             if seq > last + 1 {
                 self.stats.packets_missing += (seq - last - 1).min(1 << 20) as u64;
             }
+            self.update_loss_rate((seq - last - 1).clamp(0, 1000) as i32);
             // An underrun followed by the next packet in sequence after a
             // timestamp gap was silence (DTX / silence suppression), not loss.
             if self.pending_stall > 0 && seq == last + 1 && ts > self.last_decoded_end {
@@ -1265,6 +1342,11 @@ impl<D: Decoder> JitterBuffer<D> {
                     });
                     if let Ok(got) = got {
                         self.stats.fec_recovered += 1;
+                        // Without LBRR in the next packet libopus' FEC
+                        // decode is its PLC.
+                        if !(self.opus_fec && opus_has_lbrr(&payload)) {
+                            self.stats.fec_without_redundancy += 1;
+                        }
                         k = got;
                     }
                 }
@@ -1466,4 +1548,184 @@ fn gcd(mut a: i64, mut b: i64) -> i64 {
         b = t;
     }
     a.abs()
+}
+
+/// Whether `p` is an Opus packet whose first frame carries in-band FEC
+/// (LBRR) for the packet before it: the LBRR flag(s) of the SILK layer
+/// (RFC 6716 sections 3.1-3.2 for the packet framing, 4.2.3-4.2.4 for the
+/// flags, which are the first range-coded bits of the frame at probability
+/// one half and so its first byte's top bits; as libopus'
+/// `opus_packet_has_lbrr`). CELT-only packets carry none. Anything
+/// malformed is `false`.
+fn opus_has_lbrr(p: &[u8]) -> bool {
+    let Some(&toc) = p.first() else {
+        return false;
+    };
+    let config = toc >> 3;
+    if config >= 16 {
+        return false;
+    }
+    // SILK-only configs 0-11: 10/20/40/60 ms; hybrid 12-15: 10/20 ms. One
+    // SILK frame per 20 ms (at least one).
+    let frame_ms: u32 = if config < 12 {
+        [10, 20, 40, 60]
+            .get(usize::from(config & 3))
+            .copied()
+            .unwrap_or(20)
+    } else if config & 1 == 0 {
+        10
+    } else {
+        20
+    };
+    let silk_frames = (frame_ms / 20).max(1);
+    let stereo = toc & 0x04 != 0;
+    let Some(first) = opus_first_frame(p) else {
+        return false;
+    };
+    let Some(&b) = first.first() else {
+        return false;
+    };
+    let mut lbrr = (b >> (7 - silk_frames)) & 1 != 0;
+    if stereo {
+        lbrr |= (b >> (6 - 2 * silk_frames)) & 1 != 0;
+    }
+    lbrr
+}
+
+/// The first frame's bytes of an Opus packet (RFC 6716 section 3.2), or
+/// `None` if the framing is malformed or the frame empty.
+fn opus_first_frame(p: &[u8]) -> Option<&[u8]> {
+    let size_at = |i: usize| -> Option<(usize, usize)> {
+        let b0 = usize::from(*p.get(i)?);
+        if b0 < 252 {
+            Some((b0, 1))
+        } else {
+            Some((b0 + 4 * usize::from(*p.get(i + 1)?), 2))
+        }
+    };
+    let frame = match p.first()? & 3 {
+        0 => p.get(1..)?,
+        1 => {
+            let rest = p.get(1..)?;
+            if rest.len() % 2 != 0 {
+                return None;
+            }
+            rest.get(..rest.len() / 2)?
+        }
+        2 => {
+            let (n, k) = size_at(1)?;
+            p.get(1 + k..1 + k + n)?
+        }
+        _ => {
+            let h = *p.get(1)?;
+            let (vbr, padded, count) = (h & 0x80 != 0, h & 0x40 != 0, usize::from(h & 0x3F));
+            if count == 0 {
+                return None;
+            }
+            let mut off = 2;
+            let mut pad = 0usize;
+            if padded {
+                loop {
+                    let b = *p.get(off)?;
+                    off += 1;
+                    if b == 255 {
+                        pad += 254;
+                    } else {
+                        pad += usize::from(b);
+                        break;
+                    }
+                }
+            }
+            let end = p.len().checked_sub(pad)?;
+            if count == 1 {
+                p.get(off..end)?
+            } else if vbr {
+                let (first_len, k) = size_at(off)?;
+                off += k;
+                for _ in 1..count.saturating_sub(1) {
+                    let (_, k) = size_at(off)?;
+                    off += k;
+                }
+                p.get(off..end)?.get(..first_len)?
+            } else {
+                let body = p.get(off..end)?;
+                if body.len() % count != 0 {
+                    return None;
+                }
+                body.get(..body.len() / count)?
+            }
+        }
+    };
+    (!frame.is_empty()).then_some(frame)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::testing::SpeechlikeSignal;
+    use crate::{Encoder, OpusEncoder, OpusEncoderConfig};
+
+    fn lbrr_share(expected_loss_percent: u8, fec: bool) -> (usize, usize) {
+        let mut enc = OpusEncoder::new(&OpusEncoderConfig {
+            fec,
+            expected_loss_percent,
+            ..Default::default()
+        })
+        .unwrap();
+        let sig = SpeechlikeSignal::VOICE_130HZ.samples(48_000, 48_000 * 4, |_| 1.0);
+        let mut buf = [0u8; 1500];
+        let mut n = 0;
+        let mut with = 0;
+        for f in sig.chunks_exact(960) {
+            let k = enc.encode(f, &mut buf).unwrap();
+            n += 1;
+            with += usize::from(opus_has_lbrr(&buf[..k]));
+        }
+        (with, n)
+    }
+
+    #[test]
+    fn lbrr_flag_of_real_opus_packets() {
+        // libopus 1.3 puts LBRR in its SILK-layer frames while it codes
+        // super-wideband hybrid (the first ~0.6 s here), not once it moves
+        // to fullband hybrid on this steady synthetic voice.
+        let (with, n) = lbrr_share(10, true);
+        assert!(with >= 20 && with < n, "{with}/{n}");
+        let (none, _) = lbrr_share(10, false);
+        assert_eq!(none, 0);
+    }
+
+    #[test]
+    fn lbrr_flag_framing() {
+        // SILK WB 20 ms mono (config 9), code 0: LBRR is bit 6 of byte 1.
+        assert!(opus_has_lbrr(&[9 << 3, 0x40, 0]));
+        assert!(!opus_has_lbrr(&[9 << 3, 0x80, 0]));
+        // CELT-only never.
+        assert!(!opus_has_lbrr(&[20 << 3, 0xFF]));
+        // SILK 40 ms (config 10, two SILK frames): bit 5.
+        assert!(opus_has_lbrr(&[10 << 3, 0x20]));
+        assert!(!opus_has_lbrr(&[10 << 3, 0x40]));
+        // Code 1: two equal frames, the first one's byte.
+        assert!(opus_has_lbrr(&[(9 << 3) | 1, 0x40, 0x00]));
+        assert!(!opus_has_lbrr(&[(9 << 3) | 1, 0x40, 0x00, 0x00]));
+        // Code 2: first frame length 1.
+        assert!(opus_has_lbrr(&[(9 << 3) | 2, 1, 0x40, 0x00]));
+        assert!(!opus_has_lbrr(&[(9 << 3) | 2, 5, 0x40]));
+        // Code 3: CBR, 2 frames, padding 1 byte.
+        assert!(opus_has_lbrr(&[(9 << 3) | 3, 0x42, 1, 0x40, 0x00, 0xAA]));
+        // Code 3: VBR, 3 frames of sizes 1, 1, rest.
+        assert!(opus_has_lbrr(&[(9 << 3) | 3, 0x83, 1, 1, 0x40, 0, 0]));
+        // Stereo: the side channel's flag (bit 4 for one SILK frame).
+        assert!(opus_has_lbrr(&[(9 << 3) | 4, 0x10]));
+        // Malformed.
+        for p in [
+            &[][..],
+            &[9 << 3],
+            &[(9 << 3) | 3, 0],
+            &[(9 << 3) | 3, 0x41, 255],
+        ] {
+            assert!(!opus_has_lbrr(p), "{p:?}");
+        }
+    }
 }
