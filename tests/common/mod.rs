@@ -286,7 +286,10 @@ impl AudioStream {
             self.session.skip_audio(self.rtp_frame);
         }
         let kind = self.jitter.get_frame(now, &mut self.out).unwrap();
-        self.session.set_playout_delay(self.jitter.current_delay());
+        // The target, not `current_delay`: that one counts the time of any
+        // stall (hold, DTMF, the far end gone before the BYE) as delay and
+        // takes the MOS estimate down to 1.0 with it.
+        self.session.set_playout_delay(self.jitter.target_delay());
         self.heard.extend_from_slice(&self.out);
         self.kinds.push(kind);
     }
