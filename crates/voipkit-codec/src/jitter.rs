@@ -29,16 +29,15 @@ const PEAK_QUIET: Duration = Duration::from_secs(20);
 /// An isolated peak longer than this is not a peak but a new delay level:
 /// its packets count again.
 const PEAK_MAX: Duration = Duration::from_secs(2);
-/// Loss rate (missing sequence numbers at playout, over about the last
-/// [`LOSS_WINDOW_PACKETS`]) above which a stream carrying FEC waits one
-/// more packet for it (see [`JitterBufferConfig::fec_delay`]).
+/// Rate of FEC-recoverable losses (a missing sequence number whose next
+/// packet carries FEC for it, counted at playout over about the last
+/// [`LOSS_WINDOW_PACKETS`]) above which the buffer waits one more packet
+/// for FEC (see [`JitterBufferConfig::fec_delay`]).
 const FEC_LOSS_ON: f64 = 0.02;
 /// ... and below which it stops waiting (hysteresis).
 const FEC_LOSS_OFF: f64 = 0.01;
 /// Memory of the loss rate, in packets (exponential forgetting).
 const LOSS_WINDOW_PACKETS: f64 = 250.0;
-/// A stream carries FEC while one of its last this many packets did.
-const FEC_SEEN_PACKETS: i64 = 50;
 /// Above target by this much: drop audio at once instead of stretching.
 const CATCH_UP: Duration = Duration::from_millis(500);
 /// A timestamp this far behind the playout point with an in-order sequence
@@ -106,14 +105,17 @@ pub struct JitterBufferConfig {
     ///
     /// Opus carries the FEC (LBRR) of packet N in packet N+1, so a loss can
     /// only be recovered from FEC if N+1 is in hand when N is due: one
-    /// packet time more than the jitter allowance. When this is on, the
-    /// packets carry FEC (the decoder runs at 48 kHz, Opus' RTP clock, and
-    /// the LBRR flag was set in one of the last 50 packets) and more than 2% of sequence numbers went missing at
-    /// playout over about the last 250 packets (until it falls below 1%),
-    /// the jitter allowance is raised by one packet time so that losses
-    /// are recovered from FEC instead of concealed by PLC. It costs that
-    /// much delay (20 ms with 20 ms packets) while loss lasts; the
-    /// statistics' `fec_recovered` counts what it buys.
+    /// packet time more than the jitter allowance. When this is on and more
+    /// than 2% of the sequence numbers (over about the last 250) went
+    /// missing at playout with FEC for them in the next packet (the decoder
+    /// runs at 48 kHz, Opus' RTP clock, and that packet has the LBRR flag),
+    /// until that falls below 1%, the jitter allowance is raised by one
+    /// packet time so that those losses are recovered from FEC instead of
+    /// concealed by PLC. It costs that much delay (20 ms with 20 ms
+    /// packets) while such loss lasts; `fec_recovered` minus
+    /// `fec_without_redundancy` in the statistics counts what it buys.
+    /// Losses whose next packet has no FEC (CELT-only Opus, G.711, the
+    /// earlier packets of a burst) never raise it.
     pub fec_delay: bool,
 }
 
@@ -598,10 +600,8 @@ pub struct JitterBuffer<D: Decoder> {
     stretch_fails: u8,
     /// Packet starts played by the last frame: (RTP timestamp, offset).
     last_starts: Vec<(u32, usize)>,
-    /// Extended sequence number of the last packet seen with FEC (LBRR).
-    last_fec_seq: Option<i64>,
-    /// Recent loss rate at playout (exponential forgetting per sequence
-    /// number, see `LOSS_WINDOW_PACKETS`).
+    /// Recent rate of FEC-recoverable losses at playout (exponential
+    /// forgetting per sequence number, see `LOSS_WINDOW_PACKETS`).
     loss_rate: f64,
     /// Whether the allowance includes one packet time for FEC.
     fec_waiting: bool,
@@ -679,7 +679,6 @@ impl<D: Decoder> JitterBuffer<D> {
             stretch_backoff: 0,
             stretch_fails: 0,
             last_starts: Vec::with_capacity(MARKERS),
-            last_fec_seq: None,
             loss_rate: 0.0,
             fec_waiting: false,
             opus_fec: rate == 48_000,
@@ -798,7 +797,6 @@ impl<D: Decoder> JitterBuffer<D> {
         self.last_was_cn = false;
         self.pending_stall = 0;
         self.played = [i64::MIN; PLAYED_RING];
-        self.last_fec_seq = None;
         if reset_decoder {
             self.decoder.reset();
             self.ssrc = None;
@@ -878,10 +876,6 @@ impl<D: Decoder> JitterBuffer<D> {
         }
         if self.high_ts.is_none_or(|(_, e)| ts > e) {
             self.high_ts = Some((packet.timestamp, ts));
-        }
-
-        if self.cfg.fec_delay && self.opus_fec && opus_has_lbrr(packet.payload) {
-            self.last_fec_seq = Some(self.last_fec_seq.map_or(seq, |s| s.max(seq)));
         }
 
         // Every arrival, even a late one, informs the delay estimate.
@@ -1096,18 +1090,18 @@ impl<D: Decoder> JitterBuffer<D> {
     }
 
     /// Account one decoded packet after `missing` lost ones in the recent
-    /// loss rate, and decide whether to wait for FEC.
-    fn update_loss_rate(&mut self, missing: i32) {
+    /// rate of FEC-recoverable losses (the last of them is recoverable if
+    /// this packet carries FEC), and decide whether to wait for FEC.
+    fn update_loss_rate(&mut self, missing: i32, carries_fec: bool) {
         let keep = 1.0 - 1.0 / LOSS_WINDOW_PACKETS;
-        // `missing` losses (each a 1), then one arrival (a 0).
-        let k = keep.powi(missing);
-        self.loss_rate = (self.loss_rate * k + (1.0 - k)) * keep;
-        let carries_fec = match (self.last_fec_seq, self.high_seq) {
-            (Some(f), Some((_, h))) => h - f < FEC_SEEN_PACKETS,
-            _ => false,
-        };
+        // The losses (a 1 for the recoverable one, a 0 for the others),
+        // then this packet (a 0).
+        let recoverable = missing > 0 && carries_fec;
+        self.loss_rate *= keep.powi(missing.saturating_add(1));
+        if recoverable {
+            self.loss_rate += (1.0 / LOSS_WINDOW_PACKETS) * keep;
+        }
         self.fec_waiting = self.cfg.fec_delay
-            && carries_fec
             && if self.fec_waiting {
                 self.loss_rate >= FEC_LOSS_OFF
             } else {
@@ -1153,7 +1147,14 @@ impl<D: Decoder> JitterBuffer<D> {
             if seq > last + 1 {
                 self.stats.packets_missing += (seq - last - 1).min(1 << 20) as u64;
             }
-            self.update_loss_rate((seq - last - 1).clamp(0, 1000) as i32);
+            let missing = (seq - last - 1).clamp(0, 1000) as i32;
+            let fec = missing > 0
+                && self.opus_fec
+                && self
+                    .slots
+                    .get(idx)
+                    .is_some_and(|s| opus_has_lbrr(&s.payload));
+            self.update_loss_rate(missing, fec);
             // An underrun followed by the next packet in sequence after a
             // timestamp gap was silence (DTX / silence suppression), not loss.
             if self.pending_stall > 0 && seq == last + 1 && ts > self.last_decoded_end {
