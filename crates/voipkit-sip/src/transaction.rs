@@ -42,7 +42,13 @@ pub(crate) enum TxTimer {
     AckWait,
 }
 
-/// Counters of what the layer did.
+/// Counters of what the transaction layer did.
+///
+/// The `*_retransmissions` counters count only copies this layer sent
+/// itself; the resends the user-agent core does as transaction user (2xx
+/// to INVITE until the ACK, the ACK of a retransmitted 2xx, reliable
+/// provisionals until the PRACK) are counted in
+/// [`UaStats`](crate::UaStats) instead, never in both.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TransactionStats {
     /// Responses that matched no client transaction (dropped).
@@ -52,6 +58,9 @@ pub struct TransactionStats {
     /// Responses retransmitted (timer G, or re-sent on a retransmitted
     /// request).
     pub response_retransmissions: u64,
+    /// ACKs re-sent for a retransmitted non-2xx final response to INVITE
+    /// (RFC 3261 §17.1.1.2, Completed state).
+    pub ack_retransmissions: u64,
     /// Retransmitted requests absorbed by a server transaction.
     pub absorbed_requests: u64,
     /// Client transactions that timed out (B, F).
@@ -428,6 +437,7 @@ impl<O: Clone> TxLayer<O> {
                 if status.class() >= 3
                     && let Some(ack) = &tx.ack
                 {
+                    self.stats.ack_retransmissions += 1;
                     send_ack = Some((tx.transport, tx.destination, ack.clone()));
                 }
             }

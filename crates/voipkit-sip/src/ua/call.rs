@@ -953,6 +953,7 @@ impl UserAgent {
                     if let Some((cs, t, dest, bytes)) = d.ack.clone()
                         && cs == seq
                     {
+                        self.stats.retransmitted_acks += 1;
                         self.tx.out.push_back(Transmit {
                             transport: t,
                             destination: dest,
@@ -1092,6 +1093,7 @@ impl UserAgent {
                 && let Some((cs, t, dest, bytes)) = d.ack.clone()
                 && cs == seq
             {
+                self.stats.retransmitted_acks += 1;
                 self.tx.out.push_back(Transmit {
                     transport: t,
                     destination: dest,
@@ -2306,6 +2308,7 @@ impl UserAgent {
             CallTimer::Retransmit2xx => {
                 if let Some(p) = call.pending_2xx.as_mut() {
                     let (copy, next) = p.resend.again(cfg.t2);
+                    self.stats.retransmitted_2xx += 1;
                     self.tx.out.push_back(copy);
                     self.arm_call(call, CallTimer::Retransmit2xx, now + next);
                 }
@@ -2322,6 +2325,7 @@ impl UserAgent {
                 if let Some(r) = call.rel1xx.as_mut() {
                     // No cap: reliable 1xx copies double all the way (RFC 3262 §3).
                     let (copy, next) = r.resend.again(Duration::MAX);
+                    self.stats.retransmitted_reliable_1xx += 1;
                     self.tx.out.push_back(copy);
                     self.arm_call(call, CallTimer::Rel1xx, now + next);
                 }

@@ -292,7 +292,26 @@ pub enum Event {
     },
 }
 
-/// Counters of what the core saw.
+/// Counters of what the core saw and did, all from
+/// [`UserAgent::stats`]: the transaction layer's in
+/// [`transactions`](Self::transactions), the core's own here, and the
+/// live transactions and calls at the time of the call.
+///
+/// Every copy of an earlier message the user agent sends is counted in
+/// exactly one retransmission counter: the transaction layer's
+/// ([`TransactionStats::request_retransmissions`],
+/// [`TransactionStats::response_retransmissions`],
+/// [`TransactionStats::ack_retransmissions`]) or the call layer's
+/// ([`retransmitted_2xx`](Self::retransmitted_2xx),
+/// [`retransmitted_acks`](Self::retransmitted_acks),
+/// [`retransmitted_reliable_1xx`](Self::retransmitted_reliable_1xx)).
+/// [`retransmissions`](Self::retransmissions) is their sum: the number of
+/// transmits whose bytes were already sent before.
+///
+/// For diagnostics: a `retransmitted_2xx` that keeps growing means our
+/// 2xx answers (or the peer's ACKs) are lost on the way, the classic sign
+/// of a NAT or firewall dropping the peer's traffic to the Contact we
+/// gave; `retransmitted_acks` growing means the same seen from the caller.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UaStats {
     /// Transaction layer counters.
@@ -305,6 +324,40 @@ pub struct UaStats {
     pub misrouted_responses: u64,
     /// Malformed responses (dropped, RFC 3261 §8.1.3.3).
     pub invalid_responses: u64,
+    /// UAS: copies of a 2xx to INVITE (or re-INVITE) re-sent by the core
+    /// because its ACK had not come yet (RFC 3261 §13.3.1.4: T1 doubling
+    /// up to T2). The first send is not counted.
+    pub retransmitted_2xx: u64,
+    /// UAC: ACKs re-sent because the 2xx they acknowledge arrived again
+    /// (RFC 3261 §13.2.2.4). ACKs of non-2xx responses are the transaction
+    /// layer's ([`TransactionStats::ack_retransmissions`]).
+    pub retransmitted_acks: u64,
+    /// UAS: copies of a reliable provisional response (100rel) re-sent by
+    /// the core because its PRACK had not come yet (RFC 3262 §3). Copies
+    /// re-sent on a retransmitted INVITE are the transaction layer's
+    /// ([`TransactionStats::response_retransmissions`]).
+    pub retransmitted_reliable_1xx: u64,
+    /// Live client transactions (a gauge, at the time of `stats()`).
+    pub client_transactions: usize,
+    /// Live server transactions (a gauge, at the time of `stats()`).
+    pub server_transactions: usize,
+    /// Calls the core still keeps, ended ones included until they linger
+    /// out (64*T1), as [`UserAgent::call_count`] (a gauge).
+    pub calls: usize,
+}
+
+impl UaStats {
+    /// Every retransmission, of either layer: the number of messages sent
+    /// that were copies of one sent before.
+    pub fn retransmissions(&self) -> u64 {
+        let t = &self.transactions;
+        t.request_retransmissions
+            + t.response_retransmissions
+            + t.ack_retransmissions
+            + self.retransmitted_2xx
+            + self.retransmitted_acks
+            + self.retransmitted_reliable_1xx
+    }
 }
 
 /// What a timer of the core (not of a transaction) is for.
@@ -350,6 +403,7 @@ impl fmt::Debug for UserAgent {
             .field("calls", &self.calls.len())
             .field("registrations", &self.registrations.len())
             .field("digest", &self.digest)
+            .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
 }
@@ -390,14 +444,17 @@ impl UserAgent {
         self.digest.add(c);
     }
 
-    /// Counters.
+    /// Every counter of the core and of its transaction layer, with the
+    /// live transaction and call counts (see [`UaStats`]).
     pub fn stats(&self) -> UaStats {
         let mut s = self.stats;
         s.transactions = self.tx.stats;
+        (s.client_transactions, s.server_transactions) = self.tx.counts();
+        s.calls = self.calls.len();
         s
     }
 
-    /// Live (client, server) transactions.
+    /// Live (client, server) transactions (also in [`UaStats`]).
     pub fn transaction_counts(&self) -> (usize, usize) {
         self.tx.counts()
     }
