@@ -1,6 +1,6 @@
-//! Transaction matching details: unmatched and misrouted responses are
-//! dropped and counted, RFC 2543 peers (no magic cookie) are matched by the
-//! §17.2.3 fallback, transport errors end calls, outbound proxy routing.
+//! Transaction matching details: unmatched (no transaction, a late copy,
+//! the wrong CSeq method) and misrouted responses are dropped and counted,
+//! RFC 2543 peers (no magic cookie) are matched by the §17.2.3 fallback, transport errors end calls, outbound proxy routing.
 
 mod common;
 
@@ -176,4 +176,69 @@ fn in_dialog_481_ends_the_call() {
     run_pair(&mut h, &mut a, &mut p, Duration::from_millis(100));
     assert!(a.ended_by(EndReason::Timeout));
     assert_eq!(a.sent_count("BYE"), 1);
+}
+
+/// A response that matches no live client transaction is dropped and
+/// counted in `TransactionStats::unmatched_responses`: a late copy of a
+/// 200 after its transaction ended (timer K), and a response carrying a
+/// live transaction's branch but another CSeq method.
+#[test]
+fn late_and_wrong_method_responses_are_unmatched_and_counted() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let mut h = harness();
+    let epoch = h.now();
+    let mut a = Node::new("alice", 5060, epoch, 1);
+    let seen: Rc<RefCell<Vec<voipkit_sip::Request>>> = Rc::default();
+    let log = seen.clone();
+    let mut p = Peer::on_requests(5070, epoch, move |from, r| {
+        log.borrow_mut().push(r.clone());
+        vec![(from, respond(r, 200, Some("p"), ""))]
+    });
+    a.ua.send_options(h.now(), uri("sip:p@127.0.0.1:5070"))
+        .unwrap();
+    run_pair(&mut h, &mut a, &mut p, Duration::from_secs(1));
+    assert!(a.has(|e| matches!(
+        e,
+        Event::OptionsResponse {
+            status: Some(s),
+            ..
+        } if s.as_u16() == 200
+    )));
+    assert_eq!(a.ua.stats().transactions.unmatched_responses, 0);
+    // Long after timer K: the transaction is gone, a copy of the 200 is
+    // unmatched.
+    run_pair(&mut h, &mut a, &mut p, Duration::from_secs(40));
+    assert_eq!(a.ua.transaction_counts(), (0, 0));
+    let options = seen.borrow()[0].clone();
+    let late = respond(&options, 200, Some("p"), "");
+    p.send(a.addr, late);
+    run_pair(&mut h, &mut a, &mut p, Duration::from_secs(1));
+    let st = a.ua.stats();
+    assert_eq!(st.transactions.unmatched_responses, 1, "{st:#?}");
+
+    // A live OPTIONS transaction (the peer now stays silent) and a
+    // response with its branch but CSeq method INVITE.
+    let mut q = Peer::silent(5072, epoch);
+    a.ua.send_options(h.now(), uri("sip:q@127.0.0.1:5072"))
+        .unwrap();
+    run_pair(&mut h, &mut a, &mut q, Duration::from_millis(100));
+    let Message::Request(live) = &q.received[0].1 else {
+        panic!("a request");
+    };
+    let wrong = String::from_utf8(respond(live, 200, Some("q"), ""))
+        .unwrap()
+        .replace(" OPTIONS\r\n", " INVITE\r\n");
+    assert!(!wrong.contains(" OPTIONS\r\n"), "{wrong}");
+    q.send(a.addr, wrong.into_bytes());
+    run_pair(&mut h, &mut a, &mut q, Duration::from_millis(100));
+    let st = a.ua.stats();
+    assert_eq!(st.transactions.unmatched_responses, 2, "{st:#?}");
+    assert_eq!(st.misrouted_responses + st.invalid_responses, 0);
+    assert_eq!(st.client_transactions, 1, "the OPTIONS is still live");
+    assert_eq!(
+        a.count(|e| matches!(e, Event::OptionsResponse { .. })),
+        1,
+        "nothing delivered"
+    );
 }
