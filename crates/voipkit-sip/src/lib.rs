@@ -47,6 +47,7 @@ pub mod ua;
 pub use auth::{Challenge, Credentials, DigestAlgorithm, Qop, Secret};
 pub use error::Error;
 pub use timer::TimerConfig;
+pub use transaction::TransactionStats;
 pub use transport::{Transmit, Transport};
 pub use ua::{
     CallHandle, CallState, EndReason, Event, IncomingCall, OutgoingCall, PushParams, ReasonHeader,

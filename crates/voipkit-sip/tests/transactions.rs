@@ -1,6 +1,7 @@
 //! Transaction matching details: unmatched (no transaction, a late copy,
 //! the wrong CSeq method) and misrouted responses are dropped and counted,
-//! RFC 2543 peers (no magic cookie) are matched by the §17.2.3 fallback, transport errors end calls, outbound proxy routing.
+//! RFC 2543 peers (no magic cookie) are matched by the §17.2.3 fallback,
+//! transport errors end calls, outbound proxy routing.
 
 mod common;
 

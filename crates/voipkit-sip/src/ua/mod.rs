@@ -29,6 +29,14 @@
 //!
 //! There is no DNS here: a next hop must be an IP address (or go through
 //! [`UaConfig::outbound_proxy`]); [`Error::Unresolvable`] otherwise.
+//!
+//! # Counters
+//!
+//! [`UserAgent::stats`] returns every counter in one [`UaStats`]: what was
+//! dropped (unparseable, malformed, misrouted, unmatched), refused or
+//! timed out, each kind of retransmission (the transaction layer's and the
+//! core's 2xx, ACK and reliable-1xx resends, each copy counted once), and
+//! the live transactions and calls.
 
 mod call;
 mod register;
