@@ -72,6 +72,36 @@ pub enum SdpError {
     UnresolvedHost(String),
 }
 
+impl SdpError {
+    /// The SIP status code a UAS answers a request with when its SDP body
+    /// fails with this error (RFC 3261 §21, RFC 6337 §3.1.4, RFC 3264):
+    /// - 400 Bad Request: the body is not SDP (not UTF-8, a line or an
+    ///   attribute off the grammar, no `v=`/`o=`);
+    /// - 413 Request Entity Too Large: the body exceeds
+    ///   [`crate::MAX_SDP_LEN`];
+    /// - 488 Not Acceptable Here: valid SDP we cannot accept (no common
+    ///   codec, transport or keys; more streams, formats or attributes than
+    ///   we handle; an answer that does not fit our offer);
+    /// - 491 Request Pending: an offer arrived while ours waits for its
+    ///   answer (glare; the peer retries after a random delay);
+    /// - 500 Server Internal Error: anything else (an offer/answer call in
+    ///   the wrong state, a host name the driver did not resolve first).
+    pub fn sip_status(&self) -> u16 {
+        match self {
+            SdpError::NotUtf8 { .. }
+            | SdpError::Syntax { .. }
+            | SdpError::InvalidAttribute { .. }
+            | SdpError::Missing(_) => 400,
+            SdpError::TooLarge { .. } => 413,
+            SdpError::TooMany { .. }
+            | SdpError::NoAcceptableMedia(_)
+            | SdpError::InvalidAnswer(_) => 488,
+            SdpError::OfferPending => 491,
+            SdpError::NoOfferPending | SdpError::UnresolvedHost(_) => 500,
+        }
+    }
+}
+
 /// Why one media stream of an offer was not accepted (answered with port 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -111,6 +141,58 @@ impl fmt::Display for RejectReason {
             RejectReason::AdditionalAudioStream => {
                 f.write_str("an earlier audio stream was already accepted")
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sip_status_per_error() {
+        let cases = [
+            (SdpError::NotUtf8 { offset: 3 }, 400),
+            (
+                SdpError::Syntax {
+                    line: 2,
+                    reason: "x".into(),
+                },
+                400,
+            ),
+            (
+                SdpError::InvalidAttribute {
+                    attribute: "rtpmap",
+                    reason: "x",
+                },
+                400,
+            ),
+            (SdpError::Missing("o="), 400),
+            (SdpError::TooLarge { len: 9, limit: 8 }, 413),
+            (
+                SdpError::TooMany {
+                    what: "media sections",
+                    limit: 8,
+                },
+                488,
+            ),
+            (
+                SdpError::NoAcceptableMedia(RejectReason::NoCommonCodec),
+                488,
+            ),
+            (
+                SdpError::NoAcceptableMedia(RejectReason::UnsupportedTransport(
+                    "UDP/TLS/RTP/SAVP".into(),
+                )),
+                488,
+            ),
+            (SdpError::InvalidAnswer("x".into()), 488),
+            (SdpError::OfferPending, 491),
+            (SdpError::NoOfferPending, 500),
+            (SdpError::UnresolvedHost("pbx.example".into()), 500),
+        ];
+        for (e, status) in cases {
+            assert_eq!(e.sip_status(), status, "{e}");
         }
     }
 }
