@@ -107,8 +107,9 @@ impl std::fmt::Display for DropReason {
     }
 }
 
-/// Datagrams dropped, counted by [`DropReason`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Datagrams dropped, counted by [`DropReason`]. `Debug` lists the
+/// non-zero counters by label (`DropCounters { auth_failed: 2 }`).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct DropCounters {
     counts: [u64; DropReason::COUNT],
 }
@@ -118,6 +119,16 @@ impl Default for DropCounters {
         Self {
             counts: [0; DropReason::COUNT],
         }
+    }
+}
+
+impl std::fmt::Debug for DropCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("DropCounters");
+        for (reason, n) in self.iter() {
+            d.field(reason.label(), &n);
+        }
+        d.finish()
     }
 }
 
@@ -145,5 +156,23 @@ impl DropCounters {
             .iter()
             .map(|r| (*r, self.get(*r)))
             .filter(|(_, n)| *n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_counters_debug_lists_the_non_zero_counters_by_label() {
+        let mut c = DropCounters::default();
+        assert_eq!(format!("{c:?}"), "DropCounters");
+        c.record(DropReason::AuthenticationFailed);
+        c.record(DropReason::AuthenticationFailed);
+        c.record(DropReason::Truncated);
+        assert_eq!(
+            format!("{c:?}"),
+            "DropCounters { truncated: 1, auth_failed: 2 }"
+        );
     }
 }
