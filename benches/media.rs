@@ -15,7 +15,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use voipkit_media::rtp::{RtpHeaderFields, build_rtp};
 use voipkit_media::srtp::{SrtpReceiver, SrtpSender};
-use voipkit_media::{MediaSession, MediaSessionConfig, SrtpConfig};
+use voipkit_media::{MediaSession, MediaSessionConfig, SrtpParameters};
 use voipkit_sdp::{CryptoSuite, SrtpKeyingMaterial};
 
 fn keys(suite: CryptoSuite) -> (SrtpKeyingMaterial, SrtpKeyingMaterial) {
@@ -69,14 +69,12 @@ fn pair(srtp: bool) -> (MediaSession, MediaSession, Instant) {
     let mut ca = MediaSessionConfig::new(b, 0, 8000);
     let mut cb = MediaSessionConfig::new(a, 0, 8000);
     if srtp {
-        ca.srtp = Some(SrtpConfig {
-            local: ka.clone(),
-            remote: kb.clone(),
-        });
-        cb.srtp = Some(SrtpConfig {
-            local: kb,
-            remote: ka,
-        });
+        let keys = SrtpParameters {
+            local: ka,
+            remote: kb,
+        };
+        cb.srtp = Some(keys.reversed());
+        ca.srtp = Some(keys);
     }
     (
         MediaSession::new(ca, ChaCha20Rng::seed_from_u64(1), now).unwrap(),

@@ -68,8 +68,8 @@ use voipkit_codec::{
     JitterBuffer, JitterBufferConfig, OpusDecoder, OpusEncoder, OpusEncoderConfig,
 };
 use voipkit_media::{
-    CodecImpairment, CryptoSuite, MediaError, MediaSession, MediaSessionConfig, SrtpConfig,
-    SrtpKeyingMaterial,
+    CodecImpairment, CryptoSuite, MediaError, MediaSession, MediaSessionConfig, SrtpKeyingMaterial,
+    SrtpParameters,
 };
 
 /// The sender session's address (loopback; never used for a socket).
@@ -424,7 +424,7 @@ impl<E: Encoder, D: Decoder> Pipeline<E, D> {
             let mut c = MediaSessionConfig::new(remote, payload_type, encoder.rtp_clock_rate());
             c.ptime = frame;
             c.codec = impairment;
-            c.srtp = Some(SrtpConfig {
+            c.srtp = Some(SrtpParameters {
                 local: local_key.clone(),
                 remote: remote_key.clone(),
             });

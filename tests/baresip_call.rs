@@ -341,7 +341,7 @@ fn voipkit_calls_baresip_with_opus_and_srtp() {
     let audio = phone.sdp.negotiated().unwrap().clone();
     assert_eq!(audio.codec.codec, AudioCodec::Opus);
     assert_eq!(
-        audio.srtp.as_ref().map(|s| s.suite),
+        audio.srtp.as_ref().map(|s| s.suite()),
         Some(CryptoSuite::AesCm128HmacSha1_80)
     );
     assert!(audio.rtcp_mux, "baresip did not take rtcp-mux");

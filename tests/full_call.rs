@@ -390,7 +390,7 @@ fn full_call(codecs: &[AudioCodec], expected: AudioCodec, seed: u64) -> CallFigu
         let audio = p.sdp.negotiated().unwrap();
         assert_eq!(audio.codec.codec, expected, "{}", p.name);
         assert_eq!(
-            audio.srtp.as_ref().map(|s| s.suite),
+            audio.srtp.as_ref().map(|s| s.suite()),
             Some(CryptoSuite::AesCm128HmacSha1_80)
         );
         assert!(audio.rtcp_mux && audio.telephone_event.is_some());

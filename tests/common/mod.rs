@@ -18,8 +18,7 @@ use voipkit_codec::{
     JitterBufferConfig, OpusDecoder, OpusEncoder, OpusEncoderConfig,
 };
 use voipkit_media::{
-    DtmfDigit, DtmfReport, MediaEvent, MediaSession, MediaSessionConfig, MediaStats, SrtpConfig,
-    Transmit,
+    DtmfDigit, DtmfReport, MediaEvent, MediaSession, MediaSessionConfig, MediaStats, Transmit,
 };
 use voipkit_sdp::{AudioCodec, Direction, NegotiatedAudio, NegotiatedCodec, SessionDescription};
 
@@ -31,14 +30,6 @@ pub fn sdp_from_body(body: &Bytes) -> SessionDescription {
 /// An SDP description as a body voipkit-sip sends.
 pub fn sdp_to_body(sdp: &SessionDescription) -> Bytes {
     Bytes::from(sdp.to_bytes())
-}
-
-/// The SRTP keys of a negotiated stream in voipkit-media's type.
-pub fn srtp_config(audio: &NegotiatedAudio) -> Option<SrtpConfig> {
-    audio.srtp.as_ref().map(|k| SrtpConfig {
-        local: k.local.clone(),
-        remote: k.remote.clone(),
-    })
 }
 
 /// Encoder and decoder (mono) for a negotiated codec and ptime.
@@ -210,9 +201,8 @@ impl AudioStream {
             let rtcp = (!audio.rtcp_mux).then_some(audio.remote_rtcp);
             self.session.set_remote(audio.remote_rtp, rtcp);
         }
-        let srtp = srtp_config(audio);
-        if srtp != self.session.config().srtp {
-            self.session.rekey(now, srtp).unwrap();
+        if audio.srtp != self.session.config().srtp {
+            self.session.rekey(now, audio.srtp.clone()).unwrap();
         }
         self.direction = audio.direction;
     }

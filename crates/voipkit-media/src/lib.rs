@@ -30,7 +30,8 @@
 //! (`voipkit-codec` takes [`ReceivedRtp`] from [`MediaSession::poll_rtp`]),
 //! SDP and the offer/answer that fills [`MediaSessionConfig`]
 //! (`voipkit-sdp`: [`MediaSessionConfig::from_negotiated`] takes its
-//! `NegotiatedAudio`; its [`CryptoSuite`] and [`SrtpKeyingMaterial`] key
+//! `NegotiatedAudio`; its [`SrtpParameters`] (with [`CryptoSuite`] and
+//! [`SrtpKeyingMaterial`]) key
 //! our SRTP), and SIP.
 //!
 //! # Driving a session
@@ -89,8 +90,8 @@ pub use rand::SeedableRng;
 pub use rand_chacha::ChaCha20Rng;
 pub use session::{
     KeepAlive, KeepAliveKind, MediaEvent, MediaSession, MediaSessionConfig, MediaSocket,
-    ReceivedRtp, SrtpConfig, Transmit, TransmitKind,
+    ReceivedRtp, Transmit, TransmitKind,
 };
 pub use stats::{InboundStats, MediaStats, OutboundStats, RemoteReport, RttStats};
 pub use stun::StunTiming;
-pub use voipkit_sdp::{CryptoSuite, SrtpKeyingMaterial};
+pub use voipkit_sdp::{CryptoSuite, Direction, SrtpKeyingMaterial, SrtpParameters};

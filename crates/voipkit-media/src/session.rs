@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::{Rng, RngCore};
 use rand_chacha::ChaCha20Rng;
-use voipkit_sdp::{AudioCodec, NegotiatedAudio, SrtpKeyingMaterial};
+use voipkit_sdp::{AudioCodec, NegotiatedAudio, SrtpParameters};
 
 use crate::demux::{PacketClass, classify};
 use crate::dtmf::{DtmfDigit, DtmfReceiver, DtmfReport, DtmfSender};
@@ -119,16 +119,6 @@ pub enum MediaEvent {
     },
 }
 
-/// SDES-SRTP keys of a call: ours (we protect with it, it went out in our
-/// `a=crypto`) and the peer's (we unprotect with it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SrtpConfig {
-    /// Our key (sending).
-    pub local: SrtpKeyingMaterial,
-    /// The peer's key (receiving).
-    pub remote: SrtpKeyingMaterial,
-}
-
 /// RFC 6263 keep-alive kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeepAliveKind {
@@ -184,7 +174,7 @@ pub struct MediaSessionConfig {
     /// audio clock whatever this says (see [`crate::dtmf`]).
     pub telephone_event_clock_rate: Option<u32>,
     /// SDES-SRTP keys; `None` for plain RTP.
-    pub srtp: Option<SrtpConfig>,
+    pub srtp: Option<SrtpParameters>,
     /// RTCP CNAME; a random one is made when `None`.
     pub cname: Option<String>,
     /// Session bandwidth in bit/s (`b=AS`, or the codec rate with headers),
@@ -266,10 +256,7 @@ impl MediaSessionConfig {
                 (te.recv_payload_type != te.send_payload_type).then_some(te.recv_payload_type);
             c.telephone_event_clock_rate = Some(te.clock_rate);
         }
-        c.srtp = n.srtp.as_ref().map(|k| SrtpConfig {
-            local: k.local.clone(),
-            remote: k.remote.clone(),
-        });
+        c.srtp = n.srtp.clone();
         c.codec = match n.codec.codec {
             AudioCodec::Opus => CodecImpairment::OPUS,
             _ => CodecImpairment::G711_PLC,
@@ -374,7 +361,7 @@ fn ntp_from(d: Duration) -> u64 {
     (d.as_secs() << 32) + ((u64::from(d.subsec_nanos()) << 32) / 1_000_000_000)
 }
 
-fn srtp_pair(c: &SrtpConfig) -> Result<(SrtpSender, SrtpReceiver), MediaError> {
+fn srtp_pair(c: &SrtpParameters) -> Result<(SrtpSender, SrtpReceiver), MediaError> {
     Ok((SrtpSender::new(&c.local)?, SrtpReceiver::new(&c.remote)?))
 }
 
@@ -708,7 +695,7 @@ impl MediaSession {
     /// off with `None`. New contexts are made; the previous receive keys
     /// stay usable for packets still in flight for 2 s. On error nothing
     /// changes.
-    pub fn rekey(&mut self, now: Instant, srtp: Option<SrtpConfig>) -> Result<(), MediaError> {
+    pub fn rekey(&mut self, now: Instant, srtp: Option<SrtpParameters>) -> Result<(), MediaError> {
         let (tx, rx) = match &srtp {
             Some(c) => {
                 let (t, r) = srtp_pair(c)?;

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use voipkit_media::{
-    ChaCha20Rng, CryptoSuite, MediaSession, MediaSessionConfig, SeedableRng, SrtpConfig,
-    SrtpKeyingMaterial,
+    ChaCha20Rng, CryptoSuite, MediaSession, MediaSessionConfig, SeedableRng, SrtpKeyingMaterial,
+    SrtpParameters,
 };
 
 struct Counting;
@@ -43,14 +43,12 @@ fn per_packet(srtp: bool, n: u32) -> (f64, f64) {
     let mut ca = MediaSessionConfig::new(b, 0, 8000);
     let mut cb = MediaSessionConfig::new(a, 0, 8000);
     if srtp {
-        ca.srtp = Some(SrtpConfig {
-            local: ka.clone(),
-            remote: kb.clone(),
-        });
-        cb.srtp = Some(SrtpConfig {
-            local: kb,
-            remote: ka,
-        });
+        let keys = SrtpParameters {
+            local: ka,
+            remote: kb,
+        };
+        cb.srtp = Some(keys.reversed());
+        ca.srtp = Some(keys);
     }
     ca.keep_alive = None;
     let mut sa = MediaSession::new(ca, ChaCha20Rng::seed_from_u64(1), now).unwrap();

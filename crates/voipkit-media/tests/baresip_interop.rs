@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use voipkit_media::{
     ChaCha20Rng, CryptoSuite, DropReason, DtmfDigit, MediaSession, MediaSessionConfig, MediaSocket,
-    SeedableRng, SrtpConfig, SrtpKeyingMaterial,
+    SeedableRng, SrtpKeyingMaterial, SrtpParameters,
 };
 
 fn find_baresip() -> Option<PathBuf> {
@@ -325,7 +325,7 @@ fn srtp_call_with_baresip() {
     cfg.rtcp_mux = answer.mux;
     cfg.remote_rtcp = answer.rtcp;
     cfg.telephone_event_payload_type = Some(101);
-    cfg.srtp = Some(SrtpConfig {
+    cfg.srtp = Some(SrtpParameters {
         local: our_key,
         remote: answer.key,
     });

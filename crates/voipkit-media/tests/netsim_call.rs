@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use voipkit_media::{
-    CryptoSuite, MediaSession, MediaSessionConfig, SrtpConfig, SrtpKeyingMaterial, TransmitKind,
+    CryptoSuite, MediaSession, MediaSessionConfig, SrtpKeyingMaterial, SrtpParameters, TransmitKind,
 };
 use voipkit_netsim::{Datagram, Endpoint, Harness, LinkConfig, NetSim, Outgoing};
 
@@ -124,7 +124,7 @@ impl Endpoint for Peer {
 fn peer(
     addr: SocketAddr,
     remote: SocketAddr,
-    keys: SrtpConfig,
+    keys: SrtpParameters,
     seed: u64,
     now: Instant,
     truth_out: Truth,
@@ -160,31 +160,13 @@ fn srtp_call_statistics_match_the_emulator() {
     let mut rng = ChaCha20Rng::seed_from_u64(42);
     let ka = SrtpKeyingMaterial::generate(CryptoSuite::AesCm128HmacSha1_80, &mut rng);
     let kb = SrtpKeyingMaterial::generate(CryptoSuite::AesCm128HmacSha1_80, &mut rng);
+    let keys = SrtpParameters {
+        local: ka,
+        remote: kb,
+    };
     let (ta, tb): (Truth, Truth) = Default::default();
-    let mut a = peer(
-        a_addr,
-        b_addr,
-        SrtpConfig {
-            local: ka.clone(),
-            remote: kb.clone(),
-        },
-        1,
-        now,
-        ta.clone(),
-        tb.clone(),
-    );
-    let mut b = peer(
-        b_addr,
-        a_addr,
-        SrtpConfig {
-            local: kb,
-            remote: ka,
-        },
-        2,
-        now,
-        tb,
-        ta,
-    );
+    let mut a = peer(a_addr, b_addr, keys.clone(), 1, now, ta.clone(), tb.clone());
+    let mut b = peer(b_addr, a_addr, keys.reversed(), 2, now, tb, ta);
     h.run_until(
         &mut [&mut a, &mut b],
         now + CALL + Duration::from_millis(500),

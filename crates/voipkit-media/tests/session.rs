@@ -9,7 +9,7 @@ use rand_chacha::ChaCha20Rng;
 use voipkit_media::stun;
 use voipkit_media::{
     CryptoSuite, DropReason, DtmfDigit, DtmfReport, KeepAlive, KeepAliveKind, MediaEvent,
-    MediaSession, MediaSessionConfig, MediaSocket, ReceivedRtp, SrtpConfig, SrtpKeyingMaterial,
+    MediaSession, MediaSessionConfig, MediaSocket, ReceivedRtp, SrtpKeyingMaterial, SrtpParameters,
     Transmit, TransmitKind,
 };
 
@@ -28,7 +28,7 @@ fn keys(seed: u64) -> (SrtpKeyingMaterial, SrtpKeyingMaterial) {
     )
 }
 
-fn config(remote: &str, srtp: Option<SrtpConfig>) -> MediaSessionConfig {
+fn config(remote: &str, srtp: Option<SrtpParameters>) -> MediaSessionConfig {
     let mut c = MediaSessionConfig::new(addr(remote), 0, 8000);
     c.telephone_event_payload_type = Some(101);
     c.srtp = srtp;
@@ -62,16 +62,11 @@ impl Pair {
         let now = Instant::now();
         let (ka, kb) = keys(1);
         let (sa, sb) = if srtp {
-            (
-                Some(SrtpConfig {
-                    local: ka.clone(),
-                    remote: kb.clone(),
-                }),
-                Some(SrtpConfig {
-                    local: kb,
-                    remote: ka,
-                }),
-            )
+            let keys = SrtpParameters {
+                local: ka,
+                remote: kb,
+            };
+            (Some(keys.clone()), Some(keys.reversed()))
         } else {
             (None, None)
         };
@@ -585,38 +580,19 @@ fn plain_rtp_latch_resists_hijack_while_peer_is_active() {
 fn remote_ssrc_change_is_followed() {
     let now = Instant::now();
     let (ka, kb) = keys(3);
+    let keys = SrtpParameters {
+        local: ka,
+        remote: kb,
+    };
     let mut p = Pair::with(
-        config(
-            B,
-            Some(SrtpConfig {
-                local: ka.clone(),
-                remote: kb.clone(),
-            }),
-        ),
-        config(
-            A,
-            Some(SrtpConfig {
-                local: kb.clone(),
-                remote: ka.clone(),
-            }),
-        ),
+        config(B, Some(keys.clone())),
+        config(A, Some(keys.reversed())),
         now,
     );
     p.run(Duration::from_millis(200), true);
     let old = p.a.local_ssrc();
     // A restarts its stream (new session, new SSRC, same keys).
-    p.a = MediaSession::new(
-        config(
-            B,
-            Some(SrtpConfig {
-                local: ka,
-                remote: kb,
-            }),
-        ),
-        ChaCha20Rng::seed_from_u64(99),
-        p.now,
-    )
-    .unwrap();
+    p.a = MediaSession::new(config(B, Some(keys)), ChaCha20Rng::seed_from_u64(99), p.now).unwrap();
     assert_ne!(p.a.local_ssrc(), old);
     let n = p.b_rx.len();
     p.run(Duration::from_millis(200), true);
@@ -640,22 +616,12 @@ fn rekey_switches_cleanly() {
     p.filter = Box::new(|_, _| true);
     let (na, nb) = keys(77);
     let now = p.now;
-    p.a.rekey(
-        now,
-        Some(SrtpConfig {
-            local: na.clone(),
-            remote: nb.clone(),
-        }),
-    )
-    .unwrap();
-    p.b.rekey(
-        now,
-        Some(SrtpConfig {
-            local: nb,
-            remote: na,
-        }),
-    )
-    .unwrap();
+    let keys = SrtpParameters {
+        local: na,
+        remote: nb,
+    };
+    p.b.rekey(now, Some(keys.reversed())).unwrap();
+    p.a.rekey(now, Some(keys)).unwrap();
     let n = p.b_rx.len();
     for t in &in_flight {
         p.b.handle_input(p.now, addr(A), &t.contents);
@@ -832,7 +798,7 @@ fn bad_input_is_dropped_and_counted_by_reason() {
     let mut s = MediaSession::new(
         config(
             B,
-            Some(SrtpConfig {
+            Some(SrtpParameters {
                 local: ka,
                 remote: kb,
             }),
@@ -926,7 +892,7 @@ fn sequence_wrap_with_loss_and_reordering_under_srtp() {
     let mut s = MediaSession::new(
         config(
             B,
-            Some(SrtpConfig {
+            Some(SrtpParameters {
                 local: kb.clone(),
                 remote: ka.clone(),
             }),
@@ -1003,7 +969,7 @@ mod garbage {
         ) {
             let now = Instant::now();
             let (ka, kb) = keys(1);
-            let cfg = config(B, srtp.then_some(SrtpConfig { local: ka, remote: kb }));
+            let cfg = config(B, srtp.then_some(SrtpParameters { local: ka, remote: kb }));
             let mut s = MediaSession::new(cfg, ChaCha20Rng::seed_from_u64(5), now).unwrap();
             let n = datagrams.len() as u64;
             for (i, mut d) in datagrams.into_iter().enumerate() {

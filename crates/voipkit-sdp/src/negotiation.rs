@@ -285,15 +285,32 @@ fn pick_telephone_event<T>(
         })
 }
 
-/// SRTP keying for both directions (SDES).
+/// SDES-SRTP keys of a call, both directions: ours (we protect with it, it
+/// went out in our `a=crypto`) and the peer's (we unprotect with it). The
+/// one type for a call's SRTP keys: voipkit-media's session takes it as is.
+/// `Debug` shows the suites only (the keys are redacted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SrtpParameters {
-    /// The suite.
-    pub suite: CryptoSuite,
     /// Our key: protects what we send.
     pub local: SrtpKeyingMaterial,
     /// The peer's key: unprotects what we receive.
     pub remote: SrtpKeyingMaterial,
+}
+
+impl SrtpParameters {
+    /// The suite (our key's; offer/answer gives both keys the same suite).
+    pub fn suite(&self) -> CryptoSuite {
+        self.local.suite()
+    }
+
+    /// The same keys seen from the peer's side (`local` and `remote`
+    /// swapped): what the other end of a test call is configured with.
+    pub fn reversed(&self) -> Self {
+        Self {
+            local: self.remote.clone(),
+            remote: self.local.clone(),
+        }
+    }
 }
 
 /// The outcome of a completed offer/answer for the audio stream: all the
@@ -1009,7 +1026,6 @@ impl SdpSession {
                     ))
                 })?;
                 Some(SrtpParameters {
-                    suite: local.suite(),
                     local: local.clone(),
                     remote,
                 })
@@ -1241,11 +1257,7 @@ impl SdpSession {
             section
                 .attributes
                 .push(CryptoAttribute::new(line.tag, &local).to_attribute());
-            SrtpParameters {
-                suite: remote.suite(),
-                local,
-                remote,
-            }
+            SrtpParameters { local, remote }
         });
         section.attributes.push(direction.to_attribute());
 

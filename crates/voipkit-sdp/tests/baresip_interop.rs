@@ -270,7 +270,10 @@ fn baresip_answers_our_offers_and_accepts_our_answer() {
         // baresip 1.0 pairs Opus with telephone-event/8000 only: taken.
         let te = audio.telephone_event.unwrap();
         assert_eq!((te.clock_rate, te.audio_clock_rate), (8000, 48_000));
-        assert_eq!(audio.srtp.unwrap().suite, CryptoSuite::AesCm128HmacSha1_80);
+        assert_eq!(
+            audio.srtp.unwrap().suite(),
+            CryptoSuite::AesCm128HmacSha1_80
+        );
         assert!(
             !audio.rtcp_mux,
             "baresip 1.0 does not do rtcp-mux by default"
@@ -336,7 +339,10 @@ fn captured_baresip_sdp() {
         "baresip lists PCMU first"
     );
     assert_eq!(audio.telephone_event.unwrap().clock_rate, 8000);
-    assert_eq!(audio.srtp.unwrap().suite, CryptoSuite::AesCm128HmacSha1_80);
+    assert_eq!(
+        audio.srtp.unwrap().suite(),
+        CryptoSuite::AesCm128HmacSha1_80
+    );
 
     for (name, policy) in [
         ("baresip-1.0.0-answer-avp.sdp", SrtpPolicy::Optional),

@@ -138,8 +138,8 @@ fn basic_call_between_two_sessions() {
     assert_eq!(b_audio.direction, Direction::SendRecv);
     // SDES: one suite, each side's key is the other's remote key.
     let (sa, sb) = (a_audio.srtp.unwrap(), b_audio.srtp.unwrap());
-    assert_eq!(sa.suite, CryptoSuite::AesCm128HmacSha1_80);
-    assert_eq!(sa.suite, sb.suite);
+    assert_eq!(sa.suite(), CryptoSuite::AesCm128HmacSha1_80);
+    assert_eq!(sa.suite(), sb.suite());
     assert_eq!(sa.local, sb.remote);
     assert_eq!(sa.remote, sb.local);
     assert_ne!(sa.local, sa.remote);
@@ -652,7 +652,7 @@ fn asterisk_savp_opus_offer() {
         vec!["107 opus/48000/2", "101 telephone-event/8000"]
     );
     let srtp = audio.srtp.unwrap();
-    assert_eq!(srtp.suite, CryptoSuite::AesCm128HmacSha1_80);
+    assert_eq!(srtp.suite(), CryptoSuite::AesCm128HmacSha1_80);
     assert_eq!(
         srtp.remote.to_inline(),
         "RCCCPP3m8cJrMPkOx90B5Ih1NKIPCw0Ew27YDnHg"
@@ -678,7 +678,10 @@ fn freeswitch_offer() {
     assert_eq!(audio.remote_rtcp, addr("192.0.2.20:24561"));
     // AES_CM_256 (tag 1) is not ours: tag 2, CM-128-80.
     assert_eq!(m.crypto()[0].tag, 2);
-    assert_eq!(audio.srtp.unwrap().suite, CryptoSuite::AesCm128HmacSha1_80);
+    assert_eq!(
+        audio.srtp.unwrap().suite(),
+        CryptoSuite::AesCm128HmacSha1_80
+    );
     assert_eq!(m.protocol, "RTP/AVP");
 }
 
@@ -712,7 +715,7 @@ fn baresip_offer_prefers_80_over_32() {
     .answer_offer(&sdp("baresip-srtp.sdp"), &mut rng(1))
     .unwrap();
     let srtp = gcm.audio.unwrap().srtp.unwrap();
-    assert_eq!(srtp.suite, CryptoSuite::AeadAes128Gcm);
+    assert_eq!(srtp.suite(), CryptoSuite::AeadAes128Gcm);
     assert_eq!(srtp.local.master_salt().len(), 12);
 }
 
@@ -723,7 +726,10 @@ fn deskphone_offer_lf_no_t_with_key_lifetime() {
         .unwrap();
     let audio = answer.audio.unwrap();
     assert_eq!(audio.codec.codec, AudioCodec::Pcmu, "G.722 is not ours");
-    assert_eq!(audio.srtp.unwrap().suite, CryptoSuite::AesCm128HmacSha1_80);
+    assert_eq!(
+        audio.srtp.unwrap().suite(),
+        CryptoSuite::AesCm128HmacSha1_80
+    );
     assert_eq!(answer.sdp.media[0].protocol, "RTP/AVP");
 }
 
@@ -957,7 +963,7 @@ fn aes_cm_32_is_never_preferred() {
         .answer_offer(&sdp("baresip-srtp.sdp"), &mut rng(1))
         .unwrap();
     assert_eq!(
-        answer.audio.unwrap().srtp.unwrap().suite,
+        answer.audio.unwrap().srtp.unwrap().suite(),
         CryptoSuite::AesCm128HmacSha1_80
     );
     // _32 alone is still usable.
@@ -969,7 +975,7 @@ fn aes_cm_32_is_never_preferred() {
         .answer_offer(&sdp("baresip-srtp.sdp"), &mut rng(1))
         .unwrap();
     assert_eq!(
-        answer.audio.unwrap().srtp.unwrap().suite,
+        answer.audio.unwrap().srtp.unwrap().suite(),
         CryptoSuite::AesCm128HmacSha1_32
     );
 }

@@ -11,8 +11,8 @@ use std::time::Instant;
 use voipkit_media::fuzzing::srtp_test_key;
 use voipkit_media::srtp::{SrtpReceiver, SrtpSender};
 use voipkit_media::{
-    ChaCha20Rng, DropReason, MediaError, MediaSession, MediaSessionConfig, SeedableRng, SrtpConfig,
-    SrtpKeyingMaterial,
+    ChaCha20Rng, DropReason, MediaError, MediaSession, MediaSessionConfig, SeedableRng,
+    SrtpKeyingMaterial, SrtpParameters,
 };
 
 /// One packet kind's protect and unprotect (SRTP or SRTCP).
@@ -90,7 +90,7 @@ pub fn keyed_session(
     let peer = "127.0.0.1:4000".parse().unwrap();
     let mut cfg = MediaSessionConfig::new(peer, payload_type, 8000);
     configure(&mut cfg);
-    cfg.srtp = Some(SrtpConfig {
+    cfg.srtp = Some(SrtpParameters {
         local: k.clone(),
         remote: k,
     });
