@@ -345,6 +345,13 @@ impl DtmfSender {
         true
     }
 
+    /// Forget the queued digits and the one being sent.
+    pub fn clear(&mut self) {
+        self.queue.clear();
+        self.active = None;
+        self.not_before = None;
+    }
+
     /// A tone (or its end packets) is being sent.
     pub fn is_active(&self) -> bool {
         self.active.is_some()

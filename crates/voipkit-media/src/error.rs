@@ -30,6 +30,10 @@ pub enum MediaError {
     /// The session has no telephone-event payload type configured.
     #[error("telephone-event not negotiated")]
     NoTelephoneEvent,
+    /// The direction does not let us send (`recvonly` or `inactive`,
+    /// RFC 3264 §5.1), so no DTMF can go out.
+    #[error("the stream's direction does not allow sending")]
+    NotSending,
 }
 
 impl From<DropReason> for MediaError {

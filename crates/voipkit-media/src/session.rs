@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::{Rng, RngCore};
 use rand_chacha::ChaCha20Rng;
-use voipkit_sdp::{AudioCodec, NegotiatedAudio, SrtpParameters};
+use voipkit_sdp::{AudioCodec, Direction, NegotiatedAudio, SrtpParameters};
 
 use crate::demux::{PacketClass, classify};
 use crate::dtmf::{DtmfDigit, DtmfReceiver, DtmfReport, DtmfSender};
@@ -175,6 +175,19 @@ pub struct MediaSessionConfig {
     pub telephone_event_clock_rate: Option<u32>,
     /// SDES-SRTP keys; `None` for plain RTP.
     pub srtp: Option<SrtpParameters>,
+    /// The negotiated direction from our side (`NegotiatedAudio::direction`;
+    /// change it with [`MediaSession::set_direction`]). The session
+    /// enforces it (RFC 3264 §5.1, §6.1): when we may not send
+    /// (`RecvOnly`, `Inactive`), [`MediaSession::send_audio`] puts no RTP
+    /// on the wire but advances the RTP clock, so a resume continues the
+    /// timestamps seamlessly (with the marker bit), and DTMF is refused
+    /// ([`MediaError::NotSending`]); when we may not receive (`SendOnly`,
+    /// `Inactive`), received RTP still counts in the statistics and
+    /// latching (it is the peer's stream, reported in our RTCP) but is not
+    /// queued for [`MediaSession::poll_rtp`], and its telephone-events are
+    /// not reported. RTCP, STUN and keep-alives go on in every direction
+    /// (RFC 3264 §5.1: RTCP is still sent and received).
+    pub direction: Direction,
     /// RTCP CNAME; a random one is made when `None`.
     pub cname: Option<String>,
     /// Session bandwidth in bit/s (`b=AS`, or the codec rate with headers),
@@ -217,6 +230,7 @@ impl MediaSessionConfig {
             telephone_event_recv_payload_type: None,
             telephone_event_clock_rate: None,
             srtp: None,
+            direction: Direction::SendRecv,
             cname: None,
             session_bandwidth: 80_000,
             rtcp_reduced_minimum: false,
@@ -234,7 +248,7 @@ impl MediaSessionConfig {
 
     /// The configuration for a stream voipkit-sdp negotiated: addresses
     /// and rtcp-mux; the codec's payload type to send with, every payload
-    /// type the peer may send us accepted; clock rate; ptime; the
+    /// type the peer may send us accepted; clock rate; ptime; direction; the
     /// telephone-event's numbers and its declared clock rate (which may
     /// differ from the audio's, see [`crate::dtmf`]); SRTP keys; the codec's
     /// E-model values. The rest as in [`MediaSessionConfig::new`].
@@ -250,6 +264,7 @@ impl MediaSessionConfig {
             }
         }
         c.ptime = Duration::from_millis(u64::from(n.ptime.max(1)));
+        c.direction = n.direction;
         if let Some(te) = n.telephone_event {
             c.telephone_event_payload_type = Some(te.send_payload_type);
             c.telephone_event_recv_payload_type =
@@ -507,6 +522,11 @@ impl MediaSession {
         &self.config
     }
 
+    /// The direction in force (see [`MediaSessionConfig::direction`]).
+    pub fn direction(&self) -> Direction {
+        self.config.direction
+    }
+
     // ----- the sans-IO interface ------------------------------------------
 
     /// A datagram arrived on the RTP socket (which also carries RTCP with
@@ -613,8 +633,9 @@ impl MediaSession {
     // ----- sending ---------------------------------------------------------
 
     /// Send one encoded audio frame covering `samples` samples at the
-    /// payload's clock rate. While a DTMF digit is being sent the frame is
-    /// not sent (the timestamp still advances).
+    /// payload's clock rate. While a DTMF digit is being sent, or while the
+    /// direction does not let us send (`RecvOnly`, `Inactive`), the frame
+    /// is not sent (the timestamp still advances).
     pub fn send_audio(
         &mut self,
         now: Instant,
@@ -624,7 +645,7 @@ impl MediaSession {
         if self.closed {
             return Err(MediaError::Closed);
         }
-        if self.dtmf_tx.is_active() {
+        if self.dtmf_tx.is_active() || !self.config.direction.can_send() {
             self.sender.skip(samples);
             return Ok(());
         }
@@ -643,6 +664,8 @@ impl MediaSession {
 
     /// Queue a DTMF digit (RFC 4733) of `duration` at `volume` (-dBm0,
     /// 0..=63; 10 is usual). Audio frames are held back while it plays.
+    /// Refused with [`MediaError::NotSending`] while the direction does not
+    /// let us send.
     pub fn send_dtmf(
         &mut self,
         now: Instant,
@@ -655,6 +678,9 @@ impl MediaSession {
         }
         if self.config.telephone_event_payload_type.is_none() {
             return Err(MediaError::NoTelephoneEvent);
+        }
+        if !self.config.direction.can_send() {
+            return Err(MediaError::NotSending);
         }
         if !self.dtmf_tx.enqueue(now, digit, duration, volume) {
             return Err(MediaError::DtmfQueueFull);
@@ -710,6 +736,17 @@ impl MediaSession {
         self.srtp_rx = rx;
         self.config.srtp = srtp;
         Ok(())
+    }
+
+    /// Change the direction (a re-offer put the call on hold or resumed
+    /// it); enforced as [`MediaSessionConfig::direction`] says. Stopping
+    /// sending drops the DTMF digits not yet sent (a digit being sent is
+    /// cut short: the peer closes it after its timeout).
+    pub fn set_direction(&mut self, direction: Direction) {
+        if !direction.can_send() {
+            self.dtmf_tx.clear();
+        }
+        self.config.direction = direction;
     }
 
     /// Tell the session the jitter buffer's current playout delay (for the
@@ -947,6 +984,11 @@ impl MediaSession {
         src.last_packet = now;
         src.received_since_report = true;
         let extended = src.extend(pkt.sequence_number);
+        if !self.config.direction.can_recv() {
+            // Counted above (it is the peer's stream, in our reports) but
+            // not played out: we are sendonly or inactive.
+            return Ok(());
+        }
         if is_dtmf {
             let r = self
                 .dtmf_rx

@@ -990,3 +990,60 @@ mod garbage {
         }
     }
 }
+
+/// RFC 3264 §5.1/§6.1 direction, enforced by the session: on hold
+/// (recvonly) no RTP goes out but RTCP does and the RTP clock runs on, so
+/// the resumed stream continues seamlessly; sendonly still counts the
+/// peer's RTP but does not queue it for playout (nor its DTMF).
+#[test]
+fn direction_is_enforced_and_resume_is_seamless() {
+    use voipkit_media::{Direction, MediaError};
+    let mut p = Pair::new(true);
+    p.run(Duration::from_millis(400), true);
+    let last = p.b_rx.last().unwrap().clone();
+    let held_at = p.now;
+    // A is held by B: A recvonly, B sendonly.
+    p.a.set_direction(Direction::RecvOnly);
+    p.b.set_direction(Direction::SendOnly);
+    assert_eq!(p.a.direction(), Direction::RecvOnly);
+    assert_eq!(
+        p.a.send_dtmf(
+            p.now,
+            DtmfDigit::from_char('1').unwrap(),
+            Duration::from_millis(100),
+            10
+        ),
+        Err(MediaError::NotSending)
+    );
+    let (b_rx, a_rx, b_in) = (p.b_rx.len(), p.a_rx.len(), p.b.stats().inbound.packets);
+    let sent = p.a_to_b.len();
+    p.run(Duration::from_secs(6), true);
+    let during = &p.a_to_b[sent..];
+    assert!(during.iter().all(|t| t.kind != TransmitKind::Rtp));
+    assert!(
+        during.iter().any(|t| t.kind == TransmitKind::Rtcp),
+        "RTCP goes on"
+    );
+    assert_eq!(p.b_rx.len(), b_rx, "nothing from A");
+    assert_eq!(p.b.stats().inbound.packets, b_in);
+    assert_eq!(p.a_rx.len() - a_rx, 300, "B (sendonly) still sends");
+    // A goes sendonly while B keeps sending (it should not): B's RTP is
+    // counted by A but not played out.
+    p.a.set_direction(Direction::SendOnly);
+    p.b.set_direction(Direction::SendRecv);
+    let (a_rx, a_in) = (p.a_rx.len(), p.a.stats().inbound.packets);
+    let resumed_at = p.now;
+    p.run(Duration::from_millis(400), true);
+    assert_eq!(p.a_rx.len(), a_rx, "sendonly: no playout");
+    assert_eq!(p.a.stats().inbound.packets - a_in, 20, "but counted");
+    assert_eq!(p.a.stats().drops.total(), 0);
+    // A resumed sending: the stream continues as if it had never stopped,
+    // with a talk-spurt marker.
+    let first = &p.b_rx[b_rx];
+    assert!(first.marker);
+    assert_eq!(first.sequence_number, last.sequence_number.wrapping_add(1));
+    // (`last` went out one frame before `held_at`.)
+    let frames = ((resumed_at - held_at).as_millis() / 20) as u32 + 1;
+    assert_eq!(first.timestamp.wrapping_sub(last.timestamp), frames * 160);
+    assert_eq!(p.b_rx.len() - b_rx, 20);
+}
