@@ -279,6 +279,32 @@ impl MediaSessionConfig {
         c
     }
 
+    fn validate(&self) -> Result<(), MediaError> {
+        if self.clock_rate == 0 || self.telephone_event_clock_rate == Some(0) {
+            return Err(MediaError::InvalidConfig("clock rate is zero"));
+        }
+        if [
+            Some(self.payload_type),
+            self.telephone_event_payload_type,
+            self.telephone_event_recv_payload_type,
+        ]
+        .into_iter()
+        .flatten()
+        .any(|p| p > 127)
+        {
+            return Err(MediaError::InvalidConfig("payload type above 127"));
+        }
+        if self.ptime.is_zero() {
+            return Err(MediaError::InvalidConfig("ptime is zero"));
+        }
+        Ok(())
+    }
+
+    /// The telephone-event's clock rate (the audio's when not declared).
+    fn event_clock_rate(&self) -> u32 {
+        self.telephone_event_clock_rate.unwrap_or(self.clock_rate)
+    }
+
     /// The payload type the peer's telephone-events arrive with.
     fn telephone_event_recv_payload_type(&self) -> Option<u8> {
         self.telephone_event_recv_payload_type
@@ -346,6 +372,9 @@ pub struct MediaSession {
     remote_report: Option<RemoteReport>,
     rtt: RttStats,
     outbound: OutboundStats,
+    /// RTP packets and payload octets sent under earlier SSRCs (a clock
+    /// rate change starts a new one).
+    retired_sent: (u64, u64),
     rtcp_received: u64,
     dtmf_tx: DtmfSender,
     dtmf_rx: DtmfReceiver,
@@ -388,23 +417,7 @@ impl MediaSession {
         mut rng: ChaCha20Rng,
         now: Instant,
     ) -> Result<Self, MediaError> {
-        if config.clock_rate == 0 || config.telephone_event_clock_rate == Some(0) {
-            return Err(MediaError::InvalidConfig("clock rate is zero"));
-        }
-        if [
-            Some(config.payload_type),
-            config.telephone_event_payload_type,
-            config.telephone_event_recv_payload_type,
-        ]
-        .into_iter()
-        .flatten()
-        .any(|p| p > 127)
-        {
-            return Err(MediaError::InvalidConfig("payload type above 127"));
-        }
-        if config.ptime.is_zero() {
-            return Err(MediaError::InvalidConfig("ptime is zero"));
-        }
+        config.validate()?;
         let (srtp_tx, srtp_rx) = match &config.srtp {
             Some(c) => {
                 let (t, r) = srtp_pair(c)?;
@@ -418,9 +431,7 @@ impl MediaSession {
         // a wrap in the first half of the sequence space.
         let seq = rng.random::<u16>() & 0x7fff;
         let ts = rng.next_u32();
-        let event_clock_rate = config
-            .telephone_event_clock_rate
-            .unwrap_or(config.clock_rate);
+        let event_clock_rate = config.event_clock_rate();
         let cname = match &config.cname {
             Some(c) => c.clone(),
             None => format!("{:016x}@voipkit", rng.next_u64()),
@@ -469,6 +480,7 @@ impl MediaSession {
             remote_report: None,
             rtt: RttStats::default(),
             outbound: OutboundStats::default(),
+            retired_sent: (0, 0),
             rtcp_received: 0,
             stun_tx: None,
             public_address: None,
@@ -736,6 +748,95 @@ impl MediaSession {
         self.srtp_rx = rx;
         self.config.srtp = srtp;
         Ok(())
+    }
+
+    /// Apply the result of a new offer/answer (re-INVITE, UPDATE) in one
+    /// call, changing only what changed:
+    /// - remote addresses and rtcp-mux ([`MediaSession::set_remote`]; a
+    ///   latched address is kept while the SDP's address is the same);
+    /// - direction ([`MediaSession::set_direction`]);
+    /// - SRTP keys ([`MediaSession::rekey`]: the previous receive keys stay
+    ///   usable for 2 s);
+    /// - the payload types: the codec's, the accepted ones, the
+    ///   telephone-event's numbers and declared rate, and ptime;
+    /// - a codec change: at the same clock rate the stream keeps its SSRC,
+    ///   sequence and timestamps (RFC 3550 §5.1 lets the payload type
+    ///   change mid-stream); at another clock rate (Opus 48 kHz to PCMU
+    ///   8 kHz) the old SSRC leaves with an RTCP BYE and a new random SSRC
+    ///   starts, with new random sequence and timestamp (RFC 7160 §4.1:
+    ///   one SSRC, one clock). Sent counts in [`MediaSession::stats`] go on
+    ///   across SSRCs;
+    /// - when the clock rates or ptime change, DTMF digits not yet sent
+    ///   are dropped (a digit being sent is cut short);
+    /// - the codec's E-model values.
+    ///
+    /// The rest of the configuration (CNAME, keep-alives, latching, RTCP
+    /// bandwidth, ...) is kept. On error nothing changes.
+    pub fn apply_negotiated(
+        &mut self,
+        now: Instant,
+        negotiated: &NegotiatedAudio,
+    ) -> Result<(), MediaError> {
+        if self.closed {
+            return Err(MediaError::Closed);
+        }
+        let n = MediaSessionConfig::from_negotiated(negotiated);
+        n.validate()?;
+        if n.srtp != self.config.srtp {
+            self.rekey(now, n.srtp.clone())?;
+        }
+        if (n.remote_rtp, n.remote_rtcp, n.rtcp_mux)
+            != (
+                self.config.remote_rtp,
+                self.config.remote_rtcp,
+                self.config.rtcp_mux,
+            )
+        {
+            self.config.rtcp_mux = n.rtcp_mux;
+            self.set_remote(n.remote_rtp, n.remote_rtcp);
+        }
+        if n.clock_rate != self.config.clock_rate {
+            self.new_ssrc(now);
+        }
+        let timing = |c: &MediaSessionConfig| (c.clock_rate, c.event_clock_rate(), c.ptime);
+        if timing(&n) != timing(&self.config) {
+            self.dtmf_tx = DtmfSender::new(n.clock_rate, n.event_clock_rate(), n.ptime);
+        }
+        if n.event_clock_rate() != self.config.event_clock_rate() {
+            self.dtmf_rx = DtmfReceiver::new(n.event_clock_rate());
+        }
+        let c = &mut self.config;
+        c.payload_type = n.payload_type;
+        c.accepted_payload_types = n.accepted_payload_types;
+        c.clock_rate = n.clock_rate;
+        c.ptime = n.ptime;
+        c.telephone_event_payload_type = n.telephone_event_payload_type;
+        c.telephone_event_recv_payload_type = n.telephone_event_recv_payload_type;
+        c.telephone_event_clock_rate = n.telephone_event_clock_rate;
+        c.codec = n.codec;
+        self.set_direction(n.direction);
+        Ok(())
+    }
+
+    /// Our stream changes clock rate: an RTCP BYE for the current SSRC,
+    /// then a new random SSRC, sequence number and timestamp.
+    fn new_ssrc(&mut self, now: Instant) {
+        self.send_rtcp(now, Some("clock rate change"));
+        self.retired_sent.0 += self.sender.packets_sent();
+        self.retired_sent.1 += self.sender.payload_bytes_sent();
+        let ssrc = loop {
+            let ssrc = self.rng.next_u32();
+            if ssrc != self.sender.ssrc() {
+                break ssrc;
+            }
+        };
+        let seq = self.rng.random::<u16>() & 0x7fff;
+        let ts = self.rng.next_u32();
+        self.sender = RtpSender::new(ssrc, seq, ts);
+        self.last_media = None;
+        self.sent_since_report = false;
+        self.sent_previous_interval = false;
+        self.dtmf_tx.clear();
     }
 
     /// Change the direction (a re-offer put the call on hold or resumed
@@ -1425,8 +1526,8 @@ impl MediaSession {
             },
         };
         let outbound = OutboundStats {
-            packets: self.sender.packets_sent(),
-            payload_bytes: self.sender.payload_bytes_sent(),
+            packets: self.retired_sent.0 + self.sender.packets_sent(),
+            payload_bytes: self.retired_sent.1 + self.sender.payload_bytes_sent(),
             ..self.outbound
         };
         let one_way =

@@ -1047,3 +1047,203 @@ fn direction_is_enforced_and_resume_is_seamless() {
     assert_eq!(first.timestamp.wrapping_sub(last.timestamp), frames * 160);
     assert_eq!(p.b_rx.len() - b_rx, 20);
 }
+
+/// Alice offers, Bob answers (through SDP text); both results.
+fn negotiate(
+    alice: &mut voipkit_sdp::SdpSession,
+    bob: &mut voipkit_sdp::SdpSession,
+    rng: &mut ChaCha20Rng,
+) -> (voipkit_sdp::NegotiatedAudio, voipkit_sdp::NegotiatedAudio) {
+    use voipkit_sdp::SessionDescription;
+    let offer: SessionDescription = alice
+        .create_offer(rng)
+        .unwrap()
+        .to_string()
+        .parse()
+        .unwrap();
+    let answer = bob.answer_offer(&offer, rng).unwrap();
+    let b = answer.audio.unwrap();
+    let sdp: SessionDescription = answer.sdp.to_string().parse().unwrap();
+    (alice.accept_answer(&sdp).unwrap().unwrap(), b)
+}
+
+/// Media sessions made from a first offer/answer and the SDP sessions that
+/// re-negotiate them.
+fn negotiated_pair(
+    codecs: &[voipkit_sdp::AudioCodec],
+) -> (
+    Pair,
+    voipkit_sdp::SdpSession,
+    voipkit_sdp::SdpSession,
+    ChaCha20Rng,
+) {
+    use voipkit_sdp::{MediaConfig, SdpSession};
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    let config = MediaConfig {
+        codecs: codecs.to_vec(),
+        ..MediaConfig::default()
+    };
+    let mut alice = SdpSession::new(config.clone(), addr(A), &mut rng);
+    let mut bob = SdpSession::new(config, addr(B), &mut rng);
+    let (a, b) = negotiate(&mut alice, &mut bob, &mut rng);
+    let mut p = Pair::with(
+        MediaSessionConfig::from_negotiated(&a),
+        MediaSessionConfig::from_negotiated(&b),
+        Instant::now(),
+    );
+    p.frame_samples = a.codec.clock_rate / 50;
+    (p, alice, bob, rng)
+}
+
+impl Pair {
+    fn apply(&mut self, a: &voipkit_sdp::NegotiatedAudio, b: &voipkit_sdp::NegotiatedAudio) {
+        self.a.apply_negotiated(self.now, a).unwrap();
+        self.b.apply_negotiated(self.now, b).unwrap();
+        self.frame_samples = a.codec.clock_rate / 50;
+    }
+}
+
+/// A re-offer applied in one call: new SRTP keys, hold and resume, a new
+/// remote address, telephone-event dropped; SSRC and sequence go on.
+#[test]
+fn apply_negotiated_rekey_hold_address_and_telephone_event() {
+    use voipkit_media::{Direction, MediaError};
+    use voipkit_sdp::{AudioCodec, MediaConfig};
+    let (mut p, mut alice, mut bob, mut rng) = negotiated_pair(&[AudioCodec::Pcmu]);
+    let keys = p.a.config().srtp.clone().unwrap();
+    let ssrc = p.a.local_ssrc();
+    p.run(Duration::from_millis(300), true);
+    assert_eq!(p.b_rx.len(), 15);
+
+    // Re-keying (RFC 4568 §7.1.4): both sides take the new keys at once.
+    alice.rekey();
+    bob.rekey();
+    let (a, b) = negotiate(&mut alice, &mut bob, &mut rng);
+    p.apply(&a, &b);
+    assert_ne!(p.a.config().srtp.as_ref(), Some(&keys));
+    assert_eq!(p.a.config().srtp, a.srtp);
+    p.run(Duration::from_millis(300), true);
+    assert_eq!((p.a_rx.len(), p.b_rx.len()), (30, 30));
+
+    // Alice holds: she only sends, Bob only receives.
+    alice.set_held(true);
+    let (a, b) = negotiate(&mut alice, &mut bob, &mut rng);
+    p.apply(&a, &b);
+    assert_eq!(
+        (p.a.direction(), p.b.direction()),
+        (Direction::SendOnly, Direction::RecvOnly)
+    );
+    p.run(Duration::from_millis(300), true);
+    assert_eq!((p.a_rx.len(), p.b_rx.len()), (30, 45));
+    alice.set_held(false);
+    let (a, b) = negotiate(&mut alice, &mut bob, &mut rng);
+    p.apply(&a, &b);
+    assert_eq!(p.b.direction(), Direction::SendRecv);
+    p.run(Duration::from_millis(300), true);
+    assert_eq!((p.a_rx.len(), p.b_rx.len()), (45, 60));
+
+    // Bob moves to another port and drops telephone-event.
+    let moved = addr("127.0.0.1:30004");
+    bob.set_local_rtp(moved);
+    bob.set_config(MediaConfig {
+        codecs: vec![AudioCodec::Pcmu],
+        telephone_event: false,
+        ..MediaConfig::default()
+    });
+    let (a, b) = negotiate(&mut alice, &mut bob, &mut rng);
+    p.apply(&a, &b);
+    assert_eq!(p.a.remote_rtp_address(), moved);
+    assert_eq!(p.a.remote_rtcp_address(), moved, "rtcp-mux");
+    assert_eq!(p.a.config().telephone_event_payload_type, None);
+    assert_eq!(
+        p.a.send_dtmf(
+            p.now,
+            DtmfDigit::from_char('1').unwrap(),
+            Duration::from_millis(100),
+            10
+        ),
+        Err(MediaError::NoTelephoneEvent)
+    );
+    p.run(Duration::from_millis(300), true);
+    assert_eq!((p.a_rx.len(), p.b_rx.len()), (60, 75));
+    // One stream throughout: same SSRC, no sequence gap, no drop.
+    assert_eq!(p.a.local_ssrc(), ssrc);
+    assert!(p.b_rx.iter().all(|r| r.ssrc == ssrc));
+    assert!(
+        p.b_rx
+            .windows(2)
+            .all(|w| w[1].extended_sequence_number == w[0].extended_sequence_number + 1)
+    );
+    assert_eq!(p.b.stats().inbound.cumulative_lost, 0);
+    assert_eq!(p.a.stats().drops.total() + p.b.stats().drops.total(), 0);
+}
+
+/// A codec change by re-offer: PCMU -> PCMA (same 8 kHz clock) keeps the
+/// SSRC and sequence and changes the payload type; PCMA -> Opus (48 kHz)
+/// says BYE for the old SSRC and starts a new one (RFC 7160 §4.1).
+#[test]
+fn apply_negotiated_codec_change_same_and_other_clock_rate() {
+    use voipkit_sdp::{AudioCodec, MediaConfig};
+    let (mut p, mut alice, mut bob, mut rng) =
+        negotiated_pair(&[AudioCodec::Pcmu, AudioCodec::Pcma]);
+    p.run(Duration::from_millis(200), true);
+    assert!(p.b_rx.iter().all(|r| r.payload_type == 0));
+    let ssrc = p.a.local_ssrc();
+    let codecs = |c: &[AudioCodec]| MediaConfig {
+        codecs: c.to_vec(),
+        ..MediaConfig::default()
+    };
+
+    alice.set_config(codecs(&[AudioCodec::Pcma]));
+    let (a, b) = negotiate(&mut alice, &mut bob, &mut rng);
+    assert_eq!(a.codec.codec, AudioCodec::Pcma);
+    p.apply(&a, &b);
+    let n = p.b_rx.len();
+    p.run(Duration::from_millis(200), true);
+    assert_eq!(p.a.local_ssrc(), ssrc);
+    let (before, after) = (&p.b_rx[n - 1], &p.b_rx[n]);
+    assert_eq!((before.payload_type, after.payload_type), (0, 8));
+    assert_eq!(after.ssrc, ssrc);
+    assert_eq!(
+        after.sequence_number,
+        before.sequence_number.wrapping_add(1)
+    );
+    assert_eq!(after.timestamp.wrapping_sub(before.timestamp), 160);
+    assert!(p.b_rx[n..].iter().all(|r| r.payload_type == 8));
+    assert_eq!(p.b_rx.len() - n, 10);
+
+    alice.set_config(codecs(&[AudioCodec::Opus]));
+    bob.set_config(codecs(&[AudioCodec::Opus, AudioCodec::Pcma]));
+    let (a, b) = negotiate(&mut alice, &mut bob, &mut rng);
+    assert_eq!(a.codec.codec, AudioCodec::Opus);
+    let sent = p.a.stats().outbound.packets;
+    let b_old = p.b.local_ssrc();
+    p.apply(&a, &b);
+    p.pump();
+    // The BYEs of the old SSRCs went out at once.
+    assert!(p.b_events.contains(&MediaEvent::RemoteBye { ssrc }));
+    assert!(p.a_events.contains(&MediaEvent::RemoteBye { ssrc: b_old }));
+    let n = p.b_rx.len();
+    p.run(Duration::from_millis(200), true);
+    let new = p.a.local_ssrc();
+    assert_ne!(new, ssrc);
+    assert_ne!(p.b.local_ssrc(), b_old);
+    assert!(
+        p.b_events
+            .contains(&MediaEvent::RemoteSsrcChanged { ssrc: new })
+    );
+    assert_eq!(p.b_rx.len() - n, 10);
+    assert!(
+        p.b_rx[n..]
+            .iter()
+            .all(|r| r.ssrc == new && r.payload_type == 111)
+    );
+    assert_eq!(
+        p.b_rx[n + 1].timestamp.wrapping_sub(p.b_rx[n].timestamp),
+        960
+    );
+    assert!(p.b_rx[n].marker);
+    // Sent counts go on across the SSRCs.
+    assert_eq!(p.a.stats().outbound.packets, sent + 10);
+    assert_eq!(p.b.stats().drops.total(), 0);
+}
