@@ -1097,7 +1097,11 @@ impl<D: Decoder> JitterBuffer<D> {
         // The losses (a 1 for the recoverable one, a 0 for the others),
         // then this packet (a 0).
         let recoverable = missing > 0 && carries_fec;
-        self.loss_rate *= keep.powi(missing.saturating_add(1));
+        self.loss_rate *= if missing == 0 {
+            keep
+        } else {
+            keep.powi(missing.saturating_add(1))
+        };
         if recoverable {
             self.loss_rate += (1.0 / LOSS_WINDOW_PACKETS) * keep;
         }
@@ -1147,14 +1151,15 @@ impl<D: Decoder> JitterBuffer<D> {
             if seq > last + 1 {
                 self.stats.packets_missing += (seq - last - 1).min(1 << 20) as u64;
             }
-            let missing = (seq - last - 1).clamp(0, 1000) as i32;
-            let fec = missing > 0
-                && self.opus_fec
-                && self
-                    .slots
-                    .get(idx)
-                    .is_some_and(|s| opus_has_lbrr(&s.payload));
-            self.update_loss_rate(missing, fec);
+            if self.opus_fec && self.cfg.fec_delay {
+                let missing = (seq - last - 1).clamp(0, 1000) as i32;
+                let fec = missing > 0
+                    && self
+                        .slots
+                        .get(idx)
+                        .is_some_and(|s| opus_has_lbrr(&s.payload));
+                self.update_loss_rate(missing, fec);
+            }
             // An underrun followed by the next packet in sequence after a
             // timestamp gap was silence (DTX / silence suppression), not loss.
             if self.pending_stall > 0 && seq == last + 1 && ts > self.last_decoded_end {
