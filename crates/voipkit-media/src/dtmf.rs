@@ -8,11 +8,13 @@
 //! sequence number. Durations are capped at 65535 units of the event's
 //! clock (no long-event segmentation: 8.2 s at 8 kHz, 1.36 s at 48 kHz).
 //!
-//! Receiver: events are keyed by (SSRC, timestamp); each is reported once,
-//! with its duration, when its first E packet arrives, when a newer event
-//! starts (its end packets were lost), or after [`DtmfReceiver::TIMEOUT`]
-//! without any packet; a lost start is harmless (any packet opens the
-//! event, an E packet alone reports it).
+//! Receiver: events are keyed by (SSRC, timestamp); each is reported twice
+//! and once each way: [`DtmfUpdate::Started`] at its first packet to arrive
+//! (so a tone can be played or the audio muted from its start), and
+//! [`DtmfUpdate::Ended`] with its duration when its first E packet arrives,
+//! when a newer event starts (its end packets were lost), or after
+//! [`DtmfReceiver::TIMEOUT`] without any packet. A lost start packet is
+//! harmless: any packet opens the event (an E packet alone reports both).
 //!
 //! # Two clocks: timestamps on the audio clock, durations in the event's
 //!
@@ -142,6 +144,20 @@ pub struct DtmfReport {
     pub volume: u8,
 }
 
+/// What the receiver tells about one event (digit), in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DtmfUpdate {
+    /// The event's first packet arrived: the digit is being pressed.
+    Started {
+        /// The digit.
+        digit: DtmfDigit,
+        /// Its volume (-dBm0).
+        volume: u8,
+    },
+    /// The event is over.
+    Ended(DtmfReport),
+}
+
 #[derive(Debug, Clone, Copy)]
 struct OpenEvent {
     ssrc: u32,
@@ -152,7 +168,8 @@ struct OpenEvent {
     last_seen: Instant,
 }
 
-/// Turns received telephone-event packets into one [`DtmfReport`] per digit.
+/// Turns received telephone-event packets into one start and one end
+/// ([`DtmfUpdate`]) per digit.
 #[derive(Debug, Clone)]
 pub struct DtmfReceiver {
     clock_rate: u32,
@@ -160,13 +177,13 @@ pub struct DtmfReceiver {
     done: [(u32, u32); 8],
     done_len: usize,
     done_next: usize,
-    reports: VecDeque<DtmfReport>,
+    updates: VecDeque<DtmfUpdate>,
 }
 
 impl DtmfReceiver {
     /// An event with no packet for this long is over.
     pub const TIMEOUT: Duration = Duration::from_millis(500);
-    const MAX_REPORTS: usize = 32;
+    const MAX_UPDATES: usize = 32;
 
     /// A receiver for telephone-events declared at `clock_rate` Hz in SDP
     /// (the rtpmap's rate, which gives the duration's units; module doc).
@@ -177,7 +194,7 @@ impl DtmfReceiver {
             done: [(0, 0); 8],
             done_len: 0,
             done_next: 0,
-            reports: VecDeque::with_capacity(4),
+            updates: VecDeque::with_capacity(4),
         }
     }
 
@@ -195,17 +212,30 @@ impl DtmfReceiver {
         self.done_next = (self.done_next + 1) % self.done.len();
         self.done_len = (self.done_len + 1).min(self.done.len());
         if let Some(digit) = DtmfDigit::from_event_code(ev.event) {
-            if self.reports.len() >= Self::MAX_REPORTS {
-                self.reports.pop_front();
-            }
-            self.reports.push_back(DtmfReport {
+            self.push(DtmfUpdate::Ended(DtmfReport {
                 digit,
                 duration: Duration::from_secs_f64(
                     f64::from(ev.duration) / f64::from(self.clock_rate),
                 ),
                 volume: ev.volume,
+            }));
+        }
+    }
+
+    fn start(&mut self, ev: &OpenEvent) {
+        if let Some(digit) = DtmfDigit::from_event_code(ev.event) {
+            self.push(DtmfUpdate::Started {
+                digit,
+                volume: ev.volume,
             });
         }
+    }
+
+    fn push(&mut self, u: DtmfUpdate) {
+        if self.updates.len() >= Self::MAX_UPDATES {
+            self.updates.pop_front();
+        }
+        self.updates.push_back(u);
     }
 
     /// Feed a telephone-event packet (already authenticated and parsed).
@@ -250,6 +280,7 @@ impl DtmfReceiver {
             volume: ev.volume,
             last_seen: now,
         };
+        self.start(&new);
         if ev.end {
             self.finish(new);
         } else {
@@ -273,9 +304,9 @@ impl DtmfReceiver {
         self.open.map(|o| o.last_seen + Self::TIMEOUT)
     }
 
-    /// The next finished digit.
-    pub fn poll_report(&mut self) -> Option<DtmfReport> {
-        self.reports.pop_front()
+    /// The next start or end of a digit, in the order they happened.
+    pub fn poll_update(&mut self) -> Option<DtmfUpdate> {
+        self.updates.pop_front()
     }
 }
 
@@ -551,44 +582,51 @@ mod tests {
     fn receiver_dedupes_and_survives_loss() {
         let t0 = Instant::now();
         let mut r = DtmfReceiver::new(8000);
-        // Normal: updates then three ends.
-        for (d, e) in [
-            (160, false),
-            (320, false),
-            (800, true),
-            (800, true),
-            (800, true),
-        ] {
+        let updates = |r: &mut DtmfReceiver| -> Vec<String> {
+            std::iter::from_fn(|| r.poll_update())
+                .map(|u| match u {
+                    DtmfUpdate::Started { digit, .. } => format!("+{digit}"),
+                    DtmfUpdate::Ended(rep) => {
+                        format!("-{}/{}", rep.digit, rep.duration.as_millis())
+                    }
+                })
+                .collect()
+        };
+        // Normal: updates then three ends; started at the first packet.
+        r.handle_packet(t0, 1, 1000, &pkt(1, false, 160)).unwrap();
+        assert_eq!(updates(&mut r), ["+1"]);
+        for (d, e) in [(320, false), (800, true), (800, true), (800, true)] {
             r.handle_packet(t0, 1, 1000, &pkt(1, e, d)).unwrap();
         }
-        let rep = r.poll_report().unwrap();
-        assert_eq!(rep.digit.to_char(), '1');
-        assert_eq!(rep.duration, Duration::from_millis(100));
-        assert!(r.poll_report().is_none());
-        // Lost start: only updates and ends.
+        assert_eq!(updates(&mut r), ["-1/100"]);
+        // Lost start: the first update starts it.
         r.handle_packet(t0, 1, 3000, &pkt(2, false, 480)).unwrap();
+        r.handle_packet(t0, 1, 3000, &pkt(2, false, 560)).unwrap();
+        assert_eq!(updates(&mut r), ["+2"]);
         r.handle_packet(t0, 1, 3000, &pkt(2, true, 640)).unwrap();
-        assert_eq!(r.poll_report().unwrap().digit.to_char(), '2');
-        // Lost ends: the next digit closes it.
+        assert_eq!(updates(&mut r), ["-2/80"]);
+        // Lost ends: the next digit closes it, then starts.
         r.handle_packet(t0, 1, 5000, &pkt(3, false, 160)).unwrap();
         r.handle_packet(t0, 1, 5000, &pkt(3, false, 320)).unwrap();
         r.handle_packet(t0, 1, 7000, &pkt(4, false, 160)).unwrap();
-        let rep = r.poll_report().unwrap();
-        assert_eq!(
-            (rep.digit.to_char(), rep.duration),
-            ('3', Duration::from_millis(40))
-        );
+        assert_eq!(updates(&mut r), ["+3", "-3/40", "+4"]);
         // Late end of '3' after '4' started: ignored.
         r.handle_packet(t0, 1, 5000, &pkt(3, true, 800)).unwrap();
-        assert!(r.poll_report().is_none());
+        assert!(r.poll_update().is_none());
         // Lost ends and nothing follows: timeout.
         assert!(r.poll_timeout().is_some());
         r.handle_timeout(t0 + DtmfReceiver::TIMEOUT);
-        assert_eq!(r.poll_report().unwrap().digit.to_char(), '4');
+        assert_eq!(updates(&mut r), ["-4/20"]);
         assert!(r.poll_timeout().is_none());
-        // Only an end packet arrived.
-        r.handle_packet(t0, 1, 9000, &pkt(11, true, 800)).unwrap();
-        assert_eq!(r.poll_report().unwrap().digit.to_char(), '#');
+        // Only an end packet arrived: started and ended; its repeats are
+        // de-duplicated.
+        for _ in 0..3 {
+            r.handle_packet(t0, 1, 9000, &pkt(11, true, 800)).unwrap();
+        }
+        assert_eq!(updates(&mut r), ["+#", "-#/100"]);
+        // The same timestamp from another SSRC is another event.
+        r.handle_packet(t0, 2, 9000, &pkt(11, false, 160)).unwrap();
+        assert_eq!(updates(&mut r), ["+#"]);
         assert!(r.handle_packet(t0, 1, 9000, &[1]).is_err());
     }
 }

@@ -81,7 +81,7 @@ mod stats;
 pub mod stun;
 mod wire;
 
-pub use dtmf::{DtmfDigit, DtmfReport};
+pub use dtmf::{DtmfDigit, DtmfReport, DtmfUpdate};
 pub use emodel::CodecImpairment;
 pub use error::{DropCounters, DropReason, MediaError};
 /// To seed a [`ChaCha20Rng`] (`ChaCha20Rng::seed_from_u64`, `from_os_rng`).
@@ -90,7 +90,7 @@ pub use rand::SeedableRng;
 pub use rand_chacha::ChaCha20Rng;
 pub use session::{
     KeepAlive, KeepAliveKind, MediaEvent, MediaSession, MediaSessionConfig, MediaSocket,
-    ReceivedRtp, Transmit, TransmitKind,
+    NOMINAL_REMOTE_PLAYOUT_DELAY, ReceivedRtp, Transmit, TransmitKind,
 };
 pub use stats::{InboundStats, MediaStats, OutboundStats, RemoteReport, RttStats};
 pub use stun::StunTiming;

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha20Rng;
 use voipkit_sdp::{AudioCodec, Direction, NegotiatedAudio, SrtpParameters};
 
 use crate::demux::{PacketClass, classify};
-use crate::dtmf::{DtmfDigit, DtmfReceiver, DtmfReport, DtmfSender};
+use crate::dtmf::{DtmfDigit, DtmfReceiver, DtmfReport, DtmfSender, DtmfUpdate};
 use crate::emodel::{CodecImpairment, EModel};
 use crate::error::{DropCounters, DropReason, MediaError};
 use crate::rtcp::{
@@ -83,7 +83,17 @@ pub struct ReceivedRtp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MediaEvent {
-    /// A DTMF digit arrived (RFC 4733), reported once.
+    /// A DTMF digit started (RFC 4733): the first packet of its event
+    /// arrived (the start packet, or a later one when that was lost);
+    /// reported once per event, always before its [`MediaEvent::DtmfReceived`].
+    /// Play the tone or mute the audio from here.
+    DtmfStarted {
+        /// The digit.
+        digit: DtmfDigit,
+        /// Its volume (-dBm0).
+        volume: u8,
+    },
+    /// A DTMF digit ended (RFC 4733), reported once, with its duration.
     DtmfReceived(DtmfReport),
     /// A queued DTMF digit was sent completely.
     DtmfSent {
@@ -208,8 +218,9 @@ pub struct MediaSessionConfig {
     pub stun_timing: StunTiming,
     /// The codec's E-model values, for the MOS estimate.
     pub codec: CodecImpairment,
-    /// Playout (jitter buffer) delay, for the MOS estimate; update with
-    /// [`MediaSession::set_playout_delay`].
+    /// Our playout (jitter buffer) delay, for the inbound MOS estimate;
+    /// update with [`MediaSession::set_playout_delay`], fed the jitter
+    /// buffer's target delay.
     pub playout_delay: Duration,
 }
 
@@ -320,6 +331,9 @@ const MAX_QUEUED_RTP: usize = 256;
 const MAX_QUEUED_EVENTS: usize = 256;
 const MAX_POOLED: usize = 64;
 const REKEY_GRACE: Duration = Duration::from_secs(2);
+/// The far end's jitter-buffer delay assumed by the outbound MOS estimate
+/// (its real one is not reported to us).
+pub const NOMINAL_REMOTE_PLAYOUT_DELAY: Duration = Duration::from_millis(40);
 const RTCP_MIN_INTERVAL: Duration = Duration::from_secs(5);
 /// Packets of a new source address in sequence before plain RTP re-latches.
 const LATCH_PROBATION: u8 = 3;
@@ -850,8 +864,13 @@ impl MediaSession {
         self.config.direction = direction;
     }
 
-    /// Tell the session the jitter buffer's current playout delay (for the
-    /// MOS estimate).
+    /// Tell the session our jitter buffer's playout delay, for the inbound
+    /// MOS estimate ([`MediaStats::inbound_mos`]). Feed it voipkit-codec's
+    /// `JitterBuffer::target_delay()` (say every frame), not
+    /// `current_delay()`: the current delay also counts stalls (hold, a
+    /// DTMF tone, the far end gone before its BYE) as if they were
+    /// buffering, and would take the estimate down to 1.0 while nothing is
+    /// being played.
     pub fn set_playout_delay(&mut self, delay: Duration) {
         self.config.playout_delay = delay;
     }
@@ -1119,8 +1138,11 @@ impl MediaSession {
     }
 
     fn drain_dtmf_reports(&mut self) {
-        while let Some(r) = self.dtmf_rx.poll_report() {
-            self.push_event(MediaEvent::DtmfReceived(r));
+        while let Some(u) = self.dtmf_rx.poll_update() {
+            self.push_event(match u {
+                DtmfUpdate::Started { digit, volume } => MediaEvent::DtmfStarted { digit, volume },
+                DtmfUpdate::Ended(r) => MediaEvent::DtmfReceived(r),
+            });
         }
     }
 
@@ -1530,22 +1552,24 @@ impl MediaSession {
             payload_bytes: self.retired_sent.1 + self.sender.payload_bytes_sent(),
             ..self.outbound
         };
-        let one_way =
-            self.rtt.mean.unwrap_or_default() / 2 + self.config.playout_delay + self.config.ptime;
+        let rtt_half = self.rtt.mean.unwrap_or_default() / 2;
         let inbound_mos = current.map(|_| {
             EModel {
-                one_way_delay: one_way,
+                one_way_delay: rtt_half + self.config.playout_delay + self.config.ptime,
                 packet_loss: inbound.loss_fraction,
                 burst_ratio: 1.0,
                 codec: self.config.codec,
             }
             .mos()
         });
+        // The far end's own view: the loss it reported in its last RR (the
+        // fraction of the interval before it), and a delay of RTT/2 plus
+        // a nominal jitter buffer, since its playout delay is not known to
+        // us; the codec is ours, the one it decodes.
         let outbound_mos = self.remote_report.map(|r| {
-            let sent = outbound.packets.max(1) as f64;
             EModel {
-                one_way_delay: one_way,
-                packet_loss: (f64::from(r.cumulative_lost.max(0)) / sent).clamp(0.0, 1.0),
+                one_way_delay: rtt_half + NOMINAL_REMOTE_PLAYOUT_DELAY + self.config.ptime,
+                packet_loss: r.fraction_lost.clamp(0.0, 1.0),
                 burst_ratio: 1.0,
                 codec: self.config.codec,
             }

@@ -263,9 +263,16 @@ pub struct MediaStats {
     pub remote_report: Option<RemoteReport>,
     /// Round-trip time.
     pub rtt: RttStats,
-    /// E-model MOS of what we hear (our measured loss, RTT/2 + playout delay).
+    /// E-model MOS of what we hear: our measured loss (cumulative), and a
+    /// one-way delay of RTT/2 + our playout delay (what the caller passed
+    /// to [`crate::MediaSession::set_playout_delay`]: the jitter buffer's
+    /// target delay) + ptime.
     pub inbound_mos: Option<f64>,
-    /// E-model MOS of what the peer hears (its reported loss).
+    /// E-model MOS of what the peer hears, an estimate: the loss fraction
+    /// the peer reported in its last RTCP report about our stream, and a
+    /// one-way delay of RTT/2 + [`crate::NOMINAL_REMOTE_PLAYOUT_DELAY`]
+    /// (the peer's jitter buffer is not known to us) + ptime; our send
+    /// codec's E-model values. `None` before the peer's first report.
     pub outbound_mos: Option<f64>,
     /// Datagrams dropped, by reason.
     pub drops: DropCounters,

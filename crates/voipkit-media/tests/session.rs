@@ -153,6 +153,18 @@ impl Pair {
         }
     }
 
+    /// B's DTMF starts ("+d") and ends ("-d"), in order.
+    fn b_dtmf_events(&self) -> Vec<String> {
+        self.b_events
+            .iter()
+            .filter_map(|e| match e {
+                MediaEvent::DtmfStarted { digit, .. } => Some(format!("+{digit}")),
+                MediaEvent::DtmfReceived(r) => Some(format!("-{}", r.digit)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The digits B reported, in order.
     fn b_digits(&self) -> Vec<DtmfReport> {
         self.b_events
@@ -510,6 +522,26 @@ fn dtmf_survives_lost_start_and_lost_end_packets() {
             ('2', Duration::from_millis(80))
         ]
     );
+    // '1' lost its start packet: started from the next one, once.
+    assert_eq!(p.b_dtmf_events(), ["+1", "-1", "+2", "-2"]);
+}
+
+/// The start of a digit is reported at its first packet, before the end.
+#[test]
+fn dtmf_started_at_the_first_packet() {
+    let mut p = Pair::new(true);
+    p.run(Duration::from_millis(100), true);
+    p.send_digits(&[('7', 200), ('7', 100)]);
+    p.pump();
+    assert_eq!(p.b_dtmf_events(), ["+7"]);
+    assert!(p.b_events.contains(&MediaEvent::DtmfStarted {
+        digit: DtmfDigit::from_char('7').unwrap(),
+        volume: 10
+    }));
+    p.run(Duration::from_millis(150), true);
+    assert_eq!(p.b_dtmf_events(), ["+7"], "one start per event");
+    p.run(Duration::from_secs(1), true);
+    assert_eq!(p.b_dtmf_events(), ["+7", "-7", "+7", "-7"]);
 }
 
 #[test]
@@ -1246,4 +1278,46 @@ fn apply_negotiated_codec_change_same_and_other_clock_rate() {
     // Sent counts go on across the SSRCs.
     assert_eq!(p.a.stats().outbound.packets, sent + 10);
     assert_eq!(p.b.stats().drops.total(), 0);
+}
+
+/// Outbound MOS: the far end's reported loss fraction and RTT/2 plus the
+/// nominal remote jitter buffer; packets sent after the last report do not
+/// move it (they used to dilute the loss).
+#[test]
+fn outbound_mos_uses_the_far_ends_report() {
+    use voipkit_media::NOMINAL_REMOTE_PLAYOUT_DELAY;
+    use voipkit_media::emodel::EModel;
+    let mut p = Pair::new(false);
+    // A's RTP loses every 5th packet (20 %).
+    let mut n = 0u32;
+    p.filter = Box::new(move |from_a, t| {
+        if from_a && t.kind == TransmitKind::Rtp {
+            n += 1;
+            return !n.is_multiple_of(5);
+        }
+        true
+    });
+    p.run(Duration::from_secs(12), true);
+    let st = p.a.stats();
+    let r = st.remote_report.unwrap();
+    assert!((r.fraction_lost - 0.2).abs() < 0.02, "{r:?}");
+    let mos = st.outbound_mos.unwrap();
+    let want = EModel {
+        one_way_delay: st.rtt.mean.unwrap() / 2
+            + NOMINAL_REMOTE_PLAYOUT_DELAY
+            + Duration::from_millis(20),
+        packet_loss: r.fraction_lost,
+        burst_ratio: 1.0,
+        codec: p.a.config().codec,
+    }
+    .mos();
+    assert_eq!(mos, want);
+    assert!(mos < st.inbound_mos.unwrap(), "A hears a clean stream");
+    // No report from B any more: A keeps sending, the estimate stays.
+    p.filter = Box::new(|from_a, t| from_a || t.kind != TransmitKind::Rtcp);
+    let reports = st.inbound.rtcp_packets;
+    p.run(Duration::from_secs(3), true);
+    let st = p.a.stats();
+    assert_eq!(st.inbound.rtcp_packets, reports);
+    assert_eq!(st.outbound_mos, Some(mos));
 }
