@@ -641,7 +641,8 @@ impl<E: Encoder, D: Decoder> Pipeline<E, D> {
     /// one frame, which goes into the playout ring.
     pub fn stage_decode(&mut self) -> Result<FrameKind> {
         let kind = self.jitter.get_frame(self.now, &mut self.decoded)?;
-        self.receiver.set_playout_delay(self.jitter.current_delay());
+        // The target: `current_delay` also counts stalls (MediaSession::set_playout_delay).
+        self.receiver.set_playout_delay(self.jitter.target_delay());
         self.playout.push_frame(&self.decoded)?;
         Ok(kind)
     }

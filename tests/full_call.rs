@@ -424,8 +424,8 @@ fn full_call(codecs: &[AudioCodec], expected: AudioCodec, seed: u64) -> CallFigu
         Duration::from_secs(5),
         |a, _| a.answers_received() > answers
     ));
-    assert_eq!(alice.media().direction, Direction::SendOnly);
-    assert_eq!(bob.media().direction, Direction::RecvOnly);
+    assert_eq!(alice.media().direction(), Direction::SendOnly);
+    assert_eq!(bob.media().direction(), Direction::RecvOnly);
     let held_at = h.now();
     let bob_sent = bob.media().stats().outbound.packets;
     let alice_got = alice.media().stats().inbound.packets;
@@ -482,8 +482,8 @@ fn full_call(codecs: &[AudioCodec], expected: AudioCodec, seed: u64) -> CallFigu
         Duration::from_secs(5),
         |a, _| a.answers_received() > answers
     ));
-    assert_eq!(alice.media().direction, Direction::SendRecv);
-    assert_eq!(bob.media().direction, Direction::SendRecv);
+    assert_eq!(alice.media().direction(), Direction::SendRecv);
+    assert_eq!(bob.media().direction(), Direction::SendRecv);
     let resumed_at = h.now();
     run_for(&mut h, &mut alice, &mut bob, Duration::from_secs(3));
     assert_hears(

@@ -1,12 +1,12 @@
 #![no_main]
 //! Fuzz target dtmf_event: a sequence of telephone-event packets (each
 //! record: SSRC selector, timestamp, time step, 4-byte payload) into the
-//! RFC 4733 receiver. Each event is reported at most once, reports are
-//! bounded, and nothing panics.
+//! RFC 4733 receiver. Each event is started and ended at most once (the
+//! start first), reports are bounded, and nothing panics.
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use voipkit_media::dtmf::{DtmfReceiver, TelephoneEvent};
+use voipkit_media::dtmf::{DtmfReceiver, DtmfUpdate, TelephoneEvent};
 
 fuzz_target!(|data: &[u8]| {
     let t0 = Instant::now();
@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let mut rx = DtmfReceiver::new(8000);
     let mut packets = 0usize;
     let mut reports = 0usize;
+    let mut starts = 0usize;
     for rec in data.chunks(8) {
         if rec.len() < 4 {
             let _ = TelephoneEvent::parse(rec);
@@ -34,15 +35,26 @@ fuzz_target!(|data: &[u8]| {
                 rx.handle_timeout(now);
             }
         }
-        while let Some(r) = rx.poll_report() {
-            assert!(r.digit.event_code() <= 16);
-            assert!(r.duration <= Duration::from_secs(9));
-            reports += 1;
+        while let Some(u) = rx.poll_update() {
+            match u {
+                DtmfUpdate::Started { digit, .. } => {
+                    assert!(digit.event_code() <= 16);
+                    starts += 1;
+                }
+                DtmfUpdate::Ended(r) => {
+                    assert!(r.digit.event_code() <= 16);
+                    assert!(r.duration <= Duration::from_secs(9));
+                    reports += 1;
+                }
+            }
+            // Every digit starts before it ends.
+            assert!(reports <= starts);
         }
     }
     rx.handle_timeout(now + Duration::from_secs(10));
-    while rx.poll_report().is_some() {
+    while let Some(u) = rx.poll_update() {
+        assert!(matches!(u, DtmfUpdate::Ended(_)));
         reports += 1;
     }
-    assert!(reports <= packets);
+    assert!(reports <= starts && starts <= packets);
 });

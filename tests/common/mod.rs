@@ -122,8 +122,6 @@ pub struct AudioStream {
     jitter: JitterBuffer<Box<dyn Decoder>>,
     /// What we send.
     pub tone: Tone,
-    /// The negotiated direction, from our side.
-    pub direction: Direction,
     /// The negotiated codec.
     pub codec: AudioCodec,
     recv_payload_type: u8,
@@ -172,7 +170,6 @@ impl AudioStream {
             encoder,
             jitter,
             tone,
-            direction: audio.direction,
             codec: audio.codec.codec,
             recv_payload_type: audio.codec.recv_payload_type,
             frame: Duration::from_millis(u64::from(audio.ptime)),
@@ -194,17 +191,17 @@ impl AudioStream {
     }
 
     /// Applies a new offer/answer result (hold, resume, new address, new
-    /// keys). The codec must not change.
+    /// keys). The codec must not change (this stream's encoder and decoder
+    /// are made once; the media session would follow a change).
     pub fn update(&mut self, now: Instant, audio: &NegotiatedAudio) {
         assert_eq!(audio.codec.codec, self.codec, "codec change not handled");
-        if audio.remote_rtp != self.session.remote_rtp_address() {
-            let rtcp = (!audio.rtcp_mux).then_some(audio.remote_rtcp);
-            self.session.set_remote(audio.remote_rtp, rtcp);
-        }
-        if audio.srtp != self.session.config().srtp {
-            self.session.rekey(now, audio.srtp.clone()).unwrap();
-        }
-        self.direction = audio.direction;
+        self.session.apply_negotiated(now, audio).unwrap();
+    }
+
+    /// The direction in force, from our side (the media session enforces
+    /// it).
+    pub fn direction(&self) -> Direction {
+        self.session.direction()
     }
 
     /// Queues RFC 4733 digits of 100 ms each.
@@ -265,7 +262,9 @@ impl AudioStream {
     }
 
     fn tick(&mut self, now: Instant) {
-        if self.direction.can_send() {
+        // Nothing to encode while we may not send (the session would not
+        // send it, only advance its clock).
+        if self.session.direction().can_send() {
             self.tone.fill(self.sample_rate, &mut self.pcm);
             let n = self.encoder.encode(&self.pcm, &mut self.payload).unwrap();
             self.session
@@ -276,9 +275,7 @@ impl AudioStream {
             self.session.skip_audio(self.rtp_frame);
         }
         let kind = self.jitter.get_frame(now, &mut self.out).unwrap();
-        // The target, not `current_delay`: that one counts the time of any
-        // stall (hold, DTMF, the far end gone before the BYE) as delay and
-        // takes the MOS estimate down to 1.0 with it.
+        // The target, as MediaSession::set_playout_delay asks.
         self.session.set_playout_delay(self.jitter.target_delay());
         self.heard.extend_from_slice(&self.out);
         self.kinds.push(kind);
