@@ -7,8 +7,13 @@
 //!   authentication; RTP parsing; symmetric RTP latching, RFC 4961; SSRC
 //!   changes; statistics), RTCP (SR/RR, SDES CNAME, BYE, compound packets,
 //!   rtcp-mux, the RFC 3550 §6.3 randomised interval with reconsideration),
-//!   RFC 4733 DTMF both ways, STUN Binding (RFC 8489) to learn the public
-//!   address and RFC 6263 keep-alives.
+//!   RFC 4733 DTMF both ways (a start and an end event per received
+//!   digit), STUN Binding (RFC 8489) to learn the public address and
+//!   RFC 6263 keep-alives; the negotiated direction, enforced (RFC 3264:
+//!   [`MediaSessionConfig::direction`]); re-negotiation in one call
+//!   ([`MediaSession::apply_negotiated`]: addresses, direction, SRTP
+//!   re-key, payload types, a codec change with a new SSRC when the clock
+//!   rate changes).
 //! - [`dtmf`]: RFC 4733 events, also when the telephone-event's declared
 //!   rate differs from the audio's (Opus with `telephone-event/8000`, as
 //!   Asterisk and desk phones negotiate): timestamps on the audio clock,

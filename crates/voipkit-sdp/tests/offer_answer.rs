@@ -503,6 +503,7 @@ fn offers_with_nothing_acceptable_are_refused_whole() {
         let mut b = bob();
         let e = b.answer_offer(&sdp(name), &mut rng(1)).unwrap_err();
         assert_eq!(e, SdpError::NoAcceptableMedia(reason), "{name}");
+        assert_eq!(e.sip_status(), 488, "{name}");
         assert!(b.local_description().is_none());
         assert!(e.to_string().contains("no acceptable audio"));
     }
@@ -874,12 +875,12 @@ fn offer_answer_state_errors() {
     );
     a.create_offer(&mut rng(1)).unwrap();
     assert_eq!(a.create_offer(&mut rng(1)), Err(SdpError::OfferPending));
-    // Glare: their offer crosses ours.
-    assert_eq!(
-        a.answer_offer(&sdp("asterisk-g711.sdp"), &mut rng(1))
-            .map(|_| ()),
-        Err(SdpError::OfferPending)
-    );
+    // Glare: their offer crosses ours (SIP: 491).
+    let glare = a
+        .answer_offer(&sdp("asterisk-g711.sdp"), &mut rng(1))
+        .map(|_| ());
+    assert_eq!(glare, Err(SdpError::OfferPending));
+    assert_eq!(glare.unwrap_err().sip_status(), 491);
     let v = a.session_version();
     assert!(a.rollback_offer());
     assert!(!a.rollback_offer());
@@ -1186,4 +1187,26 @@ fn re_offer_after_asterisk_answer_keeps_the_event_numbers() {
             .iter()
             .any(|v| v.ends_with(" telephone-event/48000") && !v.starts_with("101 "))
     );
+}
+
+/// What a UAS answers an INVITE whose body fails: 400 for a body that is
+/// not SDP, 488 for SDP with nothing acceptable (the table per error is a
+/// unit test in error.rs).
+#[test]
+fn sip_status_of_a_failed_offer() {
+    let garbage = SessionDescription::parse(b"v=0\r\nthis is not sdp\r\n").unwrap_err();
+    assert_eq!(garbage.sip_status(), 400, "{garbage}");
+    let mut b = session(
+        MediaConfig {
+            codecs: vec![AudioCodec::Opus],
+            ..MediaConfig::default()
+        },
+        "127.0.0.1:5000",
+        2,
+    );
+    let e = b
+        .answer_offer(&sdp("asterisk-g711.sdp"), &mut rng(1))
+        .unwrap_err();
+    assert_eq!(e, SdpError::NoAcceptableMedia(RejectReason::NoCommonCodec));
+    assert_eq!(e.sip_status(), 488);
 }
