@@ -499,6 +499,7 @@ fn full_call(codecs: &[AudioCodec], expected: AudioCodec, seed: u64) -> CallFigu
     alice.media_mut().send_digits(now, "1234#");
     run_for(&mut h, &mut alice, &mut bob, Duration::from_secs(2));
     assert_eq!(bob.media().digits, "1234#");
+    assert_eq!(bob.media().digits_started, "1234#");
     for r in bob.media().digit_reports() {
         assert!(
             (Duration::from_millis(80)..=Duration::from_millis(120)).contains(&r.duration),

@@ -139,8 +139,10 @@ pub struct AudioStream {
     /// The first tick.
     pub started: Instant,
     next_tick: Instant,
-    /// Digits received (RFC 4733), in order.
+    /// Digits received (RFC 4733), in order, when they ended.
     pub digits: String,
+    /// The same digits, when they started (their first packet).
+    pub digits_started: String,
     /// Every media event.
     pub events: Vec<MediaEvent>,
     /// RTP packets of another payload type than the codec's.
@@ -183,6 +185,7 @@ impl AudioStream {
             started: now,
             next_tick: now,
             digits: String::new(),
+            digits_started: String::new(),
             events: Vec::new(),
             other_payload_types: 0,
             frames_sent: 0,
@@ -300,8 +303,10 @@ impl AudioStream {
             self.session.recycle(p.payload);
         }
         while let Some(e) = self.session.poll_event() {
-            if let MediaEvent::DtmfReceived(r) = &e {
-                self.digits.push(r.digit.to_char());
+            match &e {
+                MediaEvent::DtmfStarted { digit, .. } => self.digits_started.push(digit.to_char()),
+                MediaEvent::DtmfReceived(r) => self.digits.push(r.digit.to_char()),
+                _ => {}
             }
             self.events.push(e);
         }
