@@ -1078,6 +1078,39 @@ fn direction_is_enforced_and_resume_is_seamless() {
     let frames = ((resumed_at - held_at).as_millis() / 20) as u32 + 1;
     assert_eq!(first.timestamp.wrapping_sub(last.timestamp), frames * 160);
     assert_eq!(p.b_rx.len() - b_rx, 20);
+
+    // Going on hold mid-digit cuts it and drops the queued ones.
+    p.send_digits(&[('1', 1000), ('2', 100)]);
+    p.run(Duration::from_millis(100), true);
+    p.a.set_direction(Direction::RecvOnly);
+    let sent = p.a_to_b.len();
+    p.run(Duration::from_secs(2), true);
+    assert!(p.a_to_b[sent..].iter().all(|t| t.kind != TransmitKind::Rtp));
+    assert!(
+        !p.a_events
+            .iter()
+            .any(|e| matches!(e, MediaEvent::DtmfSent { .. }))
+    );
+    // B closes the cut digit after its timeout; '2' never went out.
+    assert_eq!(p.b_dtmf_events(), ["+1", "-1"]);
+    // Sendonly: the peer's digits are not reported either.
+    p.a.set_direction(Direction::SendOnly);
+    p.b.send_dtmf(
+        p.now,
+        DtmfDigit::from_char('9').unwrap(),
+        Duration::from_millis(100),
+        10,
+    )
+    .unwrap();
+    p.run(Duration::from_secs(1), true);
+    assert!(p.b_events.contains(&MediaEvent::DtmfSent {
+        digit: DtmfDigit::from_char('9').unwrap()
+    }));
+    assert!(!p.a_events.iter().any(|e| matches!(
+        e,
+        MediaEvent::DtmfStarted { .. } | MediaEvent::DtmfReceived(_)
+    )));
+    assert_eq!(p.a.stats().drops.total(), 0);
 }
 
 /// Alice offers, Bob answers (through SDP text); both results.
