@@ -416,27 +416,24 @@ impl<E: Encoder, D: Decoder> Pipeline<E, D> {
 
         // SDES keys of both directions, from the seeded RNG.
         let mut rng = ChaCha20Rng::seed_from_u64(config.seed);
-        let key_a = SrtpKeyingMaterial::generate(config.suite, &mut rng);
-        let key_b = SrtpKeyingMaterial::generate(config.suite, &mut rng);
-        let session_config = |remote: SocketAddr,
-                              local_key: &SrtpKeyingMaterial,
-                              remote_key: &SrtpKeyingMaterial| {
+        let keys = SrtpParameters {
+            local: SrtpKeyingMaterial::generate(config.suite, &mut rng),
+            remote: SrtpKeyingMaterial::generate(config.suite, &mut rng),
+        };
+        let session_config = |remote: SocketAddr, keys: SrtpParameters| {
             let mut c = MediaSessionConfig::new(remote, payload_type, encoder.rtp_clock_rate());
             c.ptime = frame;
             c.codec = impairment;
-            c.srtp = Some(SrtpParameters {
-                local: local_key.clone(),
-                remote: remote_key.clone(),
-            });
+            c.srtp = Some(keys);
             c
         };
         let sender = MediaSession::new(
-            session_config(RECEIVER_ADDR, &key_a, &key_b),
+            session_config(RECEIVER_ADDR, keys.clone()),
             ChaCha20Rng::seed_from_u64(config.seed.wrapping_add(1)),
             start,
         )?;
         let receiver = MediaSession::new(
-            session_config(SENDER_ADDR, &key_b, &key_a),
+            session_config(SENDER_ADDR, keys.reversed()),
             ChaCha20Rng::seed_from_u64(config.seed.wrapping_add(2)),
             start,
         )?;
