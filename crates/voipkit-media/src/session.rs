@@ -748,20 +748,24 @@ impl MediaSession {
     /// stay usable for packets still in flight for 2 s. On error nothing
     /// changes.
     pub fn rekey(&mut self, now: Instant, srtp: Option<SrtpParameters>) -> Result<(), MediaError> {
-        let (tx, rx) = match &srtp {
-            Some(c) => {
-                let (t, r) = srtp_pair(c)?;
-                (Some(t), Some(r))
-            }
-            None => (None, None),
-        };
+        let contexts = srtp.as_ref().map(srtp_pair).transpose()?;
+        self.install_srtp(now, srtp, contexts);
+        Ok(())
+    }
+
+    fn install_srtp(
+        &mut self,
+        now: Instant,
+        srtp: Option<SrtpParameters>,
+        contexts: Option<(SrtpSender, SrtpReceiver)>,
+    ) {
+        let (tx, rx) = contexts.unzip();
         if let Some(old) = self.srtp_rx.take() {
             self.srtp_rx_previous = Some((old, now + REKEY_GRACE));
         }
         self.srtp_tx = tx;
         self.srtp_rx = rx;
         self.config.srtp = srtp;
-        Ok(())
     }
 
     /// Apply the result of a new offer/answer (re-INVITE, UPDATE) in one
@@ -776,10 +780,10 @@ impl MediaSession {
     /// - a codec change: at the same clock rate the stream keeps its SSRC,
     ///   sequence and timestamps (RFC 3550 §5.1 lets the payload type
     ///   change mid-stream); at another clock rate (Opus 48 kHz to PCMU
-    ///   8 kHz) the old SSRC leaves with an RTCP BYE and a new random SSRC
-    ///   starts, with new random sequence and timestamp (RFC 7160 §4.1:
-    ///   one SSRC, one clock). Sent counts in [`MediaSession::stats`] go on
-    ///   across SSRCs;
+    ///   8 kHz) the old SSRC leaves with an RTCP BYE (under the old keys,
+    ///   to the old address) and a new random SSRC starts, with new random
+    ///   sequence and timestamp (RFC 7160 §4.1: one SSRC, one clock). Sent
+    ///   counts in [`MediaSession::stats`] go on across SSRCs;
     /// - when the clock rates or ptime change, DTMF digits not yet sent
     ///   are dropped (a digit being sent is cut short);
     /// - the codec's E-model values.
@@ -796,8 +800,17 @@ impl MediaSession {
         }
         let n = MediaSessionConfig::from_negotiated(negotiated);
         n.validate()?;
-        if n.srtp != self.config.srtp {
-            self.rekey(now, n.srtp.clone())?;
+        let new_keys = match &n.srtp {
+            _ if n.srtp == self.config.srtp => None,
+            Some(k) => Some(Some(srtp_pair(k)?)),
+            None => Some(None),
+        };
+        // The old SSRC's BYE goes where its stream went, under its keys.
+        if n.clock_rate != self.config.clock_rate {
+            self.new_ssrc(now);
+        }
+        if let Some(contexts) = new_keys {
+            self.install_srtp(now, n.srtp.clone(), contexts);
         }
         if (n.remote_rtp, n.remote_rtcp, n.rtcp_mux)
             != (
@@ -808,9 +821,6 @@ impl MediaSession {
         {
             self.config.rtcp_mux = n.rtcp_mux;
             self.set_remote(n.remote_rtp, n.remote_rtcp);
-        }
-        if n.clock_rate != self.config.clock_rate {
-            self.new_ssrc(now);
         }
         let timing = |c: &MediaSessionConfig| (c.clock_rate, c.event_clock_rate(), c.ptime);
         if timing(&n) != timing(&self.config) {

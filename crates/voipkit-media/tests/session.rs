@@ -1277,16 +1277,22 @@ fn apply_negotiated_codec_change_same_and_other_clock_rate() {
     assert!(p.b_rx[n..].iter().all(|r| r.payload_type == 8));
     assert_eq!(p.b_rx.len() - n, 10);
 
+    // With new keys too; Alice applies the result before Bob does.
     alice.set_config(codecs(&[AudioCodec::Opus]));
     bob.set_config(codecs(&[AudioCodec::Opus, AudioCodec::Pcma]));
+    alice.rekey();
+    bob.rekey();
     let (a, b) = negotiate(&mut alice, &mut bob, &mut rng);
     assert_eq!(a.codec.codec, AudioCodec::Opus);
     let sent = p.a.stats().outbound.packets;
     let b_old = p.b.local_ssrc();
+    p.a.apply_negotiated(p.now, &a).unwrap();
+    p.pump();
+    // The old SSRC's BYE went out at once, under the old keys that Bob
+    // still has.
+    assert!(p.b_events.contains(&MediaEvent::RemoteBye { ssrc }));
     p.apply(&a, &b);
     p.pump();
-    // The BYEs of the old SSRCs went out at once.
-    assert!(p.b_events.contains(&MediaEvent::RemoteBye { ssrc }));
     assert!(p.a_events.contains(&MediaEvent::RemoteBye { ssrc: b_old }));
     let n = p.b_rx.len();
     p.run(Duration::from_millis(200), true);
