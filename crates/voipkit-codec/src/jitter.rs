@@ -38,6 +38,13 @@ const FEC_LOSS_ON: f64 = 0.02;
 const FEC_LOSS_OFF: f64 = 0.01;
 /// Memory of the loss rate, in packets (exponential forgetting).
 const LOSS_WINDOW_PACKETS: f64 = 250.0;
+/// A stall (no packet to play) longer than this, or than three frames or
+/// the target delay if either is longer, is a pause: the sender stopped
+/// (see [`JitterBuffer`], "Pauses").
+const PAUSE_AFTER: Duration = Duration::from_millis(80);
+/// Sequence numbers announced as carrying no audio
+/// ([`JitterBuffer::insert_non_audio`]) remembered at once.
+const NON_AUDIO_RING: usize = 64;
 /// Above target by this much: drop audio at once instead of stretching.
 const CATCH_UP: Duration = Duration::from_millis(500);
 /// A timestamp this far behind the playout point with an in-order sequence
@@ -107,8 +114,8 @@ pub struct JitterBufferConfig {
     /// only be recovered from FEC if N+1 is in hand when N is due: one
     /// packet time more than the jitter allowance. When this is on and more
     /// than 2% of the sequence numbers (over about the last 250) went
-    /// missing at playout with FEC for them in the next packet (the decoder
-    /// runs at 48 kHz, Opus' RTP clock, and that packet has the LBRR flag),
+    /// missing at playout with FEC for them in the next packet
+    /// ([`Decoder::has_fec`]: for Opus, that packet has the LBRR flag),
     /// until that falls below 1%, the jitter allowance is raised by one
     /// packet time so that those losses are recovered from FEC instead of
     /// concealed by PLC. It costs that much delay (20 ms with 20 ms
@@ -197,6 +204,12 @@ pub enum FrameKind {
     ComfortNoise,
     /// Contains concealment (PLC, FEC recovery or an underrun).
     Concealed,
+    /// Silence because the stream is paused: the sender stopped sending
+    /// (hold, a lost BYE, a sendonly/inactive direction, silence
+    /// suppression without comfort noise) or the engine said so with
+    /// [`JitterBuffer::set_active`]. The first such frame fades the
+    /// concealment out; the rest are zeros.
+    Paused,
 }
 
 /// Jitter buffer statistics (counters are cumulative).
@@ -237,6 +250,18 @@ pub struct JitterStats {
     pub samples_comfort_noise: u64,
     /// Samples of silence output before playout started.
     pub samples_waiting: u64,
+    /// Samples of silence output while the stream was paused (see
+    /// [`FrameKind::Paused`]), not counted as concealment. A stall that
+    /// turns out to have been a delay spike or a loss burst (the stream
+    /// resumes where it stopped, or the sequence numbers account for the
+    /// whole gap) moves its samples to `samples_concealed`.
+    pub samples_paused: u64,
+    /// Pauses entered (stalls longer than the pause threshold, or
+    /// [`JitterBuffer::set_active`]`(false)` and a stall).
+    pub pauses: u64,
+    /// Sequence numbers announced as carrying no audio
+    /// ([`JitterBuffer::insert_non_audio`]): not counted as missing.
+    pub packets_non_audio: u64,
     /// Samples removed by accelerate.
     pub samples_accelerated: u64,
     /// Samples inserted by preemptive expand.
@@ -272,6 +297,8 @@ pub struct JitterStats {
     pub jitter_allowance: Duration,
     /// Packets held now.
     pub buffered_packets: usize,
+    /// Whether playout is paused now (see [`JitterBuffer::is_paused`]).
+    pub paused: bool,
 }
 
 impl JitterStats {
@@ -472,6 +499,7 @@ struct Slot {
     seq: i64,
     ts: i64,
     samples: usize,
+    marker: bool,
     payload: Vec<u8>,
 }
 
@@ -547,6 +575,46 @@ struct Slot {
 /// 5. More than 500 ms above target with a backlog queued (the backlog of a
 ///    long outage arrived at once): drop audio at once (a catch-up).
 ///
+/// # Pauses
+///
+/// A stall (nothing to play) longer than the pause threshold, the longest
+/// of 80 ms, three output frames and the target delay before the stall, is
+/// a *pause*: the sender has most likely stopped (hold, sendonly, a lost
+/// BYE, silence suppression without comfort noise). Up to the threshold
+/// the stall is concealed as any underrun (PLC fades out); the first
+/// paused frame fades the concealment to zero and the rest are zeros, all
+/// [`FrameKind::Paused`], counted in `samples_paused`, not as concealment.
+/// While paused, [`JitterBuffer::current_delay`] and
+/// [`JitterBuffer::target_delay`] report the values of before the stall:
+/// a pause is not playout delay. With
+/// [`JitterBuffer::set_active`]`(false)` (the engine knows: hold) the
+/// threshold is zero. Stalls after a comfort-noise (DTX) packet or inside
+/// a span of sequence numbers announced by
+/// [`JitterBuffer::insert_non_audio`] (DTMF) are comfort noise and never
+/// pause.
+///
+/// When a packet is there again the pause ends, and the packet tells what
+/// it was. The sender's silence (see below, or the engine said so while
+/// paused): the pause stays silence, the concealment before it counts as
+/// comfort noise, and playout re-anchors at the target (the silence queued
+/// is dropped; a timestamp gap is skipped down to the target as in
+/// decision 2; if the timestamps did not advance with the pause and the
+/// packet has the marker bit, or the engine said so, the transit window
+/// restarts with it, so the pause does not count as delay). Otherwise (the
+/// packet is the one due: a delay spike; or the missing sequence numbers
+/// account for the gap: a loss burst) the pause was an underrun: its
+/// samples move to `samples_concealed` and the stall stands as in
+/// decision 3 (no packet of a spike is lost).
+///
+/// A gap is the sender's silence rather than loss when the packet after
+/// it starts a talkspurt (marker bit, RFC 3551 section 4.1), or its
+/// timestamp is past the decoded audio and no sequence number is missing
+/// (contiguous numbering, or the missing ones were announced as non-audio)
+/// or the timestamps advanced at least two packet times more than the
+/// missing sequence numbers account for (the sender stopped and the first
+/// packet after the silence was lost too). This does not hinge on one
+/// packet: any later packet tells the same.
+///
 /// Clock drift needs nothing special: a fast sender fills the buffer and
 /// accelerate drains it; a slow one empties it and expand/stall fill it.
 ///
@@ -605,9 +673,25 @@ pub struct JitterBuffer<D: Decoder> {
     loss_rate: f64,
     /// Whether the allowance includes one packet time for FEC.
     fec_waiting: bool,
-    /// Whether packets may be Opus with in-band FEC: the decoder runs at
-    /// 48 kHz, Opus' only RTP clock rate (RFC 7587), and is not G.711's.
-    opus_fec: bool,
+    /// Whether the engine says media flows ([`JitterBuffer::set_active`]).
+    active: bool,
+    /// Whether playout is paused (silence, see "Pauses").
+    paused: bool,
+    /// Whether the pause in progress is known to be the sender's (the
+    /// engine said so while it lasted).
+    pause_known: bool,
+    /// Samples output in the pause in progress.
+    pause_samples: u64,
+    /// Samples output since the last decoded packet by underruns of any
+    /// kind (concealment, comfort noise, pause).
+    stall_samples: u64,
+    /// Current delay and target of the last frame that did not stall (what
+    /// a pause reports).
+    pre_stall_delay: i64,
+    pre_stall_target: i64,
+    /// Extended sequence numbers that carried no audio (ring).
+    non_audio: [i64; NON_AUDIO_RING],
+    non_audio_pos: usize,
 }
 
 impl<D: Decoder> JitterBuffer<D> {
@@ -681,7 +765,15 @@ impl<D: Decoder> JitterBuffer<D> {
             last_starts: Vec::with_capacity(MARKERS),
             loss_rate: 0.0,
             fec_waiting: false,
-            opus_fec: rate == 48_000,
+            active: true,
+            paused: false,
+            pause_known: false,
+            pause_samples: 0,
+            stall_samples: 0,
+            pre_stall_delay: 0,
+            pre_stall_target: 0,
+            non_audio: [i64::MIN; NON_AUDIO_RING],
+            non_audio_pos: 0,
         })
     }
 
@@ -744,6 +836,7 @@ impl<D: Decoder> JitterBuffer<D> {
         s.fec_waiting = self.fec_waiting;
         s.delay_peaks = self.delay.peaks;
         s.isolated_delay_peaks = self.delay.isolated_peaks;
+        s.paused = self.paused;
         s
     }
 
@@ -780,6 +873,70 @@ impl<D: Decoder> JitterBuffer<D> {
         self.slots.iter().filter(|s| s.used).count()
     }
 
+    /// Tell the buffer whether media is expected (`true`, the default) or
+    /// the engine knows the far end stopped sending (`false`: on hold, a
+    /// sendonly/inactive direction, the call ending). While inactive, the
+    /// first tick that finds nothing to play starts a pause at once (one
+    /// frame of concealment faded out, then [`FrameKind::Paused`]
+    /// silence) instead of after the automatic threshold, and the pause
+    /// counts as the sender's whatever the packets after it look like.
+    /// Packets still in flight are played as usual. When packets come
+    /// again (call `set_active(true)` then, or before), playout re-anchors
+    /// at the target delay.
+    pub fn set_active(&mut self, active: bool) {
+        self.active = active;
+        if !active && self.paused {
+            self.pause_known = true;
+        }
+    }
+
+    /// Whether the engine said media flows (see [`JitterBuffer::set_active`]).
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// Whether playout is paused: no packet to play for longer than the
+    /// pause threshold (see [`JitterBuffer`], "Pauses"), or since
+    /// [`JitterBuffer::set_active`]`(false)`; frames are
+    /// [`FrameKind::Paused`] silence until a packet comes.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Tell the buffer that a packet of this stream carried no audio: an
+    /// RFC 4733 telephone-event (DTMF) packet, or a payload type that is
+    /// not this decoder's, with its RTP sequence number (and SSRC; the
+    /// payload and timestamp are not used). The sender sends no audio
+    /// while it sends a DTMF event and the events take the sequence
+    /// numbers in between, so without this the audio's sequence gap looks
+    /// like lost packets (about six frames of PLC per digit); with it, that
+    /// gap is silence: comfort noise / concealment fading out counted in
+    /// `samples_comfort_noise`, nothing in `packets_missing` or
+    /// `samples_concealed`. Packets of another SSRC, or before the first
+    /// audio packet, are ignored. Call it for every such packet, as it
+    /// arrives (repeats are fine).
+    pub fn insert_non_audio(&mut self, now: Instant, packet: &IncomingPacket<'_>) {
+        let _ = self.t_sub(now);
+        if self.ssrc != Some(packet.ssrc) {
+            return;
+        }
+        let Some((s, e)) = self.high_seq else {
+            return;
+        };
+        let seq = e + i64::from(packet.sequence.wrapping_sub(s) as i16);
+        if self.non_audio.contains(&seq) {
+            return;
+        }
+        if seq > e {
+            self.high_seq = Some((packet.sequence, seq));
+        }
+        if let Some(x) = self.non_audio.get_mut(self.non_audio_pos % NON_AUDIO_RING) {
+            *x = seq;
+        }
+        self.non_audio_pos = (self.non_audio_pos + 1) % NON_AUDIO_RING;
+        self.stats.packets_non_audio += 1;
+    }
+
     /// Forget the stream (keeps statistics and the delay histogram).
     pub fn reset(&mut self) {
         self.reset_stream(true);
@@ -796,7 +953,9 @@ impl<D: Decoder> JitterBuffer<D> {
         self.last_decoded_seq = None;
         self.last_was_cn = false;
         self.pending_stall = 0;
+        self.stall_samples = 0;
         self.played = [i64::MIN; PLAYED_RING];
+        self.non_audio = [i64::MIN; NON_AUDIO_RING];
         if reset_decoder {
             self.decoder.reset();
             self.ssrc = None;
@@ -880,6 +1039,19 @@ impl<D: Decoder> JitterBuffer<D> {
 
         // Every arrival, even a late one, informs the delay estimate.
         let transit = t.saturating_sub(ts.saturating_mul(SUB));
+        // The first packet after the sender's pause (see "Pauses") whose
+        // timestamps did not advance with the pause (so it would count as
+        // a delay as long as the pause): the transits before the pause do
+        // not apply any more.
+        if self.paused
+            && (self.pause_known || !self.active || packet.marker)
+            && self
+                .delay
+                .min_transit()
+                .is_some_and(|min| transit - min > self.sub_of(PAUSE_AFTER))
+        {
+            self.delay.reset_window();
+        }
         self.delay.on_arrival(t, transit, self.cfg.quantile);
 
         if !self.have_timeline {
@@ -936,6 +1108,7 @@ impl<D: Decoder> JitterBuffer<D> {
             slot.seq = seq;
             slot.ts = ts;
             slot.samples = samples;
+            slot.marker = packet.marker;
             slot.payload.clear();
             slot.payload.extend_from_slice(packet.payload);
         }
@@ -1089,6 +1262,94 @@ impl<D: Decoder> JitterBuffer<D> {
         self.shift_markers(0, n, false);
     }
 
+    /// Sequence numbers strictly between `last` and `seq` that were neither
+    /// received (as far as playout knows) nor announced as non-audio.
+    fn missing_between(&self, last: i64, seq: i64) -> i64 {
+        let gap = (seq - last - 1).max(0);
+        if gap == 0 {
+            return 0;
+        }
+        let known = self
+            .non_audio
+            .iter()
+            .filter(|&&x| x > last && x < seq)
+            .count() as i64;
+        (gap - known).max(0)
+    }
+
+    /// Whether every sequence number received after the last decoded one
+    /// carried no audio (and there is one): the sender is sending a DTMF
+    /// event instead of audio.
+    fn in_non_audio_span(&self) -> bool {
+        match (self.last_decoded_seq, self.high_seq) {
+            (Some(last), Some((_, high))) => {
+                high > last && self.missing_between(last, high + 1) == 0
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the timeline gap between the last decoded packet and a
+    /// packet (`seq`, `ts`, `marker`) is the sender's silence rather than
+    /// loss: it starts a talkspurt (marker bit) not before the decoded
+    /// audio's end, or its timestamp is past that end and either no
+    /// sequence number is missing in between
+    /// (DTX, silence suppression, hold with contiguous numbering, DTMF
+    /// events announced by [`JitterBuffer::insert_non_audio`]), or the
+    /// timestamps advanced at least two packet times more than the missing
+    /// sequence numbers account for (the sender stopped sending, and the
+    /// packets around the silence were lost too).
+    fn sender_silent(&self, seq: i64, ts: i64, marker: bool) -> bool {
+        let Some(last) = self.last_decoded_seq else {
+            return false;
+        };
+        if ts < self.last_decoded_end || (ts == self.last_decoded_end && !marker) {
+            return false;
+        }
+        let missing = self.missing_between(last, seq);
+        let p = self.packet_samples.max(1) as i64;
+        let excess = ts - self.last_decoded_end - missing.saturating_mul(p);
+        marker || missing == 0 || excess >= 2 * p
+    }
+
+    /// Stall length (samples) after which playout pauses: 0 when the
+    /// engine said media stopped, else the longest of [`PAUSE_AFTER`],
+    /// three frames and the target delay before the stall.
+    fn pause_after(&self) -> u64 {
+        if !self.active {
+            return 0;
+        }
+        let base = Self::samples_of(self.rate, PAUSE_AFTER) as u64;
+        let frames = 3 * self.frame_samples as u64;
+        let target = (self.pre_stall_target.max(0) / SUB) as u64;
+        base.max(frames).max(target)
+    }
+
+    /// A packet `h` is there to play after a pause: end it. If the gap was
+    /// the sender's (see `sender_silent`, or the engine said so), the pause
+    /// stays silence and the silence queued is dropped so that playout
+    /// re-anchors at the target; else (a delay spike or a loss burst) the
+    /// pause was concealment after all.
+    fn end_pause(&mut self, h: usize) {
+        self.paused = false;
+        let silent = self.pause_known
+            || self
+                .slots
+                .get(h)
+                .is_some_and(|s| self.sender_silent(s.seq, s.ts, s.marker));
+        if silent {
+            self.pcm.clear();
+            self.pcm_off = 0;
+            self.markers.clear();
+        } else {
+            let moved = self.pause_samples.min(self.stats.samples_paused);
+            self.stats.samples_paused -= moved;
+            self.stats.samples_concealed += moved;
+        }
+        self.pause_known = false;
+        self.pause_samples = 0;
+    }
+
     /// Account one decoded packet after `missing` lost ones in the recent
     /// rate of FEC-recoverable losses (the last of them is recoverable if
     /// this packet carries FEC), and decide whether to wait for FEC.
@@ -1118,7 +1379,7 @@ impl<D: Decoder> JitterBuffer<D> {
             return;
         };
         slot.used = false;
-        let (seq, ts, n) = (slot.seq, slot.ts, slot.samples);
+        let (seq, ts, n, marker) = (slot.seq, slot.ts, slot.samples, slot.marker);
         let payload = std::mem::take(&mut slot.payload);
         let ch = self.ch;
         // Decode into scratch, then copy (the decoder may write less).
@@ -1148,27 +1409,32 @@ impl<D: Decoder> JitterBuffer<D> {
             }
         }
         if let Some(last) = self.last_decoded_seq {
-            if seq > last + 1 {
-                self.stats.packets_missing += (seq - last - 1).min(1 << 20) as u64;
+            let missing = self.missing_between(last, seq);
+            if missing > 0 {
+                self.stats.packets_missing += missing.min(1 << 20) as u64;
             }
-            if self.opus_fec && self.cfg.fec_delay {
-                let missing = (seq - last - 1).clamp(0, 1000) as i32;
+            if self.cfg.fec_delay {
                 let fec = missing > 0
                     && self
                         .slots
                         .get(idx)
-                        .is_some_and(|s| opus_has_lbrr(&s.payload));
-                self.update_loss_rate(missing, fec);
+                        .is_some_and(|s| self.decoder.has_fec(&s.payload));
+                // Nothing to forget nor to add (codecs without FEC).
+                if fec || self.loss_rate > 0.0 {
+                    self.update_loss_rate(missing.clamp(0, 1000) as i32, fec);
+                }
             }
-            // An underrun followed by the next packet in sequence after a
-            // timestamp gap was silence (DTX / silence suppression), not loss.
-            if self.pending_stall > 0 && seq == last + 1 && ts > self.last_decoded_end {
+            // An underrun followed by a packet whose timestamp gap the
+            // sequence numbers do not account for was silence (DTX, silence
+            // suppression, hold), not loss.
+            if self.pending_stall > 0 && self.sender_silent(seq, ts, marker) {
                 let moved = self.pending_stall.min(self.stats.samples_concealed);
                 self.stats.samples_concealed -= moved;
                 self.stats.samples_comfort_noise += moved;
             }
         }
         self.pending_stall = 0;
+        self.stall_samples = 0;
         self.pcm_end_ts = ts + n as i64;
         self.last_decoded_end = self.pcm_end_ts;
         self.packet_samples = n;
@@ -1258,8 +1524,49 @@ impl<D: Decoder> JitterBuffer<D> {
             let Some(h) = head else {
                 // Underrun: conceal without advancing.
                 frame_ts.get_or_insert(self.pcm_end_ts);
-                let k = self.conceal_frames(f - self.pcm_frames());
-                if self.last_was_cn {
+                let want = f - self.pcm_frames();
+                // The sender said silence follows (DTX), or every sequence
+                // number after the last decoded one carried no audio (a
+                // DTMF event): comfort noise, not concealment, no pause.
+                let cn = (self.last_was_cn || self.in_non_audio_span()) && self.active;
+                if !self.paused && !cn && self.stall_samples >= self.pause_after() {
+                    self.paused = true;
+                    self.pause_known = !self.active;
+                    self.pause_samples = 0;
+                    self.stats.pauses += 1;
+                }
+                if self.paused {
+                    let k = if self.pause_samples == 0 {
+                        // Fade the concealment out over this frame.
+                        let len = self.pcm.len();
+                        let k = self.conceal_frames(want);
+                        let ch = self.ch;
+                        if let Some(faded) = self.pcm.get_mut(len..) {
+                            let n = (faded.len() / ch).max(1) as i32;
+                            for (i, frame) in faded.chunks_mut(ch).enumerate() {
+                                let g = n - (i as i32).min(n);
+                                for x in frame {
+                                    *x = (i32::from(*x) * g / n) as i16;
+                                }
+                            }
+                        }
+                        k
+                    } else {
+                        self.append_with(want, |_, _| Ok(want)).unwrap_or(0)
+                    };
+                    self.stats.samples_paused += k as u64;
+                    self.pause_samples += k as u64;
+                    self.stall_samples += k as u64;
+                    self.stats.underruns += 1;
+                    kind = FrameKind::Paused;
+                    if k == 0 {
+                        break;
+                    }
+                    continue;
+                }
+                let k = self.conceal_frames(want);
+                self.stall_samples += k as u64;
+                if cn || self.last_was_cn {
                     self.stats.samples_comfort_noise += k as u64;
                     if kind == FrameKind::Normal {
                         kind = FrameKind::ComfortNoise;
@@ -1275,7 +1582,11 @@ impl<D: Decoder> JitterBuffer<D> {
                 }
                 continue;
             };
-            let Some((h_ts, h_seq)) = self.slots.get(h).map(|s| (s.ts, s.seq)) else {
+            if self.paused {
+                self.end_pause(h);
+            }
+            let Some((h_ts, h_seq, h_marker)) = self.slots.get(h).map(|s| (s.ts, s.seq, s.marker))
+            else {
                 break;
             };
             if h_ts == self.pcm_end_ts {
@@ -1286,8 +1597,11 @@ impl<D: Decoder> JitterBuffer<D> {
             }
             // A gap before the head packet.
             let gap = (h_ts - self.pcm_end_ts) as usize;
-            let missing = self.last_decoded_seq.map_or(1, |s| (h_seq - s - 1).max(0));
-            let silence = missing == 0 || self.last_was_cn;
+            let missing = self
+                .last_decoded_seq
+                .map_or(1, |s| self.missing_between(s, h_seq));
+            let silence =
+                missing == 0 || self.last_was_cn || self.sender_silent(h_seq, h_ts, h_marker);
             let m = self.current_delay_sub(t);
             let target = self.target_sub(m, Some(h_ts));
             if self.pcm_frames() == 0 && m > target {
@@ -1350,7 +1664,7 @@ impl<D: Decoder> JitterBuffer<D> {
                         self.stats.fec_recovered += 1;
                         // Without LBRR in the next packet libopus' FEC
                         // decode is its PLC.
-                        if !(self.opus_fec && opus_has_lbrr(&payload)) {
+                        if !self.decoder.has_fec(&payload) {
                             self.stats.fec_without_redundancy += 1;
                         }
                         k = got;
@@ -1511,9 +1825,21 @@ impl<D: Decoder> JitterBuffer<D> {
                 .saturating_sub(min),
             None => 0,
         };
-        self.last_delay = m;
         let h = self.head_ts(head);
-        self.last_target = self.target_sub(m, h);
+        let target = self.target_sub(m, h);
+        if self.paused {
+            // A pause is not playout delay: report the delay and target of
+            // before the stall.
+            self.last_delay = self.pre_stall_delay;
+            self.last_target = self.pre_stall_target;
+        } else {
+            self.last_delay = m;
+            self.last_target = target;
+            if self.stall_samples == 0 {
+                self.pre_stall_delay = m;
+                self.pre_stall_target = target;
+            }
+        }
         let allow = self.allowance_sub().0;
         self.stats.jitter_allowance = self.duration_of_sub(allow);
         let have = self.pcm_frames();
@@ -1563,7 +1889,7 @@ fn gcd(mut a: i64, mut b: i64) -> i64 {
 /// one half and so its first byte's top bits; as libopus'
 /// `opus_packet_has_lbrr`). CELT-only packets carry none. Anything
 /// malformed is `false`.
-fn opus_has_lbrr(p: &[u8]) -> bool {
+pub(crate) fn opus_has_lbrr(p: &[u8]) -> bool {
     let Some(&toc) = p.first() else {
         return false;
     };

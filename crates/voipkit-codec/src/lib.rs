@@ -168,6 +168,16 @@ pub trait Decoder: Send {
         let _ = payload;
         false
     }
+    /// Whether `payload` carries forward error correction data for the
+    /// packet before it, i.e. whether [`Decoder::decode_fec`] on it would
+    /// recover that packet rather than conceal it (Opus: the LBRR flag of
+    /// the SILK layer). The jitter buffer waits one packet more for FEC
+    /// only while losses that such packets could repair are frequent
+    /// ([`crate::JitterBufferConfig::fec_delay`]). Default: `false`.
+    fn has_fec(&self, payload: &[u8]) -> bool {
+        let _ = payload;
+        false
+    }
     /// Forget all state (new stream).
     fn reset(&mut self);
     /// Algorithmic delay the decoder adds.
@@ -200,6 +210,9 @@ impl<D: Decoder + ?Sized> Decoder for Box<D> {
     }
     fn is_comfort_noise(&self, payload: &[u8]) -> bool {
         (**self).is_comfort_noise(payload)
+    }
+    fn has_fec(&self, payload: &[u8]) -> bool {
+        (**self).has_fec(payload)
     }
     fn reset(&mut self) {
         (**self).reset()

@@ -446,6 +446,11 @@ impl Decoder for OpusDecoder {
     fn is_comfort_noise(&self, payload: &[u8]) -> bool {
         payload.len() <= 2
     }
+    /// The LBRR flag(s) of the packet's first frame (see
+    /// `opus_has_lbrr`): CELT-only and malformed packets have none.
+    fn has_fec(&self, payload: &[u8]) -> bool {
+        crate::jitter::opus_has_lbrr(payload)
+    }
     fn reset(&mut self) {
         let ch = if self.channels == 2 {
             Channels::Stereo

@@ -655,7 +655,12 @@ fn opus_dtx_gaps_are_comfort_noise_not_loss() {
         ..Default::default()
     });
     let st = o.stats;
-    assert!(st.samples_comfort_noise > 48_000, "{st:?}");
+    // Gaps longer than the pause threshold are pauses (silence), the
+    // shorter ones comfort noise: neither is concealment.
+    assert!(
+        st.samples_comfort_noise + st.samples_paused > 48_000,
+        "{st:?}"
+    );
     assert_eq!(st.packets_late, 0, "{st:?}");
     assert_eq!(st.packets_missing, 0, "{st:?}");
     assert!(st.samples_concealed < 48_000 / 2, "{st:?}");
@@ -682,7 +687,10 @@ fn g711_silence_suppression_with_contiguous_sequence_numbers() {
     });
     let st = o.stats;
     assert_eq!(st.packets_missing, 0, "{st:?}");
-    assert!(st.samples_comfort_noise > 8000 * 3, "{st:?}");
+    assert!(
+        st.samples_comfort_noise + st.samples_paused > 8000 * 3,
+        "{st:?}"
+    );
     assert!(st.samples_concealed < 8000, "{st:?}");
     let d = delays_between(&o, 3.0, 100.0);
     assert!(mean(d.iter().copied()) < 8.0, "{}", mean(d.iter().copied()));
@@ -1051,4 +1059,399 @@ fn loud_unperiodic_audio_still_reaches_the_target() {
         assert!(settled < 250, "{rate} Hz: took until frame {settled}");
         assert_eq!(stats.packets_late, 0);
     }
+}
+
+// ---------------------------------------------------------------------
+// Pauses (hold, a lost BYE), non-audio sequence numbers (DTMF) and
+// Decoder::has_fec, driven directly on virtual time: G.711 20 ms packets,
+// 30 ms network delay unless said otherwise, 20 ms playout ticks at a
+// 3.1 ms phase.
+
+/// What happens on the wire / in the engine, at a virtual instant.
+#[derive(Clone, Copy)]
+enum Ev {
+    /// Audio packet `index` of the stream (its payload), with these RTP fields.
+    Audio {
+        index: usize,
+        seq: u16,
+        ts: u32,
+        marker: bool,
+    },
+    /// A telephone-event packet (no audio).
+    NonAudio { seq: u16, ts: u32 },
+    /// `JitterBuffer::set_active`.
+    Active(bool),
+}
+
+struct Tick {
+    at: f64,
+    kind: FrameKind,
+    delay: Duration,
+}
+
+struct Played {
+    log: Vec<Tick>,
+    /// (play instant s, play minus arrival ms) per packet start played.
+    added: Vec<(f64, f64)>,
+    stats: JitterStats,
+}
+
+impl Played {
+    fn kinds(&self, from: f64, to: f64) -> Vec<FrameKind> {
+        self.log
+            .iter()
+            .filter(|t| t.at >= from && t.at < to)
+            .map(|t| t.kind)
+            .collect()
+    }
+    fn max_delay(&self, from: f64, to: f64) -> Duration {
+        self.log
+            .iter()
+            .filter(|t| t.at >= from && t.at < to)
+            .map(|t| t.delay)
+            .max()
+            .unwrap_or_default()
+    }
+    fn added(&self, from: f64, to: f64) -> Vec<f64> {
+        self.added
+            .iter()
+            .filter(|x| x.0 >= from && x.0 < to)
+            .map(|x| x.1)
+            .collect()
+    }
+}
+
+/// Plays `events` (sorted by instant, seconds from the start) until `end` s.
+fn play_events(events: &[(f64, Ev)], end: f64) -> Played {
+    let stream = make_stream(Codec::G711, end + 1.0, 20, false, false);
+    let mut jb = JitterBuffer::new(decoder(Codec::G711), JitterBufferConfig::default()).unwrap();
+    let t0 = Instant::now();
+    let at = |s: f64| t0 + Duration::from_secs_f64(s);
+    let mut out = [0i16; 160];
+    let mut tick = 0.0331;
+    let mut arrival_of: std::collections::HashMap<u32, f64> = Default::default();
+    let mut p = Played {
+        log: Vec::new(),
+        added: Vec::new(),
+        stats: JitterStats::default(),
+    };
+    let mut i = 0;
+    while tick < end {
+        while let Some(&(when, ev)) = events.get(i) {
+            if when > tick {
+                break;
+            }
+            i += 1;
+            match ev {
+                Ev::Audio {
+                    index,
+                    seq,
+                    ts,
+                    marker,
+                } => {
+                    arrival_of.insert(ts, when);
+                    jb.insert(
+                        at(when),
+                        &IncomingPacket {
+                            ssrc: 7,
+                            sequence: seq,
+                            timestamp: ts,
+                            marker,
+                            payload: &stream.payloads[index],
+                        },
+                    );
+                }
+                Ev::NonAudio { seq, ts } => jb.insert_non_audio(
+                    at(when),
+                    &IncomingPacket {
+                        ssrc: 7,
+                        sequence: seq,
+                        timestamp: ts,
+                        marker: false,
+                        payload: &[0x01, 0x0A, 0x00, 0xA0],
+                    },
+                ),
+                Ev::Active(a) => jb.set_active(a),
+            }
+        }
+        let kind = jb.get_frame(at(tick), &mut out).unwrap();
+        for &(ts, pos) in jb.last_frame_packet_starts() {
+            if let Some(&a) = arrival_of.get(&ts) {
+                let played = tick + pos as f64 / 8000.0;
+                p.added.push((played, (played - a) * 1000.0));
+            }
+        }
+        p.log.push(Tick {
+            at: tick,
+            kind,
+            delay: jb.current_delay(),
+        });
+        tick += 0.02;
+    }
+    p.stats = jb.stats();
+    p
+}
+
+/// A talker: packet `k` sent at `k * 20 ms` with sequence `seq(k)` and
+/// timestamp `ts(k)`, arriving 30 ms later, for packets `from..to`.
+fn talk(
+    events: &mut Vec<(f64, Ev)>,
+    from: usize,
+    to: usize,
+    seq: impl Fn(usize) -> u16,
+    ts: impl Fn(usize) -> u32,
+    marker_at: Option<usize>,
+) {
+    for k in from..to {
+        events.push((
+            k as f64 * 0.02 + 0.030,
+            Ev::Audio {
+                index: k,
+                seq: seq(k),
+                ts: ts(k),
+                marker: marker_at == Some(k),
+            },
+        ));
+    }
+}
+
+fn sorted(mut e: Vec<(f64, Ev)>) -> Vec<(f64, Ev)> {
+    e.sort_by(|a, b| a.0.total_cmp(&b.0));
+    e
+}
+
+#[test]
+fn hold_is_a_pause_not_concealment_nor_delay() {
+    // 4 s of talk, 3 s of hold (nothing sent; the timestamps keep running,
+    // the sequence numbers stay contiguous), 4 s of talk.
+    let mut e = Vec::new();
+    talk(&mut e, 0, 200, |k| k as u16, |k| (k * 160) as u32, None);
+    talk(
+        &mut e,
+        350,
+        550,
+        |k| (k - 150) as u16,
+        |k| (k * 160) as u32,
+        None,
+    );
+    let p = play_events(&sorted(e), 11.0);
+    let st = p.stats;
+    // Held from ~4.03 s: after the fade, only pause silence.
+    let held = p.kinds(4.3, 7.0);
+    assert!(held.iter().all(|k| *k == FrameKind::Paused), "{held:?}");
+    assert_eq!(st.pauses, 1, "{st:?}");
+    // The delay reported while held is the delay before it, not the hold.
+    assert!(
+        p.max_delay(4.3, 7.0) < Duration::from_millis(30),
+        "{:?}",
+        p.max_delay(4.3, 7.0)
+    );
+    // Nothing of the hold counts as concealment: the fade before the pause
+    // is reclassified as silence when the stream resumes after a timestamp
+    // gap the sequence numbers do not account for.
+    assert_eq!(st.samples_concealed, 0, "{st:?}");
+    assert_eq!(st.packets_missing, 0, "{st:?}");
+    assert!(st.samples_paused >= 8000 * 28 / 10, "{st:?}");
+    // Resumed at the target: no latency left from the hold.
+    let after = p.added(7.05, 11.0);
+    assert!(after.len() > 150);
+    assert!(after.iter().all(|&d| d < 25.0), "{:?}", &after[..5]);
+    let before = p.added(1.0, 4.0);
+    assert!((mean(after.iter().copied()) - mean(before.iter().copied())).abs() < 2.0);
+    assert!(!p.kinds(7.1, 11.0).contains(&FrameKind::Paused));
+}
+
+#[test]
+fn hold_whose_first_packet_after_is_lost_is_still_silence() {
+    // As above, but the first packet after the hold is lost: the timestamp
+    // gap (3 s) is far more than the one missing sequence number accounts
+    // for, so the sender stopped: silence, not 3 s of concealment.
+    let mut e = Vec::new();
+    talk(&mut e, 0, 200, |k| k as u16, |k| (k * 160) as u32, None);
+    talk(
+        &mut e,
+        351,
+        550,
+        |k| (k - 150) as u16,
+        |k| (k * 160) as u32,
+        None,
+    );
+    let p = play_events(&sorted(e), 11.0);
+    let st = p.stats;
+    assert_eq!(st.packets_missing, 1, "{st:?}");
+    // At most the lost packet's worth of concealment.
+    assert!(st.samples_concealed <= 160, "{st:?}");
+    assert!(st.samples_paused >= 8000 * 28 / 10, "{st:?}");
+    let after = p.added(7.1, 11.0);
+    assert!(after.iter().all(|&d| d < 25.0), "{:?}", &after[..5]);
+}
+
+#[test]
+fn far_end_that_stops_for_good_is_paused_silence() {
+    // A lost BYE: the far end stops; the buffer pauses after its threshold
+    // (80 ms here) and reports neither concealment nor a growing delay.
+    let mut e = Vec::new();
+    talk(&mut e, 0, 100, |k| k as u16, |k| (k * 160) as u32, None);
+    let p = play_events(&sorted(e), 12.0);
+    let st = p.stats;
+    assert!(p.kinds(2.2, 12.0).iter().all(|k| *k == FrameKind::Paused));
+    assert!(p.max_delay(2.2, 12.0) < Duration::from_millis(30));
+    // Only the fade before the pause is concealment (80 ms).
+    assert!(st.samples_concealed <= 8000 * 80 / 1000, "{st:?}");
+    assert!(st.concealed_ratio() < 0.01, "{st:?}");
+    assert!(st.paused);
+}
+
+#[test]
+fn resume_with_frozen_timestamps_and_a_marker_reanchors() {
+    // A sender whose timestamps do not advance while it is silent (not as
+    // RFC 3550 wants, but seen) marks the talkspurt after a 1 s pause: the
+    // buffer starts again at its usual delay instead of 1 s late.
+    let mut e = Vec::new();
+    talk(&mut e, 0, 200, |k| k as u16, |k| (k * 160) as u32, None);
+    talk(
+        &mut e,
+        250,
+        450,
+        |k| (k - 50) as u16,
+        |k| ((k - 50) * 160) as u32,
+        Some(250),
+    );
+    let p = play_events(&sorted(e), 9.0);
+    let after = p.added(5.1, 9.0);
+    assert!(after.len() > 150);
+    assert!(after.iter().all(|&d| d < 25.0), "{:?}", &after[..5]);
+    assert_eq!(p.stats.samples_concealed, 0, "{:?}", p.stats);
+}
+
+#[test]
+fn set_active_pauses_at_once_and_reanchors_on_resume() {
+    // The engine knows the call is on hold: the first tick without audio
+    // is the (faded) pause, not 80 ms of concealment; and the pause is the
+    // sender's even though the stream resumes with frozen timestamps and
+    // no marker.
+    let mut e = Vec::new();
+    talk(&mut e, 0, 200, |k| k as u16, |k| (k * 160) as u32, None);
+    e.push((4.0, Ev::Active(false)));
+    e.push((5.5, Ev::Active(true)));
+    talk(
+        &mut e,
+        300,
+        450,
+        |k| (k - 100) as u16,
+        |k| ((k - 100) * 160) as u32,
+        None,
+    );
+    let p = play_events(&sorted(e), 9.0);
+    let st = p.stats;
+    // Packet 199 arrives at 4.01 s and plays in the tick at 4.0331 s; the
+    // next tick has nothing: paused.
+    let first = p.log.iter().position(|t| t.at > 4.06).unwrap();
+    assert_eq!(p.log[first].kind, FrameKind::Paused);
+    assert_eq!(st.samples_concealed, 0, "{st:?}");
+    assert!(p.max_delay(4.06, 6.0) < Duration::from_millis(30));
+    let after = p.added(6.1, 9.0);
+    assert!(after.len() > 100);
+    assert!(after.iter().all(|&d| d < 25.0), "{:?}", &after[..5]);
+}
+
+#[test]
+fn delay_spike_past_the_pause_threshold_is_concealment_not_a_pause() {
+    // Packets 100..115 are held up 300 ms in the network and then arrive
+    // in a burst: the stream resumes where it stopped, so the stall was
+    // an underrun (concealment), and the packets play late, none lost.
+    let mut e = Vec::new();
+    talk(&mut e, 0, 300, |k| k as u16, |k| (k * 160) as u32, None);
+    for x in &mut e {
+        let k = (x.0 - 0.030) / 0.02;
+        if (99.5..115.0).contains(&k) {
+            x.0 = x.0.max(2.33 + (k - 100.0) * 0.001);
+        }
+    }
+    let p = play_events(&sorted(e), 7.0);
+    let st = p.stats;
+    assert_eq!(st.packets_late, 0, "{st:?}");
+    assert_eq!(st.packets_missing, 0, "{st:?}");
+    // The stream's end (from 6.03 s) is a pause that stays one.
+    assert_eq!(st.pauses, 2, "{st:?}");
+    assert!(st.samples_paused <= 8000, "{st:?}");
+    let spike = p.kinds(2.0, 2.4);
+    assert!(spike.contains(&FrameKind::Paused), "{spike:?}");
+    // 300 ms of stall, the pause's part of it counted as concealment.
+    assert!(st.samples_concealed >= 8000 * 28 / 100, "{st:?}");
+    // Played: all 300 packets.
+    assert_eq!(p.added.len(), 300);
+}
+
+/// A DTMF digit in the middle of 4 s of talk: audio packets 100..108 are
+/// not sent; telephone-event packets take their sequence numbers (five
+/// during the 100 ms tone, then the end packet three times) at the same
+/// pace. `announce`: the receiver tells the buffer about them.
+fn dtmf_events(announce: bool) -> Vec<(f64, Ev)> {
+    let mut e = Vec::new();
+    talk(&mut e, 0, 100, |k| k as u16, |k| (k * 160) as u32, None);
+    talk(&mut e, 108, 200, |k| k as u16, |k| (k * 160) as u32, None);
+    if announce {
+        for k in 100..108 {
+            e.push((
+                k as f64 * 0.02 + 0.030,
+                Ev::NonAudio {
+                    seq: k as u16,
+                    ts: 100 * 160,
+                },
+            ));
+        }
+    }
+    sorted(e)
+}
+
+#[test]
+fn dtmf_sequence_numbers_announced_as_non_audio_are_not_loss() {
+    // Until the last packet (4.01 s) has played.
+    let p = play_events(&dtmf_events(true), 4.03);
+    let st = p.stats;
+    assert_eq!(st.packets_non_audio, 8, "{st:?}");
+    assert_eq!(st.packets_missing, 0, "{st:?}");
+    assert_eq!(st.samples_concealed, 0, "{st:?}");
+    // 160 ms without audio: comfort noise (the concealment fading out),
+    // no pause: the event packets show the sender is there.
+    assert!(st.samples_comfort_noise >= 8 * 160, "{st:?}");
+    assert_eq!(st.pauses, 0, "{st:?}");
+    let kinds = p.kinds(0.5, 4.03);
+    assert!(!kinds.contains(&FrameKind::Concealed), "{kinds:?}");
+    // Playout goes on at the same delay.
+    let after = p.added(2.3, 4.0);
+    assert!(after.iter().all(|&d| d < 25.0), "{:?}", &after[..5]);
+
+    // Without the announcement the same gap is 8 lost packets.
+    let p = play_events(&dtmf_events(false), 4.03);
+    assert_eq!(p.stats.packets_missing, 8, "{:?}", p.stats);
+    assert!(p.stats.samples_concealed >= 6 * 160, "{:?}", p.stats);
+}
+
+#[test]
+fn has_fec_follows_the_opus_lbrr_flag() {
+    let g711 = G711Decoder::new(G711Law::Mu);
+    assert!(!g711.has_fec(&[0x40; 160]));
+    let opus = OpusDecoder::new(1).unwrap();
+    let mut enc = OpusEncoder::new(&OpusEncoderConfig {
+        fec: true,
+        expected_loss_percent: 10,
+        ..Default::default()
+    })
+    .unwrap();
+    let sig = speechlike(48_000, 48_000 * 2, false);
+    let mut buf = [0u8; 1500];
+    let with = sig
+        .chunks_exact(960)
+        .filter(|f| {
+            let n = enc.encode(f, &mut buf).unwrap();
+            opus.has_fec(&buf[..n])
+        })
+        .count();
+    assert!(with > 10, "{with}");
+    // Through a Box<dyn Decoder> too (the engine's shape).
+    let boxed: Box<dyn Decoder> = Box::new(OpusDecoder::new(1).unwrap());
+    assert!(boxed.has_fec(&[9 << 3, 0x40, 0]));
+    assert!(!boxed.has_fec(&[20 << 3, 0xFF]));
 }
