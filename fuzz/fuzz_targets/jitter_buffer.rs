@@ -9,8 +9,10 @@
 //! bit 3: fixed target); then operations, each a tag byte (low 3 bits)
 //! and its arguments: 0-2 insert (seq delta i8, timestamp delta in quarter
 //! packets i8, arrival advance ms u8, payload length u8, payload), 3 tick
-//! (advance ms u8), 4 SSRC change, 5 timestamp jump (u32), 6 sequence jump
-//! (u16), 7 a run of 20 ms ticks.
+//! (advance ms u8), 4 (by bits 6-7 of the tag) SSRC change by bits 3-5 /
+//! a non-audio (DTMF) sequence number through `insert_non_audio` /
+//! `set_active(false)` / `set_active(true)`, 5 timestamp jump (u32), 6
+//! sequence jump (u16), 7 a run of 20 ms ticks.
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
@@ -82,7 +84,24 @@ fn run<D: Decoder>(decoder: D, setup: u8, data: &[u8]) {
                 now += Duration::from_millis(u64::from(adv));
                 jb.get_frame(now, &mut out).expect("valid frame size");
             }
-            4 => ssrc = ssrc.wrapping_add(u32::from(tag >> 3)),
+            4 => match tag >> 6 {
+                0 => ssrc = ssrc.wrapping_add(u32::from(tag >> 3)),
+                1 => {
+                    seq = seq.wrapping_add(1);
+                    jb.insert_non_audio(
+                        now,
+                        &IncomingPacket {
+                            ssrc,
+                            sequence: seq,
+                            timestamp: ts,
+                            marker: false,
+                            payload: &[],
+                        },
+                    );
+                }
+                2 => jb.set_active(false),
+                _ => jb.set_active(true),
+            },
             5 => {
                 let mut b = [0u8; 4];
                 for x in &mut b {
@@ -106,6 +125,8 @@ fn run<D: Decoder>(decoder: D, setup: u8, data: &[u8]) {
     }
     let st = jb.stats();
     assert!(st.buffered_packets <= MAX_PACKETS);
+    assert!(st.samples_paused <= st.samples_out);
+    assert_eq!(st.paused, jb.is_paused());
 }
 
 fuzz_target!(|data: &[u8]| {

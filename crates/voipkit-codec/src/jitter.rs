@@ -42,6 +42,10 @@ const LOSS_WINDOW_PACKETS: f64 = 250.0;
 /// the target delay if either is longer, is a pause: the sender stopped
 /// (see [`JitterBuffer`], "Pauses").
 const PAUSE_AFTER: Duration = Duration::from_millis(80);
+/// A comfort-noise stall (after a DTX packet, or in a DTMF event) pauses
+/// only after this long: Opus DTX sends a packet every 400 ms, and a DTMF
+/// key may be held for a while.
+const PAUSE_AFTER_CN: Duration = Duration::from_secs(1);
 /// Sequence numbers announced as carrying no audio
 /// ([`JitterBuffer::insert_non_audio`]) remembered at once.
 const NON_AUDIO_RING: usize = 64;
@@ -590,12 +594,12 @@ struct Slot {
 /// [`JitterBuffer::set_active`]`(false)` (the engine knows: hold) the
 /// threshold is zero. Stalls after a comfort-noise (DTX) packet or inside
 /// a span of sequence numbers announced by
-/// [`JitterBuffer::insert_non_audio`] (DTMF) are comfort noise and never
-/// pause.
+/// [`JitterBuffer::insert_non_audio`] (DTMF) are comfort noise, and pause
+/// only after 1 s.
 ///
 /// When a packet is there again the pause ends, and the packet tells what
 /// it was. The sender's silence (see below, or the engine said so while
-/// paused): the pause stays silence, the concealment before it counts as
+/// paused, or the SSRC or the timeline changed): the pause stays silence, the concealment before it counts as
 /// comfort noise, and playout re-anchors at the target (the silence queued
 /// is dropped; a timestamp gap is skipped down to the target as in
 /// decision 2; if the timestamps did not advance with the pause and the
@@ -916,7 +920,9 @@ impl<D: Decoder> JitterBuffer<D> {
     /// audio packet, are ignored. Call it for every such packet, as it
     /// arrives (repeats are fine).
     pub fn insert_non_audio(&mut self, now: Instant, packet: &IncomingPacket<'_>) {
-        let _ = self.t_sub(now);
+        // Its arrival does not inform the delay estimate (an event's
+        // packets share the event's start timestamp).
+        let _ = now;
         if self.ssrc != Some(packet.ssrc) {
             return;
         }
@@ -943,6 +949,10 @@ impl<D: Decoder> JitterBuffer<D> {
     }
 
     fn reset_stream(&mut self, reset_decoder: bool) {
+        // A new SSRC or timeline during a pause: the old stream stopped.
+        if self.paused {
+            self.pause_known = true;
+        }
         for s in &mut self.slots {
             s.used = false;
         }
@@ -1529,7 +1539,13 @@ impl<D: Decoder> JitterBuffer<D> {
                 // number after the last decoded one carried no audio (a
                 // DTMF event): comfort noise, not concealment, no pause.
                 let cn = (self.last_was_cn || self.in_non_audio_span()) && self.active;
-                if !self.paused && !cn && self.stall_samples >= self.pause_after() {
+                let limit = if cn {
+                    self.pause_after()
+                        .max(Self::samples_of(self.rate, PAUSE_AFTER_CN) as u64)
+                } else {
+                    self.pause_after()
+                };
+                if !self.paused && self.stall_samples >= limit {
                     self.paused = true;
                     self.pause_known = !self.active;
                     self.pause_samples = 0;

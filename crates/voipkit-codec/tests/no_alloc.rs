@@ -103,7 +103,8 @@ fn steady_state_frames_do_not_allocate() {
     assert_eq!(allocs, 0, "resampler allocated");
 
     // Jitter buffer: warm up (payload buffers of every slot grow once),
-    // then count over 20 s of jittery arrivals with a loss and a spike.
+    // then count over 20 s of jittery arrivals with losses, spikes,
+    // pauses (hold) and DTMF sequence numbers.
     let mut jb =
         JitterBuffer::new(OpusDecoder::new(1).unwrap(), JitterBufferConfig::default()).unwrap();
     let mut enc = OpusEncoder::new(&OpusEncoderConfig::default()).unwrap();
@@ -123,7 +124,32 @@ fn steady_state_frames_do_not_allocate() {
         } else {
             Duration::ZERO
         };
-        if i % 37 != 5 {
+        // Every 400 packets (8 s): a DTMF digit (eight sequence numbers
+        // without audio), 1 s of hold (packets 250..300 not sent; the
+        // engine says so a little before and that it is over as media
+        // comes again), and a 2 s pause the buffer detects itself
+        // (packets 320..420 not sent).
+        let phase = i % 400;
+        if phase == 245 {
+            jb.set_active(false);
+        }
+        if phase == 300 {
+            jb.set_active(true);
+        }
+        let held = (250..300).contains(&phase) || (320..400).contains(&phase) || phase < 20;
+        let dtmf = (200..208).contains(&phase);
+        if dtmf {
+            jb.insert_non_audio(
+                t,
+                &IncomingPacket {
+                    ssrc: 9,
+                    sequence: i as u16,
+                    timestamp: 200 * 960,
+                    marker: false,
+                    payload: &[1, 10, 0, 160],
+                },
+            );
+        } else if i % 37 != 5 && !held {
             jb.insert(
                 t + jitter + spike,
                 &IncomingPacket {
@@ -147,5 +173,8 @@ fn steady_state_frames_do_not_allocate() {
         }
     });
     assert_eq!(allocs, 0, "jitter buffer allocated");
-    assert!(jb.stats().samples_concealed > 0);
+    let st = jb.stats();
+    assert!(st.samples_concealed > 0);
+    assert!(st.samples_paused > 0 && st.pauses >= 2, "{st:?}");
+    assert!(st.packets_non_audio >= 16, "{st:?}");
 }
