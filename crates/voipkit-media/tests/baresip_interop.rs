@@ -348,7 +348,13 @@ fn srtp_call_with_baresip() {
     let mut sent_dtmf = false;
     let mut events = Vec::new();
     let mut last_sent_seq = 0u16;
-    while Instant::now() < now + media_time {
+    // Past `media_time`, carry on (up to `rtt_time`) until baresip has
+    // reported on one of our SRs: its first RR can precede our first SR
+    // (both intervals are randomised), and then it carries no LSR.
+    let rtt_time = Duration::from_secs(14);
+    while Instant::now() < now + media_time
+        || (Instant::now() < now + rtt_time && session.stats().rtt.samples == 0)
+    {
         let t = Instant::now();
         if t >= next_frame {
             let off = (frame * 160) % 8000;
