@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
     // Remember what the UA sent so responses can refer to it.
     let mut branch = String::new();
     let mut call_id = String::new();
-    let mut drain = |ua: &mut UserAgent, branch: &mut String, call_id: &mut String| {
+    let drain = |ua: &mut UserAgent, branch: &mut String, call_id: &mut String| {
         while let Some(t) = ua.poll_transmit() {
             if let Ok(m) = Message::parse(t.contents) {
                 if let (Ok(v), Ok(c)) = (m.top_via(), m.call_id()) {
