@@ -603,14 +603,22 @@ fn full_call(codecs: &[AudioCodec], expected: AudioCodec, seed: u64) -> CallFigu
     }
     assert_eq!(h.undeliverable, 0);
     let sip_lost = h.net.stats(ALICE_SIP, BOB_SIP).lost + h.net.stats(BOB_SIP, ALICE_SIP).lost;
-    // Resends of the same message: the transaction layer's (timers A, E,
-    // G) and the call layer's 2xx and ACK resends, which UaStats does not
-    // count.
+    // Resends of the same message (bytes sent before): the transaction
+    // layer's (timers A, E, G) and the call layer's (2xx until ACK, ACK
+    // per 2xx); UaStats counts each once.
     let resent: usize = [&alice, &bob]
         .iter()
         .map(|p| {
             let unique: std::collections::HashSet<&String> = p.sip_sent.iter().collect();
-            p.sip_sent.len() - unique.len()
+            let copies = p.sip_sent.len() - unique.len();
+            assert_eq!(
+                p.ua.stats().retransmissions(),
+                copies as u64,
+                "{}: {:#?}",
+                p.name,
+                p.ua.stats()
+            );
+            copies
         })
         .sum();
     println!("SIP: {sip_lost} messages lost, {resent} resent");
