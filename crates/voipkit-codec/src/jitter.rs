@@ -962,7 +962,10 @@ impl<D: Decoder> JitterBuffer<D> {
         self.have_timeline = false;
         self.last_decoded_seq = None;
         self.last_was_cn = false;
-        self.pending_stall = 0;
+        // (A pause keeps its fade's count: `end_pause` settles it.)
+        if !self.paused {
+            self.pending_stall = 0;
+        }
         self.stall_samples = 0;
         self.played = [i64::MIN; PLAYED_RING];
         self.non_audio = [i64::MIN; NON_AUDIO_RING];
@@ -1351,6 +1354,11 @@ impl<D: Decoder> JitterBuffer<D> {
             self.pcm.clear();
             self.pcm_off = 0;
             self.markers.clear();
+            // The concealment before the pause was the fade into silence.
+            let moved = self.pending_stall.min(self.stats.samples_concealed);
+            self.stats.samples_concealed -= moved;
+            self.stats.samples_comfort_noise += moved;
+            self.pending_stall = 0;
         } else {
             let moved = self.pause_samples.min(self.stats.samples_paused);
             self.stats.samples_paused -= moved;

@@ -20,8 +20,11 @@
 //!   10/20 ms frames out on the caller's playout clock, with a target delay
 //!   that follows measured arrival jitter, time-stretching (accelerate /
 //!   preemptive expand), loss concealment (PLC, Opus FEC), DTX/silence
-//!   handling, reorder, duplicates, late packets, timestamp jumps, SSRC
-//!   changes and clock drift, in bounded memory.
+//!   handling, pauses (the sender stopped: hold, a lost BYE; detected, or
+//!   told with `set_active`) played as silence that is neither concealment
+//!   nor delay, sequence numbers that carried no audio (DTMF events, told
+//!   with `insert_non_audio`), reorder, duplicates, late packets, timestamp
+//!   jumps, SSRC changes and clock drift, in bounded memory.
 //!
 //! What it does not own: RTP/SRTP parsing (voipkit-media hands us sequence,
 //! timestamp, marker and payload), audio devices and the real-time rings

@@ -1081,6 +1081,8 @@ enum Ev {
     NonAudio { seq: u16, ts: u32 },
     /// `JitterBuffer::set_active`.
     Active(bool),
+    /// Later audio packets have this SSRC (the first ones have 7).
+    Ssrc(u32),
 }
 
 struct Tick {
@@ -1136,6 +1138,7 @@ fn play_events(events: &[(f64, Ev)], end: f64) -> Played {
         stats: JitterStats::default(),
     };
     let mut i = 0;
+    let mut ssrc = 7;
     while tick < end {
         while let Some(&(when, ev)) = events.get(i) {
             if when > tick {
@@ -1153,7 +1156,7 @@ fn play_events(events: &[(f64, Ev)], end: f64) -> Played {
                     jb.insert(
                         at(when),
                         &IncomingPacket {
-                            ssrc: 7,
+                            ssrc,
                             sequence: seq,
                             timestamp: ts,
                             marker,
@@ -1172,6 +1175,7 @@ fn play_events(events: &[(f64, Ev)], end: f64) -> Played {
                     },
                 ),
                 Ev::Active(a) => jb.set_active(a),
+                Ev::Ssrc(s) => ssrc = s,
             }
         }
         let kind = jb.get_frame(at(tick), &mut out).unwrap();
@@ -1454,4 +1458,31 @@ fn has_fec_follows_the_opus_lbrr_flag() {
     let boxed: Box<dyn Decoder> = Box::new(OpusDecoder::new(1).unwrap());
     assert!(boxed.has_fec(&[9 << 3, 0x40, 0]));
     assert!(!boxed.has_fec(&[20 << 3, 0xFF]));
+}
+
+#[test]
+fn new_ssrc_after_a_pause_is_silence_and_starts_at_the_target() {
+    // After 2 s of hold the far end comes back as a new stream (new SSRC,
+    // sequence numbers and timestamps from elsewhere, no marker).
+    let mut e = Vec::new();
+    talk(&mut e, 0, 150, |k| k as u16, |k| (k * 160) as u32, None);
+    e.push((4.0, Ev::Ssrc(99)));
+    talk(
+        &mut e,
+        250,
+        400,
+        |k| (k + 1234) as u16,
+        |k| (k * 160 + 5_000_000) as u32,
+        None,
+    );
+    // Until the last packet (8.01 s) has played.
+    let p = play_events(&sorted(e), 8.02);
+    let st = p.stats;
+    assert_eq!(st.ssrc_changes, 1, "{st:?}");
+    assert_eq!(st.pauses, 1, "{st:?}");
+    assert_eq!(st.samples_concealed, 0, "{st:?}");
+    assert!(st.samples_paused >= 8000 * 18 / 10, "{st:?}");
+    let after = p.added(5.2, 8.0);
+    assert!(after.len() > 100);
+    assert!(after.iter().all(|&d| d < 25.0), "{:?}", &after[..5]);
 }
