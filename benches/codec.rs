@@ -123,7 +123,7 @@ fn jitter<D: Decoder>(
                 arrival,
                 &IncomingPacket {
                     ssrc: 1,
-                    sequence: i as u16,
+                    sequence_number: i as u16,
                     timestamp: (i * samples) as u32,
                     marker: false,
                     payload: p,

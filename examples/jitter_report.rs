@@ -303,7 +303,7 @@ fn run(trace: &Trace, packets: &[Vec<u8>], args: &Args, seed: u64) -> Result {
             arrivals.push((i, t));
             let pkt = IncomingPacket {
                 ssrc: 0x1234_5678,
-                sequence: (i as u16).wrapping_add(60_000),
+                sequence_number: (i as u16).wrapping_add(60_000),
                 timestamp: TS0.wrapping_add((i * packet) as u32),
                 marker: i == 0,
                 payload: &d.payload[4..],

@@ -600,7 +600,7 @@ impl<E: Encoder, D: Decoder> Pipeline<E, D> {
                 rtp.arrival,
                 &IncomingPacket {
                     ssrc: rtp.ssrc,
-                    sequence: rtp.sequence_number,
+                    sequence_number: rtp.sequence_number,
                     timestamp: rtp.timestamp,
                     marker: rtp.marker,
                     payload: &rtp.payload,

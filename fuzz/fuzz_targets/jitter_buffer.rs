@@ -72,7 +72,7 @@ fn run<D: Decoder>(decoder: D, setup: u8, data: &[u8]) {
                     now,
                     &IncomingPacket {
                         ssrc,
-                        sequence: seq,
+                        sequence_number: seq,
                         timestamp: ts,
                         marker: tag & 8 != 0,
                         payload,
@@ -92,7 +92,7 @@ fn run<D: Decoder>(decoder: D, setup: u8, data: &[u8]) {
                         now,
                         &IncomingPacket {
                             ssrc,
-                            sequence: seq,
+                            sequence_number: seq,
                             timestamp: ts,
                             marker: false,
                             payload: &[],

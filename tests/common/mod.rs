@@ -291,7 +291,7 @@ impl AudioStream {
                     p.arrival,
                     &IncomingPacket {
                         ssrc: p.ssrc,
-                        sequence: p.sequence_number,
+                        sequence_number: p.sequence_number,
                         timestamp: p.timestamp,
                         marker: p.marker,
                         payload: &p.payload,

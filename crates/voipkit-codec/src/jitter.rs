@@ -165,7 +165,7 @@ pub struct IncomingPacket<'a> {
     /// Synchronization source; a change resets the stream.
     pub ssrc: u32,
     /// RTP sequence number.
-    pub sequence: u16,
+    pub sequence_number: u16,
     /// RTP timestamp (codec clock).
     pub timestamp: u32,
     /// RTP marker bit (start of a talkspurt for audio).
@@ -929,12 +929,12 @@ impl<D: Decoder> JitterBuffer<D> {
         let Some((s, e)) = self.high_seq else {
             return;
         };
-        let seq = e + i64::from(packet.sequence.wrapping_sub(s) as i16);
+        let seq = e + i64::from(packet.sequence_number.wrapping_sub(s) as i16);
         if self.non_audio.contains(&seq) {
             return;
         }
         if seq > e {
-            self.high_seq = Some((packet.sequence, seq));
+            self.high_seq = Some((packet.sequence_number, seq));
         }
         if let Some(x) = self.non_audio.get_mut(self.non_audio_pos % NON_AUDIO_RING) {
             *x = seq;
@@ -1017,8 +1017,8 @@ impl<D: Decoder> JitterBuffer<D> {
 
         // Unwrap sequence number and timestamp against the highest seen.
         let seq = match self.high_seq {
-            Some((s, e)) => e + i64::from(packet.sequence.wrapping_sub(s) as i16),
-            None => i64::from(packet.sequence),
+            Some((s, e)) => e + i64::from(packet.sequence_number.wrapping_sub(s) as i16),
+            None => i64::from(packet.sequence_number),
         };
         let ts = match self.high_ts {
             Some((s, e)) => e + i64::from(packet.timestamp.wrapping_sub(s) as i32),
@@ -1039,12 +1039,15 @@ impl<D: Decoder> JitterBuffer<D> {
             outcome = InsertOutcome::QueuedAfterReset;
         }
         let (seq, ts) = if self.high_seq.is_none() {
-            (i64::from(packet.sequence), i64::from(packet.timestamp))
+            (
+                i64::from(packet.sequence_number),
+                i64::from(packet.timestamp),
+            )
         } else {
             (seq, ts)
         };
         if self.high_seq.is_none_or(|(_, e)| seq > e) {
-            self.high_seq = Some((packet.sequence, seq));
+            self.high_seq = Some((packet.sequence_number, seq));
         }
         if self.high_ts.is_none_or(|(_, e)| ts > e) {
             self.high_ts = Some((packet.timestamp, ts));

@@ -26,8 +26,8 @@
 //!   with `insert_non_audio`), reorder, duplicates, late packets, timestamp
 //!   jumps, SSRC changes and clock drift, in bounded memory.
 //!
-//! What it does not own: RTP/SRTP parsing (voipkit-media hands us sequence,
-//! timestamp, marker and payload), audio devices and the real-time rings
+//! What it does not own: RTP/SRTP parsing (voipkit-media hands us SSRC,
+//! sequence_number, timestamp, marker and payload), audio devices and the real-time rings
 //! (voipkit-audio), SDP negotiation (voipkit-sdp). It never reads a clock:
 //! every time-dependent call takes `now`.
 //!

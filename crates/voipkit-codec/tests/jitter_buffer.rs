@@ -214,7 +214,7 @@ fn run(s: Setup) -> Outcome {
                 t,
                 &IncomingPacket {
                     ssrc,
-                    sequence: seq0.wrapping_add(seq_n as u16),
+                    sequence_number: seq0.wrapping_add(seq_n as u16),
                     timestamp: ts,
                     marker: false,
                     payload: &d.payload[8..],
@@ -828,7 +828,7 @@ fn opus_stereo_output() {
             t,
             &IncomingPacket {
                 ssrc: 1,
-                sequence: i as u16,
+                sequence_number: i as u16,
                 timestamp: (i * 960) as u32,
                 marker: i == 0,
                 payload: p,
@@ -855,7 +855,7 @@ fn late_duplicate_and_invalid_packets() {
     let payload = [0xD5u8; 160];
     let pkt = |seq: u16| IncomingPacket {
         ssrc: 5,
-        sequence: seq,
+        sequence_number: seq,
         timestamp: u32::from(seq) * 160,
         marker: false,
         payload: &payload,
@@ -939,7 +939,7 @@ fn memory_stays_bounded_under_a_flood() {
             t,
             &IncomingPacket {
                 ssrc: (x >> 60) as u32,
-                sequence: (x >> 16) as u16,
+                sequence_number: (x >> 16) as u16,
                 timestamp: (x >> 32) as u32,
                 marker: x & 1 == 1,
                 payload: &payload[..1 + (x as usize % 3)],
@@ -966,7 +966,7 @@ fn switching_target_at_run_time() {
             t,
             &IncomingPacket {
                 ssrc: 1,
-                sequence: i as u16,
+                sequence_number: i as u16,
                 timestamp: i * 160,
                 marker: false,
                 payload: &payload,
@@ -1023,7 +1023,7 @@ fn loud_unperiodic_audio_still_reaches_the_target() {
             let now = t0 + Duration::from_millis(20 * k);
             let packet = IncomingPacket {
                 ssrc: 7,
-                sequence: k as u16,
+                sequence_number: k as u16,
                 timestamp: (k as usize * n) as u32,
                 marker: k == 0,
                 payload: &payload[..len],
@@ -1157,7 +1157,7 @@ fn play_events(events: &[(f64, Ev)], end: f64) -> Played {
                         at(when),
                         &IncomingPacket {
                             ssrc,
-                            sequence: seq,
+                            sequence_number: seq,
                             timestamp: ts,
                             marker,
                             payload: &stream.payloads[index],
@@ -1168,7 +1168,7 @@ fn play_events(events: &[(f64, Ev)], end: f64) -> Played {
                     at(when),
                     &IncomingPacket {
                         ssrc: 7,
-                        sequence: seq,
+                        sequence_number: seq,
                         timestamp: ts,
                         marker: false,
                         payload: &[0x01, 0x0A, 0x00, 0xA0],

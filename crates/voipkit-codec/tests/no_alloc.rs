@@ -143,7 +143,7 @@ fn steady_state_frames_do_not_allocate() {
                 t,
                 &IncomingPacket {
                     ssrc: 9,
-                    sequence: i as u16,
+                    sequence_number: i as u16,
                     timestamp: 200 * 960,
                     marker: false,
                     payload: &[1, 10, 0, 160],
@@ -154,7 +154,7 @@ fn steady_state_frames_do_not_allocate() {
                 t + jitter + spike,
                 &IncomingPacket {
                     ssrc: 9,
-                    sequence: i as u16,
+                    sequence_number: i as u16,
                     timestamp: (i * 960) as u32,
                     marker: false,
                     payload: &packets[i % packets.len()],
