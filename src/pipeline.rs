@@ -608,6 +608,20 @@ impl<E: Encoder, D: Decoder> Pipeline<E, D> {
             );
             self.receiver.recycle(rtp.payload);
         }
+        // Telephone-event packets take the audio's sequence numbers: tell
+        // the jitter buffer they carried no audio (not lost).
+        while let Some(n) = self.receiver.poll_non_audio() {
+            self.jitter.insert_non_audio(
+                n.arrival,
+                &IncomingPacket {
+                    ssrc: n.ssrc,
+                    sequence_number: n.sequence_number,
+                    timestamp: n.timestamp,
+                    marker: n.marker,
+                    payload: &[],
+                },
+            );
+        }
         while self.receiver.poll_event().is_some() {}
         while self.sender.poll_event().is_some() {}
         Ok(())

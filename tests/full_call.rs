@@ -508,6 +508,46 @@ fn full_call(codecs: &[AudioCodec], expected: AudioCodec, seed: u64) -> CallFigu
         assert_eq!(r.volume, 10);
     }
     assert_eq!(alice.media().stats().outbound.dtmf_digits, 5);
+    // The digits' packets take the audio's sequence numbers (alice sends
+    // no audio meanwhile): bob's jitter buffer is told they carried no
+    // audio, so the gap plays as silence, not ~6 concealed frames a digit.
+    let dtmf_window = bob
+        .media()
+        .frames_between(now, now + Duration::from_secs(2));
+    let concealed_in_dtmf = dtmf_window
+        .iter()
+        .filter(|k| matches!(k, FrameKind::Concealed))
+        .count();
+    // The same length of talk just before, for the link's own losses.
+    let talk_window = bob
+        .media()
+        .frames_between(now - Duration::from_secs(2), now);
+    let concealed_in_talk = talk_window
+        .iter()
+        .filter(|k| matches!(k, FrameKind::Concealed))
+        .count();
+    let silent_in_dtmf = dtmf_window
+        .iter()
+        .filter(|k| matches!(k, FrameKind::ComfortNoise | FrameKind::Paused))
+        .count();
+    let bjs = bob.media().jitter_stats();
+    println!(
+        "bob during \"1234#\": {concealed_in_dtmf} of {} frames concealed ({concealed_in_talk} in the 2 s before), {silent_in_dtmf} silence, {} non-audio packets ({} told to the jitter buffer)",
+        dtmf_window.len(),
+        bob.media().non_audio_packets,
+        bjs.packets_non_audio
+    );
+    assert!(bob.media().non_audio_packets >= 5 * 5, "{bjs:?}");
+    assert_eq!(bjs.packets_non_audio, bob.media().non_audio_packets);
+    // The gaps play as silence (about six frames a digit).
+    assert!(silent_in_dtmf >= 4 * 5, "{dtmf_window:?}");
+    // Seen: 7 (2 in the talk before) for PCMU, 7 (5) for Opus, the link's
+    // losses (a lost event packet's sequence number still counts as lost);
+    // without insert_non_audio 23 and 21.
+    assert!(
+        concealed_in_dtmf <= concealed_in_talk + 6,
+        "{concealed_in_dtmf} frames concealed during the digits, {concealed_in_talk} before: {dtmf_window:?}"
+    );
 
     // BYE.
     alice.hang_up(h.now());

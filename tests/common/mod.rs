@@ -147,6 +147,9 @@ pub struct AudioStream {
     pub events: Vec<MediaEvent>,
     /// RTP packets of another payload type than the codec's.
     pub other_payload_types: u64,
+    /// Telephone-event (DTMF) packets told to the jitter buffer as
+    /// carrying no audio.
+    pub non_audio_packets: u64,
     /// Frames sent.
     pub frames_sent: u64,
     closed: bool,
@@ -188,6 +191,7 @@ impl AudioStream {
             digits_started: String::new(),
             events: Vec::new(),
             other_payload_types: 0,
+            non_audio_packets: 0,
             frames_sent: 0,
             closed: false,
         }
@@ -286,21 +290,35 @@ impl AudioStream {
 
     fn drain(&mut self) {
         while let Some(p) = self.session.poll_rtp() {
+            let packet = IncomingPacket {
+                ssrc: p.ssrc,
+                sequence_number: p.sequence_number,
+                timestamp: p.timestamp,
+                marker: p.marker,
+                payload: &p.payload,
+            };
             if p.payload_type == self.recv_payload_type {
-                self.jitter.insert(
-                    p.arrival,
-                    &IncomingPacket {
-                        ssrc: p.ssrc,
-                        sequence_number: p.sequence_number,
-                        timestamp: p.timestamp,
-                        marker: p.marker,
-                        payload: &p.payload,
-                    },
-                );
+                self.jitter.insert(p.arrival, &packet);
             } else {
+                // Not our decoder's: its sequence number carried no audio.
+                self.jitter.insert_non_audio(p.arrival, &packet);
                 self.other_payload_types += 1;
             }
             self.session.recycle(p.payload);
+        }
+        // Telephone-events (DTMF) take the audio's sequence numbers.
+        while let Some(n) = self.session.poll_non_audio() {
+            self.jitter.insert_non_audio(
+                n.arrival,
+                &IncomingPacket {
+                    ssrc: n.ssrc,
+                    sequence_number: n.sequence_number,
+                    timestamp: n.timestamp,
+                    marker: n.marker,
+                    payload: &[],
+                },
+            );
+            self.non_audio_packets += 1;
         }
         while let Some(e) = self.session.poll_event() {
             match &e {

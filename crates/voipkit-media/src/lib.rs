@@ -32,7 +32,8 @@
 //!
 //! # What it does not own
 //! Sockets, clocks, threads (the driver's), codecs and the jitter buffer
-//! (`voipkit-codec` takes [`ReceivedRtp`] from [`MediaSession::poll_rtp`]),
+//! (`voipkit-codec` takes [`ReceivedRtp`] from [`MediaSession::poll_rtp`]
+//! and [`NonAudioRtp`] from [`MediaSession::poll_non_audio`]),
 //! SDP and the offer/answer that fills [`MediaSessionConfig`]
 //! (`voipkit-sdp`: [`MediaSessionConfig::from_negotiated`] takes its
 //! `NegotiatedAudio`; its [`SrtpParameters`] (with [`CryptoSuite`] and
@@ -56,6 +57,7 @@
 //! while let Some(t) = session.poll_transmit() { /* socket.send_to(&t.contents, t.destination) */
 //!     session.recycle(t.contents); }
 //! while let Some(p) = session.poll_rtp() { /* jitter buffer */ session.recycle(p.payload); }
+//! while let Some(n) = session.poll_non_audio() { /* DTMF: jitter buffer's insert_non_audio */ }
 //! while let Some(e) = session.poll_event() { /* DTMF, latching, STUN, BYE */ }
 //! ```
 //! Hand buffers back with [`MediaSession::recycle`]: the plain RTP send and
@@ -95,7 +97,7 @@ pub use rand::SeedableRng;
 pub use rand_chacha::ChaCha20Rng;
 pub use session::{
     KeepAlive, KeepAliveKind, MediaEvent, MediaSession, MediaSessionConfig, MediaSocket,
-    NOMINAL_REMOTE_PLAYOUT_DELAY, ReceivedRtp, Transmit, TransmitKind,
+    NOMINAL_REMOTE_PLAYOUT_DELAY, NonAudioRtp, ReceivedRtp, Transmit, TransmitKind,
 };
 pub use stats::{InboundStats, MediaStats, OutboundStats, RemoteReport, RttStats};
 pub use stun::StunTiming;

@@ -79,6 +79,33 @@ pub struct ReceivedRtp {
     pub payload: Vec<u8>,
 }
 
+/// A received RTP packet of the peer's stream that carried no audio: an
+/// RFC 4733 telephone-event (DTMF) packet. [`MediaSession`] consumes its
+/// payload itself (it becomes [`MediaEvent::DtmfStarted`] /
+/// [`MediaEvent::DtmfReceived`]); this is what the jitter buffer needs to
+/// know about it. A sender takes the sequence numbers of its audio stream
+/// (same SSRC) for its events and sends no audio meanwhile, so hand each
+/// one to the jitter buffer (`voipkit_codec::JitterBuffer::insert_non_audio`)
+/// or that gap in the audio's sequence numbers counts as lost packets.
+/// Comes from [`MediaSession::poll_non_audio`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NonAudioRtp {
+    /// Synchronization source.
+    pub ssrc: u32,
+    /// Sequence number.
+    pub sequence_number: u16,
+    /// Sequence number extended with the wrap count (RFC 3550 A.1).
+    pub extended_sequence_number: u64,
+    /// Media timestamp (a telephone-event's is its event's start).
+    pub timestamp: u32,
+    /// Marker bit (an event's start).
+    pub marker: bool,
+    /// Payload type.
+    pub payload_type: u8,
+    /// When it arrived.
+    pub arrival: Instant,
+}
+
 /// Something the call layer should know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -355,9 +382,21 @@ struct Latch {
 /// [`MediaSession::handle_input`] (and [`MediaSession::handle_rtcp_input`]
 /// for a separate RTCP socket), call [`MediaSession::handle_timeout`] at
 /// [`MediaSession::poll_timeout`], and after any call drain
-/// [`MediaSession::poll_transmit`], [`MediaSession::poll_rtp`] and
-/// [`MediaSession::poll_event`]. Audio goes in with
-/// [`MediaSession::send_audio`].
+/// [`MediaSession::poll_transmit`], [`MediaSession::poll_rtp`],
+/// [`MediaSession::poll_non_audio`] and [`MediaSession::poll_event`].
+/// Audio goes in with [`MediaSession::send_audio`].
+///
+/// Received packets come out in two queues: [`MediaSession::poll_rtp`]
+/// gives audio packets only (the negotiated payload type and the other
+/// accepted ones: always something to decode), and
+/// [`MediaSession::poll_non_audio`] gives the telephone-event (DTMF)
+/// packets of the peer's stream, with no payload (the session turns that
+/// into [`MediaEvent`]s). They share the audio's SSRC and sequence
+/// numbers, so a receiver feeding a jitter buffer drains both before its
+/// next playout tick: audio with `JitterBuffer::insert`, non-audio with
+/// `JitterBuffer::insert_non_audio` (otherwise every digit plays as about
+/// six lost frames). Neither queue fills while the direction does not let
+/// us receive. Each holds at most 256 packets (the oldest is dropped).
 pub struct MediaSession {
     config: MediaSessionConfig,
     cname: String,
@@ -397,6 +436,7 @@ pub struct MediaSession {
     transmits: VecDeque<Transmit>,
     events: VecDeque<MediaEvent>,
     received: VecDeque<ReceivedRtp>,
+    non_audio: VecDeque<NonAudioRtp>,
     pool: Vec<Vec<u8>>,
     scratch: Vec<u8>,
     drops: DropCounters,
@@ -501,6 +541,7 @@ impl MediaSession {
             transmits: VecDeque::with_capacity(8),
             events: VecDeque::with_capacity(8),
             received: VecDeque::with_capacity(8),
+            non_audio: VecDeque::with_capacity(16),
             pool: Vec::with_capacity(MAX_POOLED),
             scratch: Vec::with_capacity(1500),
             drops: DropCounters::default(),
@@ -620,9 +661,19 @@ impl MediaSession {
         self.transmits.pop_front()
     }
 
-    /// The next received RTP packet for the jitter buffer.
+    /// The next received audio RTP packet for the jitter buffer (never a
+    /// telephone-event: see [`MediaSession::poll_non_audio`]).
     pub fn poll_rtp(&mut self) -> Option<ReceivedRtp> {
         self.received.pop_front()
+    }
+
+    /// The next received telephone-event (DTMF) packet's header, for the
+    /// jitter buffer's `insert_non_audio` (see [`NonAudioRtp`]). Drain it
+    /// together with [`MediaSession::poll_rtp`] after every input; a
+    /// caller without a jitter buffer may ignore it (the queue keeps the
+    /// newest 256).
+    pub fn poll_non_audio(&mut self) -> Option<NonAudioRtp> {
+        self.non_audio.pop_front()
     }
 
     /// The next event.
@@ -1120,6 +1171,20 @@ impl MediaSession {
             return Ok(());
         }
         if is_dtmf {
+            // Its sequence number carried no audio, whatever the event
+            // payload turns out to be.
+            if self.non_audio.len() >= MAX_QUEUED_RTP {
+                self.non_audio.pop_front();
+            }
+            self.non_audio.push_back(NonAudioRtp {
+                ssrc: pkt.ssrc,
+                sequence_number: pkt.sequence_number,
+                extended_sequence_number: extended,
+                timestamp: pkt.timestamp,
+                marker: pkt.marker,
+                payload_type: pkt.payload_type,
+                arrival: now,
+            });
             let r = self
                 .dtmf_rx
                 .handle_packet(now, pkt.ssrc, pkt.timestamp, pkt.payload);

@@ -294,6 +294,24 @@ fn dtmf_end_to_end_with_audio_held_back() {
         .find(|w| w[1].timestamp.wrapping_sub(w[0].timestamp) > 160)
         .unwrap();
     assert!(resumed[1].marker);
+    // The telephone-event packets come out of poll_non_audio (never
+    // poll_rtp) and fill exactly the audio's sequence gaps.
+    let non_audio: Vec<_> = std::iter::from_fn(|| p.b.poll_non_audio()).collect();
+    assert!(non_audio.len() >= 10, "{non_audio:?}");
+    let audio = &p.b_rx[before - 1..];
+    assert!(audio.iter().all(|r| r.payload_type == 0));
+    assert!(
+        non_audio
+            .iter()
+            .all(|n| n.ssrc == audio[0].ssrc && n.payload_type != 0)
+    );
+    let mut seqs: Vec<u64> = audio
+        .iter()
+        .map(|r| r.extended_sequence_number)
+        .chain(non_audio.iter().map(|n| n.extended_sequence_number))
+        .collect();
+    seqs.sort_unstable();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
     assert_eq!(p.a.stats().outbound.dtmf_digits, 2);
     assert_eq!(p.b.stats().drops.total(), 0);
 }
