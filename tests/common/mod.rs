@@ -114,7 +114,10 @@ pub fn rms_db(samples: &[i16]) -> f64 {
 /// One call's audio stream: the media session configured from the SDP
 /// result, our tone encoded and sent every frame while the direction
 /// allows sending, and what arrives through the jitter buffer, decoded, on
-/// the same frame clock (kept in `heard`).
+/// the same frame clock (kept in `heard`). The jitter buffer is told when
+/// the far end's media is not expected (the direction does not let us
+/// receive, the stream closed: a pause, not loss) and which sequence
+/// numbers carried no audio (DTMF, other payload types).
 pub struct AudioStream {
     /// The media session.
     pub session: MediaSession,
@@ -169,7 +172,9 @@ impl AudioStream {
         let frame_samples = encoder.frame_samples();
         let rtp_frame =
             (frame_samples as u64 * u64::from(encoder.rtp_clock_rate()) / u64::from(rate)) as u32;
-        let jitter = JitterBuffer::new(decoder, JitterBufferConfig::default()).unwrap();
+        let mut jitter = JitterBuffer::new(decoder, JitterBufferConfig::default()).unwrap();
+        // Whether the far end's media is expected (hold: a pause, not loss).
+        jitter.set_active(session.direction().can_recv());
         Self {
             session,
             encoder,
@@ -203,6 +208,9 @@ impl AudioStream {
     pub fn update(&mut self, now: Instant, audio: &NegotiatedAudio) {
         assert_eq!(audio.codec.codec, self.codec, "codec change not handled");
         self.session.apply_negotiated(now, audio).unwrap();
+        // Hold / resume: the jitter buffer plays a pause (silence) while
+        // the direction does not let us receive, not concealment.
+        self.jitter.set_active(self.session.direction().can_recv());
     }
 
     /// The direction in force, from our side (the media session enforces
@@ -224,6 +232,7 @@ impl AudioStream {
     /// Ends the stream (RTCP BYE).
     pub fn close(&mut self, now: Instant) {
         self.session.close(now);
+        self.jitter.set_active(false);
         self.closed = true;
     }
 
