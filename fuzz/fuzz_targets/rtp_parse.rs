@@ -34,6 +34,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(p.payload.len() <= data.len());
         s.recycle(p.payload);
     }
+    // Telephone-events come out here (payload type 101), never above.
+    while let Some(n) = s.poll_non_audio() {
+        assert_eq!(n.payload_type, 101);
+    }
     while s.poll_event().is_some() {}
     let st = s.stats();
     assert!(st.inbound.packets <= 3);
