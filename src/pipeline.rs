@@ -14,6 +14,7 @@
 //!           -> MediaSession::handle_input    (SRTP unprotect + replay check + RTP parse,
 //!                                             latching, statistics: receiver session)
 //!           -> MediaSession::poll_rtp -> JitterBuffer::insert
+//!              (MediaSession::poll_non_audio -> JitterBuffer::insert_non_audio: DTMF)
 //!           -> JitterBuffer::get_frame       (decode, conceal, time-stretch)
 //!           -> PlayoutStream::push_frame     (media thread)
 //!           -> PlayoutCallback::render       (real-time half of the playout ring)
