@@ -17,69 +17,13 @@
 
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use voipkit_media::{
     ChaCha20Rng, CryptoSuite, DropReason, DtmfDigit, MediaSession, MediaSessionConfig, MediaSocket,
     SeedableRng, SrtpKeyingMaterial, SrtpParameters,
 };
-
-fn find_baresip() -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join("baresip"))
-        .find(|p| p.is_file())
-}
-
-/// Stops baresip by its PID (SIGTERM, then SIGKILL) and removes its
-/// config directory, also when the test fails.
-struct Baresip {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Baresip {
-    fn stop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Baresip {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use voipkit_testpeers::{Baresip, find_binary, free_udp_port, free_udp_port_pair};
 
 /// An RTP socket on an even port whose odd neighbour is free too (for
 /// RTCP when the answer has no rtcp-mux).
@@ -214,7 +158,7 @@ fn recv_response(sip: &UdpSocket, cseq_method: &str, deadline: Instant) -> Respo
 
 #[test]
 fn srtp_call_with_baresip() {
-    let Some(baresip_bin) = find_baresip() else {
+    let Some(baresip_bin) = find_binary("baresip") else {
         eprintln!(
             "SKIPPED srtp_call_with_baresip: `baresip` is not installed \
              (apt-get install baresip-core to run this interop test)"
@@ -232,58 +176,23 @@ fn srtp_call_with_baresip() {
     let our_sip = sip.local_addr().unwrap();
     let (rtp_sock, rtcp_sock) = rtp_rtcp_sockets();
     let our_rtp = rtp_sock.local_addr().unwrap();
-    let bare_sip_port = loop {
-        let p = free_udp_port();
-        if p < 65_000 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
-            break p;
-        }
-    };
-
-    // baresip with a temporary config.
-    let dir = std::env::temp_dir().join(format!(
-        "voipkit-baresip-{}-{run_id:08x}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("config"),
-        format!(
-            "poll_method epoll\nsip_listen 127.0.0.1:{bare_sip_port}\nnet_interface 127.0.0.1\n\
-             audio_source ausine,440\nausrc_srate 48000\nausrc_channels 2\n\
-             module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\n\
-             module srtp.so\nmodule_app account.so\nmodule_app menu.so\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("accounts"),
-        "<sip:test@127.0.0.1>;regint=0;answermode=auto;mediaenc=srtp-mand;audio_codecs=PCMU/8000/1\n",
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.join("log")).unwrap();
-    let child = Command::new(&baresip_bin)
-        .arg("-f")
-        .arg(&dir)
-        .arg("-v")
-        .arg("-t")
-        .arg("30") // never outlive the test by much
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut bare = Baresip { child, dir };
-    // Wait until it is ready.
-    let ready_by = Instant::now() + Duration::from_secs(10);
-    while !bare.log().contains("baresip is ready") {
-        assert!(
-            Instant::now() < ready_by,
-            "baresip did not start:\n{}",
-            bare.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let bare_sip: SocketAddr = format!("127.0.0.1:{bare_sip_port}").parse().unwrap();
+    // baresip with a temporary config; its SIP port + 1 must be free too
+    // (it binds TCP/TLS there).
+    let mut bare = Baresip::builder(&baresip_bin)
+        .dir_prefix(&format!("voipkit-baresip-{run_id:08x}"))
+        .sip_port(free_udp_port_pair())
+        .ausine(440)
+        .module("g711.so")
+        .module("ausine.so")
+        .module("srtp.so")
+        .app_module("account.so")
+        .app_module("menu.so")
+        .account("<sip:test@127.0.0.1>;regint=0;answermode=auto;mediaenc=srtp-mand;audio_codecs=PCMU/8000/1")
+        .verbose()
+        .timeout_secs(30) // never outlive the test by much
+        .start();
+    bare.wait_ready(Duration::from_secs(10));
+    let bare_sip = bare.sip_addr();
 
     // INVITE with our offer.
     let our_key = SrtpKeyingMaterial::generate(CryptoSuite::AesCm128HmacSha1_80, &mut rng);
