@@ -18,9 +18,8 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{AudioStream, Tone, rms_db, sdp_from_body, sdp_to_body, tone_level_db};
@@ -30,138 +29,46 @@ use voipkit_codec::FrameKind;
 use voipkit_media::DropReason;
 use voipkit_sdp::{AudioCodec, CryptoSuite, MediaConfig, SdpSession, SrtpPolicy};
 use voipkit_sip::{CallHandle, EndReason, Event, Transport, UaConfig, UserAgent};
+use voipkit_testpeers::{Baresip, find_binary};
 
 const OUR_HZ: f64 = 440.0;
 const BARESIP_HZ: f64 = 1000.0;
 
-fn find_baresip() -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join("baresip"))
-        .find(|p| p.is_file())
+/// Starts baresip (stopped by its PID and its directory removed on drop,
+/// also when the test fails) auto-answering with mandatory SDES-SRTP, Opus,
+/// a `ausine` microphone at `tone_hz`, no speaker, and `sndfile` dumping
+/// what it encodes and decodes into its directory; waits until it is ready.
+fn start_baresip(bin: &Path, tone_hz: f64) -> Baresip {
+    let bare = Baresip::builder(bin)
+        .dir_prefix("voipkit-fullstack-baresip")
+        .ausine(tone_hz)
+        .config_line("rtcp_mux yes")
+        .config_line("snd_path {dir}") // its own config directory
+        .module("opus.so")
+        .module("g711.so")
+        .module("ausine.so")
+        .module("srtp.so")
+        .module("sndfile.so")
+        .app_module("account.so")
+        .app_module("menu.so")
+        .account("<sip:bob@127.0.0.1>;regint=0;answermode=auto;mediaenc=srtp-mand")
+        .verbose()
+        .timeout_secs(25) // never outlives the test by much
+        .start();
+    bare.wait_ready(Duration::from_secs(10));
+    bare
 }
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// baresip from a temporary config directory; stopped by its PID (SIGTERM,
-/// then SIGKILL) and its directory removed, also when the test fails.
-struct Baresip {
-    child: Child,
-    dir: PathBuf,
-    sip: SocketAddr,
-}
-
-impl Baresip {
-    /// Starts baresip auto-answering with mandatory SDES-SRTP, Opus, a
-    /// `ausine` microphone at `tone_hz`, no speaker, and `sndfile` dumping
-    /// what it encodes and decodes into its directory.
-    fn start(bin: &Path, tone_hz: f64) -> Self {
-        // Its SIP port + 1 must be free too (it binds TCP/TLS there).
-        let port = loop {
-            let p = free_udp_port();
-            if p < 65_000 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
-                break p;
-            }
-        };
-        let dir = std::env::temp_dir().join(format!(
-            "voipkit-fullstack-baresip-{}-{port}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("config"),
-            format!(
-                "poll_method epoll\nsip_listen 127.0.0.1:{port}\nnet_interface 127.0.0.1\n\
-                 audio_source ausine,{tone_hz}\nausrc_srate 48000\nausrc_channels 2\nrtcp_mux yes\n\
-                 snd_path {}\n\
-                 module_path /usr/lib/baresip/modules\nmodule opus.so\nmodule g711.so\n\
-                 module ausine.so\nmodule srtp.so\nmodule sndfile.so\n\
-                 module_app account.so\nmodule_app menu.so\n",
-                dir.display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("accounts"),
-            "<sip:bob@127.0.0.1>;regint=0;answermode=auto;mediaenc=srtp-mand\n",
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.join("log")).unwrap();
-        let child = Command::new(bin)
-            .arg("-f")
-            .arg(&dir)
-            .arg("-v")
-            .args(["-t", "25"]) // never outlives the test by much
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let b = Self {
-            child,
-            dir,
-            sip: SocketAddr::from(([127, 0, 0, 1], port)),
-        };
-        let ready_by = Instant::now() + Duration::from_secs(10);
-        while !b.log().contains("baresip is ready") {
-            assert!(
-                Instant::now() < ready_by,
-                "baresip did not start:\n{}",
-                b.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        b
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
-    }
-
-    fn stop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// The WAV files its `sndfile` module wrote whose name ends in
-    /// `suffix` (`-dec.wav`: what it decoded from us).
-    fn dumps(&self, suffix: &str) -> Vec<PathBuf> {
-        std::fs::read_dir(&self.dir)
-            .map(|d| {
-                d.filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.to_string_lossy().ends_with(suffix))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Baresip {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The WAV files baresip's `sndfile` module wrote whose name ends in
+/// `suffix` (`-dec.wav`: what it decoded from us).
+fn dumps(bare: &Baresip, suffix: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(bare.dir())
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.to_string_lossy().ends_with(suffix))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Our side: the SIP core on one socket, the audio stream on another, and
@@ -313,7 +220,7 @@ impl Softphone {
 
 #[test]
 fn voipkit_calls_baresip_with_opus_and_srtp() {
-    let Some(bin) = find_baresip() else {
+    let Some(bin) = find_binary("baresip") else {
         eprintln!(
             "SKIPPED voipkit_calls_baresip_with_opus_and_srtp: `baresip` is not installed \
              (apt-get install baresip-core)"
@@ -321,12 +228,12 @@ fn voipkit_calls_baresip_with_opus_and_srtp() {
         return;
     };
     let real = Instant::now();
-    let mut bare = Baresip::start(&bin, BARESIP_HZ);
+    let mut bare = start_baresip(&bin, BARESIP_HZ);
     let mut phone = Softphone::new(7);
 
     // INVITE with our offer; baresip answers.
     let offer = phone.sdp.create_offer(&mut phone.rng).unwrap();
-    let to = format!("sip:bob@{}", bare.sip).parse().unwrap();
+    let to = format!("sip:bob@{}", bare.sip_addr()).parse().unwrap();
     let call = phone
         .ua
         .start_call(Instant::now(), to, Some(sdp_to_body(&offer)))
@@ -459,7 +366,7 @@ fn voipkit_calls_baresip_with_opus_and_srtp() {
     assert_eq!(st.outbound.dtmf_digits, 5);
 
     // What baresip decoded from us, if its sndfile module dumped it.
-    match bare.dumps("-dec.wav").first() {
+    match dumps(&bare, "-dec.wav").first() {
         Some(wav) => {
             let mut r = hound::WavReader::open(wav).unwrap();
             let spec = r.spec();
@@ -482,7 +389,7 @@ fn voipkit_calls_baresip_with_opus_and_srtp() {
             assert!(
                 !Path::new("/usr/lib/baresip/modules/sndfile.so").exists(),
                 "baresip's sndfile wrote no -dec.wav: {:?}",
-                bare.dumps(".wav")
+                dumps(&bare, ".wav")
             );
             println!("baresip has no sndfile module: its decoded audio is not checked");
         }

@@ -131,7 +131,8 @@ impl BaresipBuilder {
         self
     }
 
-    /// Adds one line to its `config` file (such as `rtcp_mux yes`).
+    /// Adds one line to its `config` file (such as `rtcp_mux yes`); `{dir}`
+    /// in it stands for its config directory (`snd_path {dir}`).
     pub fn config_line(mut self, line: impl Into<String>) -> Self {
         self.config.push(line.into());
         self
@@ -197,8 +198,9 @@ impl BaresipBuilder {
             "poll_method epoll\nsip_listen 127.0.0.1:{port}\nnet_interface 127.0.0.1\n\
              module_path /usr/lib/baresip/modules\n"
         );
+        let dir_text = dir.display().to_string();
         for line in &self.config {
-            config.push_str(line);
+            config.push_str(&line.replace("{dir}", &dir_text));
             config.push('\n');
         }
         for m in &self.modules {
