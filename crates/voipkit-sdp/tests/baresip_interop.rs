@@ -6,109 +6,34 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use voipkit_sdp::*;
+use voipkit_testpeers::{Baresip, Sipp, find_binary, free_udp_port};
 
-fn have(bin: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {bin}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Baresip {
-    child: Child,
-    log: mpsc::Receiver<String>,
-    lines: Vec<String>,
-}
-
-impl Baresip {
-    fn start(dir: &Path, sip_port: u16, extra: &[&str]) -> Self {
-        std::fs::write(
-            dir.join("config"),
-            format!(
-                "poll_method epoll\nsip_listen 127.0.0.1:{sip_port}\nnet_interface 127.0.0.1\n\
-                 audio_player alsa,null\naudio_source ausine,440\nausrc_srate 48000\nausrc_channels 2\n\
-                 module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule opus.so\nmodule ausine.so\n\
-                 module alsa.so\nmodule srtp.so\nmodule account.so\nmodule menu.so\n"
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("accounts"),
-            "<sip:opt@127.0.0.1>;regint=0;answermode=auto;mediaenc=srtp\n\
-             <sip:mand@127.0.0.1>;regint=0;answermode=auto;mediaenc=srtp-mand\n",
-        )
-        .unwrap();
-        let mut child = Command::new("baresip")
-            .arg("-f")
-            .arg(dir)
-            .args(["-t", "8"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let (tx, log) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child,
-            log,
-            lines: Vec::new(),
-        }
-    }
-
-    /// Wait until a stdout line contains `needle`.
-    fn wait_for(&mut self, needle: &str, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        if self.lines.iter().any(|l| l.contains(needle)) {
-            return true;
-        }
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.log.recv_timeout(left) {
-                Ok(line) => {
-                    let hit = line.contains(needle);
-                    self.lines.push(line);
-                    if hit {
-                        return true;
-                    }
-                }
-                Err(_) => return false,
-            }
-        }
-        false
-    }
-}
-
-impl Drop for Baresip {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts baresip from a temporary config directory (stopped and removed
+/// on drop): `ausine` microphone, ALSA's `null` speaker, PCMU/PCMA, Opus,
+/// SDES-SRTP, auto-answering as `opt` (best-effort SRTP) and `mand`
+/// (mandatory SRTP), with `extra` arguments.
+fn start_baresip(bin: &Path, extra: &[&str]) -> Baresip {
+    Baresip::builder(bin)
+        .dir_prefix("voipkit-sdp-baresip")
+        .config_line("audio_player alsa,null")
+        .ausine(440)
+        .module("g711.so")
+        .module("opus.so")
+        .module("ausine.so")
+        .module("alsa.so")
+        .module("srtp.so")
+        .module("account.so")
+        .module("menu.so")
+        .account("<sip:opt@127.0.0.1>;regint=0;answermode=auto;mediaenc=srtp")
+        .account("<sip:mand@127.0.0.1>;regint=0;answermode=auto;mediaenc=srtp-mand")
+        .timeout_secs(8)
+        .args(extra.iter().copied())
+        .start()
 }
 
 /// SIPp's arguments for one call of `scenario` from 127.0.0.1:`port`,
@@ -137,25 +62,9 @@ fn sipp_args(scenario: &Path, port: u16, log: &Path) -> Vec<String> {
 }
 
 fn run_sipp(args: &[String], within: Duration) {
-    let mut child = Command::new("sipp")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "sipp {args:?} failed: {status}");
-            return;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("sipp {args:?} did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    match Sipp::start(args).wait_within(within) {
+        Some(status) => assert!(status.success(), "sipp {args:?} failed: {status}"),
+        None => panic!("sipp {args:?} did not finish"),
     }
 }
 
@@ -232,20 +141,20 @@ fn workdir(name: &str) -> PathBuf {
 
 #[test]
 fn baresip_answers_our_offers_and_accepts_our_answer() {
-    if !have("baresip") || !have("sipp") {
+    let (Some(baresip), Some(_)) = (find_binary("baresip"), find_binary("sipp")) else {
         eprintln!("SKIPPED: baresip and sipp are not installed (see .ci/deps)");
         return;
-    }
+    };
     let dir = workdir("baresip");
 
     // 1. We offer, baresip answers: best effort (RTP/AVP + a=crypto) to the
     //    srtp account, RTP/SAVP to the srtp-mand account.
-    let bs_port = free_port();
-    let mut bs = Baresip::start(&dir, bs_port, &[]);
+    let mut bs = start_baresip(&baresip, &[]);
+    let bs_port = bs.sip_addr().port();
     assert!(
         bs.wait_for("baresip is ready", Duration::from_secs(5)),
-        "{:?}",
-        bs.lines
+        "{}",
+        bs.log()
     );
     for (user, policy, proto) in [
         ("opt", SrtpPolicy::Optional, "RTP/AVP"),
@@ -260,7 +169,7 @@ fn baresip_answers_our_offers_and_accepts_our_answer() {
         let scenario = dir.join(format!("uac-{user}.xml"));
         std::fs::write(&scenario, uac_scenario(user, bs_port, &offer)).unwrap();
         let log = dir.join(format!("uac-{user}.log"));
-        let mut args = sipp_args(&scenario, free_port(), &log);
+        let mut args = sipp_args(&scenario, free_udp_port(), &log);
         args.push(format!("127.0.0.1:{bs_port}"));
         run_sipp(&args, Duration::from_secs(12));
         let answer = body_of(&log, "CSeq: 1 INVITE\nServer: baresip");
@@ -283,7 +192,7 @@ fn baresip_answers_our_offers_and_accepts_our_answer() {
             "SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)",
             Duration::from_secs(5)
         ));
-        bs.lines.clear();
+        bs.skip_log();
     }
     drop(bs);
 
@@ -294,7 +203,7 @@ fn baresip_answers_our_offers_and_accepts_our_answer() {
         .answer_offer(&sample, &mut rng(12))
         .unwrap()
         .sdp;
-    let uas_port = free_port();
+    let uas_port = free_udp_port();
     let scenario = dir.join("uas.xml");
     std::fs::write(&scenario, uas_scenario(&answer)).unwrap();
     let log = dir.join("uas.log");
@@ -302,11 +211,11 @@ fn baresip_answers_our_offers_and_accepts_our_answer() {
     let uas = std::thread::spawn(move || run_sipp(&args, Duration::from_secs(12)));
     std::thread::sleep(Duration::from_millis(300));
     let dial = format!("/dial sip:bob@127.0.0.1:{uas_port}");
-    let mut bs = Baresip::start(&dir, free_port(), &["-e", &dial]);
+    let bs = start_baresip(&baresip, &["-e", &dial]);
     assert!(
         bs.wait_for("Call established", Duration::from_secs(6)),
-        "{:?}",
-        bs.lines
+        "{}",
+        bs.log()
     );
     assert!(bs.wait_for(
         "SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)",
