@@ -4,8 +4,6 @@
 //! message, when the binary is missing.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
@@ -14,26 +12,14 @@ use voipkit_sip::{
     Credentials, EndReason, Event, RegistrationConfig, RegistrationFailure, RegistrationState,
     StatusCode, Transport, UaConfig, UserAgent,
 };
+use voipkit_testpeers::{Baresip, Kamailio, Sipp, find_binary, free_udp_port};
 
 fn have(bin: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {bin}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let found = find_binary(bin).is_some();
     if !found {
         eprintln!("skipped: `{bin}` is not installed");
     }
     found
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn is_registered(e: &Event) -> bool {
@@ -193,41 +179,8 @@ impl Driver {
     }
 }
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts kamailio on a free port with the configuration `cfg(port)`, in a
-/// fresh directory named after `prefix`.
-fn spawn_kamailio(prefix: &str, cfg: impl FnOnce(u16) -> String) -> (Proc, SocketAddr, PathBuf) {
-    let port = free_port();
-    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = cfg(port);
-    let path = dir.join("kamailio.cfg");
-    std::fs::write(&path, cfg).unwrap();
-    let child = Command::new("kamailio")
-        .args([
-            "-f",
-            path.to_str().unwrap(),
-            "-DD",
-            "-E",
-            "-Y",
-            dir.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (Proc(child), SocketAddr::from(([127, 0, 0, 1], port)), dir)
-}
-
-fn kamailio(algorithm: &str) -> (Proc, SocketAddr, PathBuf) {
-    spawn_kamailio("voipkit-kam", |port| {
+fn kamailio(algorithm: &str) -> Kamailio {
+    Kamailio::start("voipkit-kam", |port| {
         format!(
             r#"#!KAMAILIO
 debug=1
@@ -262,43 +215,6 @@ request_route {{
     })
 }
 
-/// Starts SIPp's built-in `scenario` for one call on `port` (killed after
-/// 20 s at the latest), with `extra` arguments after the common ones.
-fn sipp(scenario: &str, port: u16, extra: &[&str]) -> Proc {
-    let port = port.to_string();
-    let mut args = vec![
-        "20",
-        "sipp",
-        "-sn",
-        scenario,
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-m",
-        "1",
-        "-nostdin",
-    ];
-    args.extend_from_slice(extra);
-    let child = Command::new("timeout")
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Proc(child)
-}
-
-/// Waits for `proc` to exit, calling `meanwhile` between checks.
-fn wait_exit(proc: &mut Proc, mut meanwhile: impl FnMut()) -> std::process::ExitStatus {
-    loop {
-        if let Some(s) = proc.0.try_wait().unwrap() {
-            return s;
-        }
-        meanwhile();
-    }
-}
-
 /// Waits until the server answers OPTIONS.
 fn wait_ready(d: &mut Driver, server: SocketAddr) -> bool {
     for _ in 0..25 {
@@ -318,7 +234,8 @@ fn register_with(algorithm: &str, password: &str) -> Option<(Driver, Vec<Event>)
     if !have("kamailio") {
         return None;
     }
-    let (_k, server, dir) = kamailio(algorithm);
+    let kam = kamailio(algorithm);
+    let server = kam.sip_addr();
     let mut d = Driver::new(|c| c.credentials.push(Credentials::new("alice", password)));
     assert!(wait_ready(&mut d, server), "kamailio did not come up");
     let mut rc = RegistrationConfig::new(
@@ -343,7 +260,6 @@ fn register_with(algorithm: &str, password: &str) -> Option<(Driver, Vec<Event>)
         // Give a looping client the chance to show itself.
         d.run_for(Duration::from_secs(2));
     }
-    let _ = std::fs::remove_dir_all(dir);
     let ev = d.events.clone();
     Some((d, ev))
 }
@@ -400,8 +316,8 @@ fn sipp_uas_call() {
     if !have("sipp") {
         return;
     }
-    let port = free_port();
-    let mut sipp = sipp("uas", port, &[]);
+    let port = free_udp_port();
+    let mut sipp = Sipp::builtin("uas", port, &[]);
     let server = SocketAddr::from(([127, 0, 0, 1], port));
     let mut d = Driver::new(|_| {});
     std::thread::sleep(Duration::from_millis(300));
@@ -424,7 +340,7 @@ fn sipp_uas_call() {
     d.hang_up(call, Duration::from_secs(2));
     assert!(d.has(|e| is_ended_by(e, EndReason::LocalHangup)));
     // SIPp exits 0 when its one call completed.
-    let status = wait_exit(&mut sipp, || std::thread::sleep(Duration::from_millis(50)));
+    let status = sipp.wait_exit(|| std::thread::sleep(Duration::from_millis(50)));
     assert!(
         status.success(),
         "sipp exit {status:?}; we sent {:?}",
@@ -433,38 +349,22 @@ fn sipp_uas_call() {
     assert_eq!(d.ua.stats().transactions.unmatched_responses, 0);
 }
 
-fn baresip(port: u16, extra: &[&str]) -> (Proc, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("voipkit-baresip-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// Starts baresip on 127.0.0.1:`port` auto-answering PCMU as `bob`, with
+/// its RTP ports derived from `port` and `extra` arguments.
+fn baresip(port: u16, extra: &[&str]) -> Baresip {
     let rtp = 30000 + (port % 1000) * 20;
-    std::fs::write(
-        dir.join("config"),
-        format!(
-            "poll_method epoll\nsip_listen 127.0.0.1:{port}\nnet_interface 127.0.0.1\naudio_source ausine,440\nausrc_srate 48000\nausrc_channels 2\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\nmodule_app account.so\nmodule_app menu.so\nrtp_ports {rtp}-{}\n",
-            rtp + 19
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("accounts"),
-        "<sip:bob@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU/8000/1\n",
-    )
-    .unwrap();
-    let mut args = vec![
-        "-f".to_string(),
-        dir.to_str().unwrap().to_string(),
-        "-t".into(),
-        "10".into(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let child = Command::new("baresip")
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (Proc(child), dir)
+    Baresip::builder("baresip")
+        .sip_port(port)
+        .ausine(440)
+        .module("g711.so")
+        .module("ausine.so")
+        .app_module("account.so")
+        .app_module("menu.so")
+        .config_line(format!("rtp_ports {rtp}-{}", rtp + 19))
+        .account("<sip:bob@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU/8000/1")
+        .timeout_secs(10)
+        .args(extra.iter().copied())
+        .start()
 }
 
 fn pcmu_offer(port: u16) -> bytes::Bytes {
@@ -478,8 +378,8 @@ fn baresip_answers_our_call() {
     if !have("baresip") {
         return;
     }
-    let port = free_port();
-    let (_b, dir) = baresip(port, &[]);
+    let port = free_udp_port();
+    let _b = baresip(port, &[]);
     let server = SocketAddr::from(([127, 0, 0, 1], port));
     let mut d = Driver::new(|_| {});
     assert!(wait_ready(&mut d, server), "baresip did not come up");
@@ -507,7 +407,6 @@ fn baresip_answers_our_call() {
     assert_eq!(st.transactions.unmatched_responses, 0);
     // The BYE was answered at once: no retransmission.
     assert_eq!(d.sent_count("BYE"), 1, "{:?}", d.sent);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -517,9 +416,9 @@ fn baresip_calls_us() {
     }
     let mut d = Driver::new(|_| {});
     let me = d.sock.local_addr().unwrap();
-    let port = free_port();
+    let port = free_udp_port();
     let dial = format!("/dial sip:alice@{me}");
-    let (_b, dir) = baresip(port, &["-e", &dial]);
+    let _b = baresip(port, &["-e", &dial]);
     let call = d.await_incoming_call("baresip");
     d.ring_and_answer(call, 41002);
     assert!(
@@ -536,11 +435,10 @@ fn baresip_calls_us() {
     let st = d.ua.stats();
     assert_eq!(st.transactions.timeouts, 0, "sent {:?}", d.sent);
     assert_eq!(d.sent_count("BYE"), 1, "{:?}", d.sent);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
-fn kamailio_proxy() -> (Proc, SocketAddr, PathBuf) {
-    spawn_kamailio("voipkit-kamp", |port| {
+fn kamailio_proxy() -> Kamailio {
+    Kamailio::start("voipkit-kamp", |port| {
         format!(
             r#"#!KAMAILIO
 debug=1
@@ -602,7 +500,8 @@ fn kamailio_proxied_call_with_407_and_record_route() {
     if !have("kamailio") {
         return;
     }
-    let (_k, proxy, dir) = kamailio_proxy();
+    let kam = kamailio_proxy();
+    let proxy = kam.sip_addr();
     let mk = |user: &'static str| {
         Driver::new(|c| {
             c.user = user.into();
@@ -670,7 +569,6 @@ fn kamailio_proxied_call_with_407_and_record_route() {
     assert!(b.has(|e| is_ended_by(e, EndReason::RemoteBye)));
     // INVITE, (407, ACK), INVITE with credentials.
     assert_eq!(a.sent_count("INVITE"), 2, "{:?}", a.sent);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// SIPp's built-in `uac` scenario calls us: INVITE, we ring and answer,
@@ -682,8 +580,8 @@ fn sipp_uac_calls_us() {
     }
     let mut d = Driver::new(|_| {});
     let me = d.sock.local_addr().unwrap();
-    let port = free_port();
-    let mut sipp = sipp("uac", port, &["-d", "200", &me.to_string()]);
+    let port = free_udp_port();
+    let mut sipp = Sipp::builtin("uac", port, &["-d", "200", &me.to_string()]);
     let call = d.await_incoming_call("SIPp");
     d.ring_and_answer(call, 41008);
     assert!(
@@ -696,7 +594,7 @@ fn sipp_uac_calls_us() {
         d.sent
     );
     assert!(d.has(|e| matches!(e, Event::Confirmed { .. })));
-    let status = wait_exit(&mut sipp, || d.step());
+    let status = sipp.wait_exit(|| d.step());
     assert!(
         status.success(),
         "sipp exit {status:?}; we sent {:?}",
