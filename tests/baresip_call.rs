@@ -44,13 +44,8 @@ fn start_baresip(bin: &Path, tone_hz: f64) -> Baresip {
         .ausine(tone_hz)
         .config_line("rtcp_mux yes")
         .config_line("snd_path {dir}") // its own config directory
-        .module("opus.so")
-        .module("g711.so")
-        .module("ausine.so")
-        .module("srtp.so")
-        .module("sndfile.so")
-        .app_module("account.so")
-        .app_module("menu.so")
+        .modules(["opus.so", "g711.so", "ausine.so", "srtp.so", "sndfile.so"])
+        .app_modules(["account.so", "menu.so"])
         .account("<sip:bob@127.0.0.1>;regint=0;answermode=auto;mediaenc=srtp-mand")
         .verbose()
         .timeout_secs(25) // never outlives the test by much

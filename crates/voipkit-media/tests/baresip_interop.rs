@@ -182,11 +182,8 @@ fn srtp_call_with_baresip() {
         .dir_prefix(&format!("voipkit-baresip-{run_id:08x}"))
         .sip_port(free_udp_port_pair())
         .ausine(440)
-        .module("g711.so")
-        .module("ausine.so")
-        .module("srtp.so")
-        .app_module("account.so")
-        .app_module("menu.so")
+        .modules(["g711.so", "ausine.so", "srtp.so"])
+        .app_modules(["account.so", "menu.so"])
         .account("<sip:test@127.0.0.1>;regint=0;answermode=auto;mediaenc=srtp-mand;audio_codecs=PCMU/8000/1")
         .verbose()
         .timeout_secs(30) // never outlive the test by much

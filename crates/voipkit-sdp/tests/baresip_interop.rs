@@ -22,13 +22,15 @@ fn start_baresip(bin: &Path, extra: &[&str]) -> Baresip {
         .dir_prefix("voipkit-sdp-baresip")
         .config_line("audio_player alsa,null")
         .ausine(440)
-        .module("g711.so")
-        .module("opus.so")
-        .module("ausine.so")
-        .module("alsa.so")
-        .module("srtp.so")
-        .module("account.so")
-        .module("menu.so")
+        .modules([
+            "g711.so",
+            "opus.so",
+            "ausine.so",
+            "alsa.so",
+            "srtp.so",
+            "account.so",
+            "menu.so",
+        ])
         .account("<sip:opt@127.0.0.1>;regint=0;answermode=auto;mediaenc=srtp")
         .account("<sip:mand@127.0.0.1>;regint=0;answermode=auto;mediaenc=srtp-mand")
         .timeout_secs(8)
@@ -40,25 +42,10 @@ fn start_baresip(bin: &Path, extra: &[&str]) -> Baresip {
 /// logging the messages to `log`.
 fn sipp_args(scenario: &Path, port: u16, log: &Path) -> Vec<String> {
     let (scenario, log) = (scenario.to_str().unwrap(), log.to_str().unwrap());
-    let port = port.to_string();
-    [
-        "-sf",
-        scenario,
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-m",
-        "1",
-        "-timeout",
-        "10s",
-        "-nostdin",
-        "-trace_msg",
-        "-message_file",
-        log,
-    ]
-    .map(str::to_owned)
-    .to_vec()
+    let mut args = vec!["-sf".to_owned(), scenario.to_owned()];
+    args.extend(Sipp::one_call_args(port));
+    args.extend(["-timeout", "10s", "-trace_msg", "-message_file", log].map(str::to_owned));
+    args
 }
 
 fn run_sipp(args: &[String], within: Duration) {

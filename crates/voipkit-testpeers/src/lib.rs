@@ -99,8 +99,8 @@ fn write(path: &Path, text: &str) {
 /// `sip_listen 127.0.0.1:PORT`, `net_interface 127.0.0.1` and
 /// `module_path /usr/lib/baresip/modules`; then the lines added with
 /// [`config_line`](Self::config_line), then `module X` for each
-/// [`module`](Self::module) and `module_app X` for each
-/// [`app_module`](Self::app_module), in the order added (baresip's codec
+/// [`modules`](Self::modules) and `module_app X` for each
+/// [`app_modules`](Self::app_modules), in the order added (baresip's codec
 /// preference follows the module order).
 #[derive(Debug, Clone)]
 pub struct BaresipBuilder {
@@ -140,22 +140,24 @@ impl BaresipBuilder {
 
     /// Adds the config lines of an `ausine` microphone at `hz` (48 kHz
     /// stereo, the only format it does); the module `ausine.so` is added
-    /// separately with [`module`](Self::module).
+    /// separately with [`modules`](Self::modules).
     pub fn ausine(self, hz: impl std::fmt::Display) -> Self {
         self.config_line(format!("audio_source ausine,{hz}"))
             .config_line("ausrc_srate 48000")
             .config_line("ausrc_channels 2")
     }
 
-    /// Loads `module` (`opus.so`) with a `module` line.
-    pub fn module(mut self, module: &str) -> Self {
-        self.modules.push(module.to_string());
+    /// Loads `modules` (`opus.so`), in this order, with `module` lines.
+    pub fn modules<'a>(mut self, modules: impl IntoIterator<Item = &'a str>) -> Self {
+        self.modules.extend(modules.into_iter().map(str::to_owned));
         self
     }
 
-    /// Loads `module` (`account.so`) with a `module_app` line.
-    pub fn app_module(mut self, module: &str) -> Self {
-        self.app_modules.push(module.to_string());
+    /// Loads `modules` (`account.so`), in this order, with `module_app`
+    /// lines.
+    pub fn app_modules<'a>(mut self, modules: impl IntoIterator<Item = &'a str>) -> Self {
+        self.app_modules
+            .extend(modules.into_iter().map(str::to_owned));
         self
     }
 
@@ -352,26 +354,31 @@ impl Sipp {
         Self::spawn(Command::new("sipp").args(args))
     }
 
+    /// The arguments every one-call run shares: local address
+    /// 127.0.0.1:`port`, one call (`-m 1`), no keyboard (`-nostdin`).
+    pub fn one_call_args(port: u16) -> Vec<String> {
+        [
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-m",
+            "1",
+            "-nostdin",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
     /// Starts SIPp's built-in `scenario` (`uas`, `uac`) for one call on
-    /// 127.0.0.1:`port`, killed after 20 s at the latest (under
-    /// `timeout 20`), with `extra` arguments after the common ones.
+    /// 127.0.0.1:`port` ([`one_call_args`](Self::one_call_args)), killed
+    /// after 20 s at the latest (under `timeout 20`), with `extra`
+    /// arguments after the common ones.
     pub fn builtin(scenario: &str, port: u16, extra: &[&str]) -> Self {
-        let port = port.to_string();
         Self::spawn(
             Command::new("timeout")
-                .args([
-                    "20",
-                    "sipp",
-                    "-sn",
-                    scenario,
-                    "-i",
-                    "127.0.0.1",
-                    "-p",
-                    &port,
-                    "-m",
-                    "1",
-                    "-nostdin",
-                ])
+                .args(["20", "sipp", "-sn", scenario])
+                .args(Self::one_call_args(port))
                 .args(extra),
         )
     }
