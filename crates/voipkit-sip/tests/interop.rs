@@ -179,15 +179,25 @@ impl Driver {
     }
 }
 
+/// The installed kamailio's module directory (its path differs by
+/// architecture).
+fn kamailio_modules() -> String {
+    Kamailio::module_dir()
+        .expect("kamailio is installed but its modules (tm.so) were not found")
+        .display()
+        .to_string()
+}
+
 fn kamailio(algorithm: &str) -> Kamailio {
     Kamailio::start("voipkit-kam", |port| {
+        let mpath = kamailio_modules();
         format!(
             r#"#!KAMAILIO
 debug=1
 log_stderror=yes
 children=1
 listen=udp:127.0.0.1:{port}
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+mpath="{mpath}/"
 loadmodule "tm.so"
 loadmodule "sl.so"
 loadmodule "pv.so"
@@ -437,6 +447,7 @@ fn baresip_calls_us() {
 
 fn kamailio_proxy() -> Kamailio {
     Kamailio::start("voipkit-kamp", |port| {
+        let mpath = kamailio_modules();
         format!(
             r#"#!KAMAILIO
 debug=1
@@ -444,7 +455,7 @@ log_stderror=yes
 children=1
 listen=udp:127.0.0.1:{port}
 alias="voipkit.test"
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+mpath="{mpath}/"
 loadmodule "tm.so"
 loadmodule "sl.so"
 loadmodule "rr.so"

@@ -441,6 +441,25 @@ pub struct Kamailio {
 }
 
 impl Kamailio {
+    /// Where the installed kamailio keeps its modules (for the config's
+    /// `mpath`): Debian's multiarch `/usr/lib/<triplet>/kamailio/modules/`
+    /// on any architecture, else `/usr/lib/kamailio/modules/` or
+    /// `/usr/local/lib/kamailio/modules/`.
+    pub fn module_dir() -> Option<PathBuf> {
+        let multiarch = std::fs::read_dir("/usr/lib")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("kamailio/modules"));
+        let plain = [
+            "/usr/lib/kamailio/modules",
+            "/usr/local/lib/kamailio/modules",
+        ]
+        .into_iter()
+        .map(PathBuf::from);
+        multiarch.chain(plain).find(|d| d.join("tm.so").is_file())
+    }
+
     /// Starts kamailio on a free UDP port of 127.0.0.1 with the
     /// configuration `cfg(port)`, written to `kamailio.cfg` in a fresh
     /// directory named after `prefix` (also its run directory, `-Y`).
