@@ -314,6 +314,16 @@ fn run_until(
     }
 }
 
+/// Alice puts the call on hold (`on`) or resumes it by re-INVITE; runs
+/// until her answer has arrived.
+fn set_hold(h: &mut Harness, alice: &mut Phone, bob: &mut Phone, on: bool) {
+    let answers = alice.answers_received();
+    alice.hold(h.now(), on);
+    assert!(run_until(h, alice, bob, Duration::from_secs(5), |a, _| {
+        a.answers_received() > answers
+    }));
+}
+
 fn run_for(h: &mut Harness, alice: &mut Phone, bob: &mut Phone, d: Duration) {
     h.run_for(&mut [alice as &mut dyn Endpoint, bob], d);
 }
@@ -415,15 +425,7 @@ fn full_call(codecs: &[AudioCodec], expected: AudioCodec, seed: u64) -> CallFigu
     );
 
     // Hold: alice sendonly, bob answers recvonly.
-    let answers = alice.answers_received();
-    alice.hold(h.now(), true);
-    assert!(run_until(
-        &mut h,
-        &mut alice,
-        &mut bob,
-        Duration::from_secs(5),
-        |a, _| a.answers_received() > answers
-    ));
+    set_hold(&mut h, &mut alice, &mut bob, true);
     assert_eq!(alice.media().direction(), Direction::SendOnly);
     assert_eq!(bob.media().direction(), Direction::RecvOnly);
     let held_at = h.now();
@@ -492,15 +494,7 @@ fn full_call(codecs: &[AudioCodec], expected: AudioCodec, seed: u64) -> CallFigu
     );
 
     // Resume.
-    let answers = alice.answers_received();
-    alice.hold(h.now(), false);
-    assert!(run_until(
-        &mut h,
-        &mut alice,
-        &mut bob,
-        Duration::from_secs(5),
-        |a, _| a.answers_received() > answers
-    ));
+    set_hold(&mut h, &mut alice, &mut bob, false);
     assert_eq!(alice.media().direction(), Direction::SendRecv);
     assert_eq!(bob.media().direction(), Direction::SendRecv);
     let resumed_at = h.now();
